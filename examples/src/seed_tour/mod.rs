@@ -1,0 +1,19 @@
+//! The seed tutorial ("Utiliser les services existants") as one app.
+//!
+//! Run it with `cargo run --example seed_tour`; it serves on 127.0.0.1:8000
+//! (`XCORE_BIND` to change).
+
+pub mod hello;
+pub mod items;
+pub mod profil;
+
+use xcore::App;
+use xcore::config::Config;
+
+/// The app with every seed plugin registered.
+pub fn app(config: Config) -> xcore::Result<App> {
+    Ok(App::new(config)?
+        .plugin(hello::Hello)
+        .plugin(profil::Profil)
+        .plugin(items::Items::default()))
+}

@@ -1,0 +1,140 @@
+//! The model to tokens: `impl ::xcore::Plugin for T`.
+//!
+//! Generated code names runtime items only through `::xcore::__private` and
+//! stays thin: metadata, one `RouteInfo` per route, and the handler itself
+//! (or, for `&self` handlers, a closure holding the plugin's `Arc`).
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::Type;
+use syn::spanned::Spanned;
+
+use super::model::PluginModel;
+use crate::route::Route;
+use crate::route::model::GuardSpec;
+use crate::route::parse::HttpMethod;
+
+pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
+    let PluginModel {
+        self_ty,
+        name,
+        prefix,
+        ..
+    } = model;
+    let version = match &model.version {
+        Some(version) => quote!(#version),
+        None => quote!(::core::env!("CARGO_PKG_VERSION")),
+    };
+    let tags = (!model.tags.is_empty()).then(|| {
+        let tags = &model.tags;
+        quote!(.tags([#(#tags),*]))
+    });
+    let description = model.description.as_ref().map(|d| quote!(.description(#d)));
+    let checks = model.routes.iter().map(bound_checks);
+    let routes = model.routes.iter().map(route);
+
+    quote! {
+        impl ::xcore::__private::Plugin for #self_ty {
+            fn meta(&self) -> ::xcore::__private::PluginMeta {
+                ::xcore::__private::PluginMeta::new(#name)
+                    .version(#version)
+                    .prefix(#prefix)
+                    #tags
+                    #description
+            }
+
+            fn routes(self: ::xcore::__private::Arc<Self>) -> ::xcore::__private::Routes {
+                #(#checks)*
+                ::xcore::__private::Routes::new()
+                    #(#routes)*
+            }
+        }
+    }
+}
+
+/// Stands in for the real impl when the input has errors, so the user's
+/// `App::plugin(T)` does not add a second, misleading error.
+pub(crate) fn fallback_impl(self_ty: &Type) -> TokenStream {
+    quote! {
+        impl ::xcore::__private::Plugin for #self_ty {
+            fn meta(&self) -> ::xcore::__private::PluginMeta {
+                ::core::unreachable!("#[plugin] reported a compile error")
+            }
+            fn routes(self: ::xcore::__private::Arc<Self>) -> ::xcore::__private::Routes {
+                ::core::unreachable!("#[plugin] reported a compile error")
+            }
+        }
+    }
+}
+
+fn route(route: &Route) -> TokenStream {
+    let method = match route.method {
+        HttpMethod::Get => quote!(Get),
+        HttpMethod::Post => quote!(Post),
+        HttpMethod::Put => quote!(Put),
+        HttpMethod::Patch => quote!(Patch),
+        HttpMethod::Delete => quote!(Delete),
+    };
+    let path = &route.path;
+    let guard = guard(&route.guard);
+    let ident = &route.handler.ident;
+    let name = ident.to_string();
+    let handler = if route.handler.takes_self {
+        let args: Vec<_> = (0..route.handler.args.len())
+            .map(|i| format_ident!("__xcore_arg{i}"))
+            .collect();
+        let types = &route.handler.args;
+        quote! {{
+            let this = ::xcore::__private::Arc::clone(&self);
+            move |#(#args: #types),*| {
+                let this = ::xcore::__private::Arc::clone(&this);
+                async move { this.#ident(#(#args),*).await }
+            }
+        }}
+    } else {
+        quote!(Self::#ident)
+    };
+    quote! {
+        .route(
+            ::xcore::__private::RouteInfo::new(::xcore::__private::Method::#method, #path)
+                .guard(#guard)
+                .handler(#name),
+            #handler,
+        )
+    }
+}
+
+fn guard(spec: &GuardSpec) -> TokenStream {
+    let base = match (spec.signed_in, spec.roles.as_slice()) {
+        (false, _) => quote!(::xcore::__private::Guard::public()),
+        (true, []) => quote!(::xcore::__private::Guard::signed_in()),
+        (true, [role]) => quote!(::xcore::__private::Guard::role(#role)),
+        (true, roles) => quote!(::xcore::__private::Guard::any_role([#(#roles),*])),
+    };
+    match &spec.permission {
+        Some(permission) => quote!(#base.and_permission(#permission)),
+        None => base,
+    }
+}
+
+/// Each argument checked where the user wrote its type, so a type that is
+/// not an extractor is reported on that argument rather than as an opaque
+/// `Handler` bound failure on the whole function.
+fn bound_checks(route: &Route) -> TokenStream {
+    let args = &route.handler.args;
+    let mut checks = TokenStream::new();
+    for (index, ty) in args.iter().enumerate() {
+        let check = if index + 1 == args.len() {
+            quote_spanned!(ty.span()=> ::xcore::__private::assert_from_request::<#ty, _>();)
+        } else {
+            quote_spanned!(ty.span()=> ::xcore::__private::assert_from_request_parts::<#ty>();)
+        };
+        checks.extend(check);
+    }
+    if let Some(output) = &route.handler.output {
+        checks.extend(
+            quote_spanned!(output.span()=> ::xcore::__private::assert_into_response::<#output>();),
+        );
+    }
+    checks
+}

@@ -1,0 +1,101 @@
+//! `#[plugin(...)]` on an `impl` block: collects its `#[route]` methods and
+//! implements `xcore::Plugin`.
+
+mod expand;
+mod model;
+mod parse;
+
+use proc_macro2::{Span, TokenStream};
+use quote::quote;
+use syn::{ImplItem, ItemImpl};
+
+use crate::diagnostics::Errors;
+use crate::route::{self, Route};
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let mut item_impl: ItemImpl = match syn::parse2(item.clone()) {
+        Ok(item_impl) => item_impl,
+        Err(_) => {
+            errors.error(
+                Span::call_site(),
+                "`#[plugin]` goes on an `impl` block: `#[plugin] impl MyPlugin { ... }`",
+            );
+            let errors = errors.into_compile_errors();
+            return quote! { #item #errors };
+        }
+    };
+    if let Some((trait_path, _)) = &item_impl.trait_ {
+        errors.error(
+            syn::spanned::Spanned::span(trait_path),
+            "`#[plugin]` goes on an inherent `impl` block (`impl MyPlugin`), not a trait impl",
+        );
+    }
+    if !item_impl.generics.params.is_empty() {
+        errors.error(
+            syn::spanned::Spanned::span(&item_impl.generics),
+            "a plugin type cannot be generic: the app needs one concrete type per plugin",
+        );
+    }
+
+    let args = parse::parse(args, &mut errors);
+    let routes = take_routes(&mut item_impl, &mut errors);
+    let model = model::build(args, &item_impl, routes, &mut errors);
+
+    match model {
+        Some(model) if errors.is_empty() => {
+            let plugin_impl = expand::plugin_impl(&model);
+            quote! { #item_impl #plugin_impl }
+        }
+        _ => {
+            let fallback = if item_impl.trait_.is_none() && item_impl.generics.params.is_empty() {
+                expand::fallback_impl(&item_impl.self_ty)
+            } else {
+                TokenStream::new()
+            };
+            let errors = errors.into_compile_errors();
+            quote! { #item_impl #fallback #errors }
+        }
+    }
+}
+
+/// Removes every `#[route]` attribute from the block (they are not real
+/// attributes once read) and builds the routes they declare.
+fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
+    let mut routes = Vec::new();
+    for item in &mut item_impl.items {
+        let attrs = match item {
+            ImplItem::Fn(func) => &mut func.attrs,
+            ImplItem::Const(c) => &mut c.attrs,
+            ImplItem::Type(t) => &mut t.attrs,
+            ImplItem::Macro(m) => &mut m.attrs,
+            _ => continue,
+        };
+        let (route_attrs, other): (Vec<_>, Vec<_>) = std::mem::take(attrs)
+            .into_iter()
+            .partition(route::is_route_attribute);
+        *attrs = other;
+        let ImplItem::Fn(func) = item else {
+            for attr in &route_attrs {
+                errors.error(
+                    syn::spanned::Spanned::span(attr),
+                    "`#[route]` goes on a method (an `async fn`)",
+                );
+            }
+            continue;
+        };
+        let mut attrs = route_attrs.iter();
+        if let Some(first) = attrs.next()
+            && let Some(route) = route::model::build(first, func, errors)
+        {
+            routes.push(route);
+        }
+        for extra in attrs {
+            errors.error(
+                syn::spanned::Spanned::span(extra),
+                "a handler has one `#[route]`; to serve it on another path, add a function that calls it",
+            );
+        }
+    }
+    routes
+}

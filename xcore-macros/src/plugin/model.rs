@@ -1,0 +1,146 @@
+//! The plugin as a whole: its metadata (with defaults) and its routes,
+//! checked against each other.
+
+use heck::ToSnakeCase;
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{ItemImpl, LitStr, Type};
+
+use super::parse::PluginArgs;
+use crate::diagnostics::Errors;
+use crate::route::{Route, path};
+
+pub(crate) struct PluginModel {
+    pub self_ty: Type,
+    pub name: LitStr,
+    /// `None`: the version of the crate defining the plugin.
+    pub version: Option<LitStr>,
+    pub prefix: LitStr,
+    pub tags: Vec<LitStr>,
+    pub description: Option<LitStr>,
+    pub routes: Vec<Route>,
+}
+
+pub(crate) fn build(
+    args: PluginArgs,
+    item: &ItemImpl,
+    routes: Vec<Route>,
+    errors: &mut Errors,
+) -> Option<PluginModel> {
+    let self_ty = (*item.self_ty).clone();
+    let name = match args.name {
+        Some(name) => {
+            check_name(&name, errors);
+            name
+        }
+        None => match type_ident(&self_ty) {
+            Some(ident) => LitStr::new(&ident.to_string().to_snake_case(), ident.span()),
+            None => {
+                errors.error(
+                    self_ty.span(),
+                    "cannot derive a plugin name from this type: give one with `#[plugin(name = \"...\")]`",
+                );
+                return None;
+            }
+        },
+    };
+    let prefix = match args.prefix {
+        Some(prefix) => {
+            check_prefix(&prefix, errors);
+            prefix
+        }
+        None => LitStr::new(&format!("/{}", name.value()), Span::call_site()),
+    };
+    check_routes(&routes, errors);
+    Some(PluginModel {
+        self_ty,
+        name,
+        version: args.version,
+        prefix,
+        tags: args.tags,
+        description: args.description,
+        routes,
+    })
+}
+
+fn type_ident(ty: &Type) -> Option<&syn::Ident> {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last().map(|s| &s.ident),
+        _ => None,
+    }
+}
+
+fn check_name(name: &LitStr, errors: &mut Errors) {
+    let value = name.value();
+    if value.is_empty()
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        errors.error(
+            name.span(),
+            "a plugin name is made of letters, digits, `_` and `-`, like \"catalogue\" or \"tableau-de-bord\"",
+        );
+    }
+}
+
+fn check_prefix(prefix: &LitStr, errors: &mut Errors) {
+    let value = prefix.value();
+    if value.is_empty() {
+        return;
+    }
+    if !value.starts_with('/') {
+        errors.error(
+            prefix.span(),
+            format!("the prefix must start with `/`: write \"/{value}\""),
+        );
+    } else if value.ends_with('/') {
+        errors.error(
+            prefix.span(),
+            format!(
+                "the prefix must not end with `/`: write \"{}\"",
+                value.trim_end_matches('/')
+            ),
+        );
+    } else if value.contains(['{', '}', '?', '#', ':', '*']) {
+        errors.error(
+            prefix.span(),
+            "the prefix is a plain path: no parameters, wildcards or query",
+        );
+    } else if value.contains("//") {
+        errors.error(
+            prefix.span(),
+            "the prefix must not contain an empty segment (`//`)",
+        );
+    }
+}
+
+fn check_routes(routes: &[Route], errors: &mut Errors) {
+    for (index, route) in routes.iter().enumerate() {
+        for earlier in &routes[..index] {
+            if earlier.method == route.method && earlier.path.value() == route.path.value() {
+                errors.duplicate(
+                    route.path.span(),
+                    format!(
+                        "duplicate route {} {}",
+                        route.method.as_str(),
+                        route.path.value()
+                    ),
+                    earlier.path.span(),
+                    "the same route is first declared here",
+                );
+            } else if path::conflict(&earlier.segments, &route.segments) {
+                errors.duplicate(
+                    route.path.span(),
+                    format!(
+                        "route {} conflicts with {}: parameters at the same place must have the same name",
+                        route.path.value(),
+                        earlier.path.value()
+                    ),
+                    earlier.path.span(),
+                    "the conflicting route is declared here",
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Tokens of `#[plugin(...)]` to typed arguments.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprArray, ExprLit, Lit, LitStr, Meta, Token};
+
+use crate::diagnostics::Errors;
+
+/// `#[plugin(...)]`, parsed; every key is optional.
+#[derive(Default)]
+pub(crate) struct PluginArgs {
+    pub name: Option<LitStr>,
+    pub version: Option<LitStr>,
+    pub prefix: Option<LitStr>,
+    pub tags: Vec<LitStr>,
+    pub description: Option<LitStr>,
+}
+
+const OPTIONS: &str = "name, version, prefix, tags, description";
+
+pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> PluginArgs {
+    let mut parsed = PluginArgs::default();
+    let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
+        Ok(metas) => metas,
+        Err(error) => {
+            errors.push(error);
+            return parsed;
+        }
+    };
+    let mut seen: Vec<(String, Span)> = Vec::new();
+    for meta in metas {
+        let Meta::NameValue(pair) = &meta else {
+            errors.error(
+                meta.span(),
+                format!("expected `key = value`, e.g. `#[plugin(name = \"shop\", prefix = \"/shop\")]`; keys: {OPTIONS}"),
+            );
+            continue;
+        };
+        let Some(key) = pair.path.get_ident() else {
+            errors.error(
+                pair.path.span(),
+                format!("unknown option; expected one of {OPTIONS}"),
+            );
+            continue;
+        };
+        let key_name = key.to_string();
+        if let Some((_, previous)) = seen.iter().find(|(k, _)| *k == key_name) {
+            errors.duplicate(
+                key.span(),
+                format!("`{key_name}` is given twice"),
+                *previous,
+                format!("`{key_name}` first given here"),
+            );
+            continue;
+        }
+        seen.push((key_name.clone(), key.span()));
+        match key_name.as_str() {
+            "name" => parsed.name = string(&pair.value, "name", errors),
+            "version" => parsed.version = string(&pair.value, "version", errors),
+            "prefix" => parsed.prefix = string(&pair.value, "prefix", errors),
+            "description" => parsed.description = string(&pair.value, "description", errors),
+            "tags" => parsed.tags = tags(&pair.value, errors),
+            "path" | "mount" | "base" => errors.error(
+                key.span(),
+                format!("unknown option `{key_name}`: the mount path is `prefix`"),
+            ),
+            "tag" => errors.error(
+                key.span(),
+                "unknown option `tag`: write `tags = [\"a\", \"b\"]`",
+            ),
+            other => errors.error(
+                key.span(),
+                format!("unknown option `{other}`; expected one of {OPTIONS}"),
+            ),
+        }
+    }
+    parsed
+}
+
+fn string(value: &Expr, what: &str, errors: &mut Errors) -> Option<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit.clone()),
+        other => {
+            errors.error(other.span(), format!("`{what}` takes a string literal"));
+            None
+        }
+    }
+}
+
+fn tags(value: &Expr, errors: &mut Errors) -> Vec<LitStr> {
+    match value {
+        Expr::Array(ExprArray { elems, .. }) => elems
+            .iter()
+            .filter_map(|e| string(e, "tags", errors))
+            .collect(),
+        other => string(other, "tags", errors).into_iter().collect(),
+    }
+}

@@ -1,0 +1,135 @@
+//! A route as the plugin expands it: validated arguments plus what the
+//! handler's signature tells.
+
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, Ident, ImplItemFn, LitStr, ReceiverKind, ReturnType, Type};
+
+use super::parse::{self, AuthArg, HttpMethod};
+use super::path::{self, Segment};
+use crate::diagnostics::Errors;
+
+/// Who may call the route.
+pub(crate) struct GuardSpec {
+    pub signed_in: bool,
+    pub roles: Vec<LitStr>,
+    pub permission: Option<LitStr>,
+}
+
+/// The handler function behind a route.
+pub(crate) struct Handler {
+    pub ident: Ident,
+    /// `&self`: the handler reads the plugin's own state.
+    pub takes_self: bool,
+    pub args: Vec<Type>,
+    pub output: Option<Type>,
+}
+
+/// One validated route.
+pub(crate) struct Route {
+    pub method: HttpMethod,
+    pub path: LitStr,
+    pub segments: Vec<Segment>,
+    pub guard: GuardSpec,
+    pub handler: Handler,
+}
+
+/// Builds the route declared by `attr` on `func`, or reports why it cannot.
+pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) -> Option<Route> {
+    let args = parse::parse(attr, errors);
+    let segments = args
+        .as_ref()
+        .and_then(|args| match path::parse(&args.path.value()) {
+            Ok(segments) => Some(segments),
+            Err(message) => {
+                errors.error(args.path.span(), message);
+                None
+            }
+        });
+    let handler = handler(func, errors);
+    let (args, segments, handler) = (args?, segments?, handler?);
+    let guard = match args.auth {
+        None => GuardSpec {
+            signed_in: args.permission.is_some(),
+            roles: Vec::new(),
+            permission: args.permission,
+        },
+        Some(AuthArg::SignedIn) => GuardSpec {
+            signed_in: true,
+            roles: Vec::new(),
+            permission: args.permission,
+        },
+        Some(AuthArg::Roles(roles)) => GuardSpec {
+            signed_in: true,
+            roles,
+            permission: args.permission,
+        },
+    };
+    Some(Route {
+        method: args.method,
+        path: args.path,
+        segments,
+        guard,
+        handler,
+    })
+}
+
+fn handler(func: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
+    let sig = &func.sig;
+    let mut ok = true;
+    if sig.asyncness.is_none() {
+        errors.error(
+            sig.fn_token.span(),
+            "route handlers must be `async fn`\nhelp: write `async fn` here",
+        );
+        ok = false;
+    }
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.error(
+            sig.generics.span(),
+            "route handlers cannot be generic: the router needs one concrete function",
+        );
+        ok = false;
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.error(variadic.span(), "route handlers cannot be variadic");
+        ok = false;
+    }
+    let mut takes_self = false;
+    let mut args = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                if matches!(receiver.kind, ReceiverKind::Reference(_, _, None)) {
+                    takes_self = true;
+                } else {
+                    errors.error(
+                        receiver.span(),
+                        "a route handler takes `&self` (to read the plugin's state) or no receiver at all; \
+                         the plugin is shared by concurrent requests",
+                    );
+                    ok = false;
+                }
+            }
+            FnArg::Typed(typed) => {
+                if let Type::ImplTrait(_) = *typed.ty {
+                    errors.error(
+                        typed.ty.span(),
+                        "handler arguments must be concrete extractor types, not `impl Trait`",
+                    );
+                    ok = false;
+                }
+                args.push((*typed.ty).clone());
+            }
+        }
+    }
+    let output = match &sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => Some((**ty).clone()),
+    };
+    ok.then(|| Handler {
+        ident: sig.ident.clone(),
+        takes_self,
+        args,
+        output,
+    })
+}

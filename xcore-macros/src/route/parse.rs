@@ -1,0 +1,284 @@
+//! Tokens of `#[route(...)]` to typed arguments.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ExprArray, ExprLit, Ident, Lit, LitStr, Token};
+
+use crate::diagnostics::Errors;
+
+/// The HTTP methods a route may declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HttpMethod {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+const METHODS: &str = "get, post, put, patch, delete";
+
+impl HttpMethod {
+    fn from_ident(ident: &Ident) -> Result<Self, syn::Error> {
+        let text = ident.to_string();
+        match text.as_str() {
+            "get" => Ok(HttpMethod::Get),
+            "post" => Ok(HttpMethod::Post),
+            "put" => Ok(HttpMethod::Put),
+            "patch" => Ok(HttpMethod::Patch),
+            "delete" => Ok(HttpMethod::Delete),
+            other
+                if ["get", "post", "put", "patch", "delete"]
+                    .contains(&other.to_lowercase().as_str()) =>
+            {
+                Err(syn::Error::new(
+                    ident.span(),
+                    format!(
+                        "methods are written in lowercase: use `{}`",
+                        other.to_lowercase()
+                    ),
+                ))
+            }
+            "head" => Err(syn::Error::new(
+                ident.span(),
+                "unknown method `head`: a `get` route answers HEAD requests too",
+            )),
+            other => Err(syn::Error::new(
+                ident.span(),
+                format!("unknown method `{other}`; expected one of {METHODS}"),
+            )),
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// Who may call the route, as written.
+#[derive(Clone)]
+pub(crate) enum AuthArg {
+    /// `auth`: any signed-in user.
+    SignedIn,
+    /// `auth = "role"` or `auth = ["a", "b"]`: one of these roles.
+    Roles(Vec<LitStr>),
+}
+
+/// `#[route(...)]`, parsed.
+pub(crate) struct RouteArgs {
+    pub method: HttpMethod,
+    pub path: LitStr,
+    pub auth: Option<AuthArg>,
+    pub permission: Option<LitStr>,
+}
+
+/// One comma-separated item inside the attribute.
+enum RawArg {
+    Flag(Ident),
+    Str(LitStr),
+    KeyValue { key: Ident, value: Expr },
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(LitStr) {
+            return input.parse().map(RawArg::Str);
+        }
+        if input.peek(Ident::peek_any) {
+            let key = input.call(Ident::parse_any)?;
+            if input.peek(Token![=]) {
+                input.parse::<Token![=]>()?;
+                let value = input.parse()?;
+                return Ok(RawArg::KeyValue { key, value });
+            }
+            return Ok(RawArg::Flag(key));
+        }
+        Err(input
+            .error("expected a method, a \"/path\" string or an option like `auth = \"admin\"`"))
+    }
+}
+
+const USAGE: &str = "expected `#[route(method, \"/path\")]`, e.g. `#[route(get, \"/items/{id}\", auth = \"admin\")]`";
+const OPTIONS: &str = "auth, permission";
+
+/// Parses one `#[route]` attribute, reporting every problem into `errors`.
+pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> {
+    let raw = match &attr.meta {
+        syn::Meta::List(_) => {
+            attr.parse_args_with(Punctuated::<RawArg, Token![,]>::parse_terminated)
+        }
+        _ => Err(syn::Error::new(attr.span(), USAGE)),
+    };
+    let raw = match raw {
+        Ok(raw) => raw,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
+    let mut items = raw.into_iter();
+
+    let method = match items.next() {
+        Some(RawArg::Flag(ident)) => HttpMethod::from_ident(&ident)
+            .map_err(|e| errors.push(e))
+            .ok(),
+        Some(RawArg::Str(path)) => {
+            errors.error(path.span(), format!("the method comes first: {USAGE}"));
+            return None;
+        }
+        Some(RawArg::KeyValue { key, .. }) => {
+            errors.error(key.span(), USAGE);
+            return None;
+        }
+        None => {
+            errors.error(attr.span(), USAGE);
+            return None;
+        }
+    };
+    let path = match items.next() {
+        Some(RawArg::Str(path)) => Some(path),
+        Some(RawArg::Flag(ident)) => {
+            errors.error(
+                ident.span(),
+                format!("expected the route path as a string after the method; {USAGE}"),
+            );
+            None
+        }
+        Some(RawArg::KeyValue { key, .. }) => {
+            errors.error(
+                key.span(),
+                format!("expected the route path as a string after the method; {USAGE}"),
+            );
+            None
+        }
+        None => {
+            errors.error(attr.span(), format!("missing the route path; {USAGE}"));
+            None
+        }
+    };
+
+    let mut auth: Option<(Span, AuthArg)> = None;
+    let mut permission: Option<(Span, LitStr)> = None;
+    for item in items {
+        let (key, value) = match item {
+            RawArg::Flag(key) => (key, None),
+            RawArg::KeyValue { key, value } => (key, Some(value)),
+            RawArg::Str(lit) => {
+                errors.error(
+                    lit.span(),
+                    "unexpected string: options are written `name = value`",
+                );
+                continue;
+            }
+        };
+        match key.to_string().as_str() {
+            "auth" => {
+                if let Some((previous, _)) = &auth {
+                    errors.duplicate(key.span(), "`auth` is given twice", *previous, "`auth` first given here");
+                    continue;
+                }
+                let arg = match value {
+                    None => Some(AuthArg::SignedIn),
+                    Some(value) => roles(&value, errors).map(AuthArg::Roles),
+                };
+                if let Some(arg) = arg {
+                    auth = Some((key.span(), arg));
+                }
+            }
+            "permission" => {
+                if let Some((previous, _)) = &permission {
+                    errors.duplicate(
+                        key.span(),
+                        "`permission` is given twice",
+                        *previous,
+                        "`permission` first given here",
+                    );
+                    continue;
+                }
+                match value {
+                    Some(value) => {
+                        if let Some(lit) = non_empty_string(&value, "permission", errors) {
+                            permission = Some((key.span(), lit));
+                        }
+                    }
+                    None => errors.error(key.span(), "`permission` needs a name: `permission = \"items:delete\"`"),
+                }
+            }
+            "role" | "roles" => errors.error(
+                key.span(),
+                format!("unknown option `{key}`: roles are given with `auth = \"admin\"` or `auth = [\"a\", \"b\"]`"),
+            ),
+            "permissions" | "perm" => errors.error(
+                key.span(),
+                format!("unknown option `{key}`: write `permission = \"name\"`"),
+            ),
+            "cached" | "cache" | "ttl" => errors.error(
+                key.span(),
+                format!("unknown option `{key}`: caching is its own attribute, `#[cached(ttl = 300)]`"),
+            ),
+            "get" | "post" | "put" | "patch" | "delete" => errors.error(
+                key.span(),
+                "a route has one method; declare another `#[route]` on another function",
+            ),
+            other => errors.error(key.span(), format!("unknown option `{other}`; expected one of {OPTIONS}")),
+        }
+    }
+
+    Some(RouteArgs {
+        method: method?,
+        path: path?,
+        auth: auth.map(|(_, arg)| arg),
+        permission: permission.map(|(_, lit)| lit),
+    })
+}
+
+fn non_empty_string(value: &Expr, what: &str, errors: &mut Errors) -> Option<LitStr> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => {
+            if lit.value().trim().is_empty() {
+                errors.error(lit.span(), format!("the {what} name must not be empty"));
+                None
+            } else {
+                Some(lit.clone())
+            }
+        }
+        other => {
+            errors.error(
+                other.span(),
+                format!("expected the {what} name as a string, e.g. \"admin\""),
+            );
+            None
+        }
+    }
+}
+
+fn roles(value: &Expr, errors: &mut Errors) -> Option<Vec<LitStr>> {
+    match value {
+        Expr::Array(ExprArray { elems, .. }) => {
+            if elems.is_empty() {
+                errors.error(
+                    value.span(),
+                    "the role list is empty: name at least one role, or write plain `auth` for any signed-in user",
+                );
+                return None;
+            }
+            let roles: Vec<_> = elems
+                .iter()
+                .filter_map(|e| non_empty_string(e, "role", errors))
+                .collect();
+            (roles.len() == elems.len()).then_some(roles)
+        }
+        other => non_empty_string(other, "role", errors).map(|lit| vec![lit]),
+    }
+}

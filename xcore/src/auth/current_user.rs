@@ -1,0 +1,175 @@
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
+use axum::http::{HeaderMap, header, request::Parts};
+
+use crate::error::{AuthFailure, Error};
+use crate::security::{Claims, JwtKeys, decode_token};
+use crate::state::AppState;
+
+/// The signed-in user, taken from a verified bearer token.
+///
+/// As an extractor it answers 401 when the token is missing or invalid;
+/// `Option<CurrentUser>` gives `None` when no token was sent, and still 401
+/// when a token was sent but is invalid (a bad token is never silently
+/// treated as anonymous).
+///
+/// ```
+/// use xcore::prelude::*;
+///
+/// async fn me(user: CurrentUser) -> String {
+///     format!("user {} with roles {:?}", user.id(), user.roles())
+/// }
+///
+/// async fn greeting(user: Option<CurrentUser>) -> String {
+///     match user {
+///         Some(user) => format!("hello {}", user.id()),
+///         None => "hello stranger".to_owned(),
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    claims: Arc<Claims>,
+}
+
+impl CurrentUser {
+    /// Wraps verified claims.
+    pub fn from_claims(claims: Claims) -> Self {
+        CurrentUser {
+            claims: Arc::new(claims),
+        }
+    }
+
+    /// The user's id (the token's subject).
+    pub fn id(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// The user's e-mail, when the token carries it.
+    pub fn email(&self) -> Option<&str> {
+        self.claims.email.as_deref()
+    }
+
+    /// The user's roles.
+    pub fn roles(&self) -> &[String] {
+        &self.claims.roles
+    }
+
+    /// The user's permissions.
+    pub fn permissions(&self) -> &[String] {
+        &self.claims.permissions
+    }
+
+    /// Whether the user has `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.claims.roles.iter().any(|r| r == role)
+    }
+
+    /// Whether the user has `permission`.
+    pub fn has_permission(&self, permission: &str) -> bool {
+        self.claims.permissions.iter().any(|p| p == permission)
+    }
+
+    /// All verified claims of the token.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Verifies the bearer token of a request.
+    pub(crate) fn authenticate(headers: &HeaderMap, keys: &JwtKeys) -> Result<Self, AuthFailure> {
+        let token = bearer_token(headers)?;
+        decode_token(keys, token).map(CurrentUser::from_claims)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header (scheme matched
+/// case-insensitively, RFC 6750 §2.1).
+///
+/// ```
+/// use xcore::http::{HeaderMap, HeaderValue, header};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc.def.ghi"));
+/// assert_eq!(xcore::auth::bearer_token(&headers), Ok("abc.def.ghi"));
+/// ```
+pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthFailure::Missing)?
+        .to_str()
+        .map_err(|_| AuthFailure::Invalid)?;
+    let (scheme, token) = value.split_once(' ').ok_or(AuthFailure::Invalid)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(AuthFailure::Missing);
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(AuthFailure::Invalid);
+    }
+    Ok(token)
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // A guard in front of the handler has already verified the token.
+        if let Some(user) = parts.extensions.get::<CurrentUser>() {
+            return Ok(user.clone());
+        }
+        let state = AppState::from_ref(state);
+        CurrentUser::authenticate(&parts.headers, state.jwt_keys()).map_err(Error::Unauthorized)
+    }
+}
+
+impl<S> OptionalFromRequestParts<S> for CurrentUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.extensions.get::<CurrentUser>().is_none()
+            && !parts.headers.contains_key(header::AUTHORIZATION)
+        {
+            return Ok(None);
+        }
+        <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn bearer_token_parsing() {
+        assert_eq!(bearer_token(&HeaderMap::new()), Err(AuthFailure::Missing));
+        assert_eq!(bearer_token(&headers("Bearer a.b.c")), Ok("a.b.c"));
+        assert_eq!(bearer_token(&headers("BEARER  a.b.c ")), Ok("a.b.c"));
+        assert_eq!(bearer_token(&headers("Bearer ")), Err(AuthFailure::Invalid));
+        assert_eq!(bearer_token(&headers("Bearer")), Err(AuthFailure::Invalid));
+        assert_eq!(
+            bearer_token(&headers("Basic dXNlcjpwYXNz")),
+            Err(AuthFailure::Missing)
+        );
+    }
+}

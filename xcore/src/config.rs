@@ -1,0 +1,246 @@
+//! Configuration: an optional `xcore.toml`, overridden by `XCORE_*` variables.
+//!
+//! | key (`xcore.toml`)          | environment variable               | default          |
+//! |-----------------------------|------------------------------------|------------------|
+//! | `env`                       | `XCORE_ENV`                        | `development`    |
+//! | `bind`                      | `XCORE_BIND`                       | `127.0.0.1:8000` |
+//! | `auth.jwt_secret`           | `XCORE_AUTH_JWT_SECRET`            | generated (dev)  |
+//! | `auth.jwt_algorithm`        | `XCORE_AUTH_JWT_ALGORITHM`         | `HS256`          |
+//! | `auth.access_token_ttl_secs`| `XCORE_AUTH_ACCESS_TOKEN_TTL_SECS` | `900`            |
+//! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
+//!
+//! The file is `xcore.toml` in the working directory, or the path in
+//! `XCORE_CONFIG`. A variable is the key with dots replaced by `_`, upper-cased
+//! and prefixed with `XCORE_`.
+//!
+//! ```
+//! use xcore::config::{Config, Environment};
+//!
+//! let config = Config::default();
+//! assert_eq!(config.env, Environment::Development);
+//! assert_eq!(config.bind.port(), 8000);
+//! assert_eq!(config.auth.access_token_ttl_secs, 900);
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::error::Error;
+use crate::security::{JwtAlgorithm, JwtKeys, Secret};
+
+/// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
+const SECTIONS: &[&str] = &["auth", "http"];
+
+/// Which rules apply: development is forgiving and loud, production is strict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Local work: missing secrets are generated, with a warning.
+    #[default]
+    #[serde(alias = "dev")]
+    Development,
+    /// Serving real users: missing secrets stop the start-up.
+    #[serde(alias = "prod")]
+    Production,
+}
+
+/// The whole configuration of an xcore application.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Config {
+    /// `development` or `production`.
+    pub env: Environment,
+    /// Address `App::run` listens on.
+    pub bind: SocketAddr,
+    /// Tokens and guards.
+    pub auth: AuthConfig,
+    /// HTTP limits.
+    pub http: HttpConfig,
+}
+
+/// The `[auth]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AuthConfig {
+    /// HMAC key for access tokens, at least 32 bytes. Required in production.
+    pub jwt_secret: Option<Secret>,
+    /// Signing algorithm; tokens signed otherwise are rejected.
+    pub jwt_algorithm: JwtAlgorithm,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: u64,
+}
+
+/// The `[http]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct HttpConfig {
+    /// Largest request body accepted, in bytes; larger ones get a 413.
+    pub body_limit_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            env: Environment::Development,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            jwt_secret: None,
+            jwt_algorithm: JwtAlgorithm::HS256,
+            access_token_ttl_secs: 15 * 60,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit_bytes: 2 * 1024 * 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Loads `xcore.toml` (or the file named by `XCORE_CONFIG`) if it exists,
+    /// then applies `XCORE_*` environment variables on top.
+    pub fn load() -> Result<Self, Error> {
+        let path = std::env::var_os("XCORE_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("xcore.toml"));
+        Self::load_from(&path)
+    }
+
+    /// Like [`Config::load`] with an explicit file path (a missing file is not an error).
+    pub fn load_from(path: &Path) -> Result<Self, Error> {
+        Figment::new()
+            .merge(Toml::file(path))
+            .merge(env_provider())
+            .extract()
+            .map_err(|err| Error::Config(err.to_string()))
+    }
+
+    /// Sets the JWT secret (builder style, for tests and embedding).
+    ///
+    /// ```
+    /// let config = xcore::config::Config::default()
+    ///     .with_jwt_secret("a secret of at least thirty-two bytes");
+    /// assert!(config.auth.jwt_secret.is_some());
+    /// ```
+    pub fn with_jwt_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.auth.jwt_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the environment (builder style).
+    pub fn with_env(mut self, env: Environment) -> Self {
+        self.env = env;
+        self
+    }
+
+    /// Lifetime of access tokens.
+    pub fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(self.auth.access_token_ttl_secs)
+    }
+
+    /// Builds the token keys: from the configured secret, or — in development
+    /// only — from a random one, which is reported through the returned flag so
+    /// the caller can warn.
+    pub(crate) fn jwt_keys(&self) -> Result<(JwtKeys, bool), Error> {
+        match (&self.auth.jwt_secret, self.env) {
+            (Some(secret), _) => Ok((JwtKeys::new(self.auth.jwt_algorithm, secret)?, false)),
+            (None, Environment::Production) => Err(Error::Config(
+                "no JWT secret configured: in production set XCORE_AUTH_JWT_SECRET \
+                 (or auth.jwt_secret in xcore.toml) to a random value of at least 32 bytes"
+                    .into(),
+            )),
+            (None, Environment::Development) => {
+                Ok((JwtKeys::random(self.auth.jwt_algorithm), true))
+            }
+        }
+    }
+}
+
+fn env_provider() -> Env {
+    Env::prefixed("XCORE_")
+        // XCORE_CONFIG names the file; XCORE_TEST_* belong to the test suite.
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            key != "config" && !key.starts_with("test_")
+        })
+        .map(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            for section in SECTIONS {
+                if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+                    return format!("{section}.{rest}").into();
+                }
+            }
+            key.into()
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_without_secret_refuses_with_a_clear_message() {
+        let config = Config::default().with_env(Environment::Production);
+        let err = config.jwt_keys().expect_err("must refuse");
+        assert!(err.to_string().contains("XCORE_AUTH_JWT_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn development_without_secret_generates_one_and_says_so() {
+        let (_, generated) = Config::default().jwt_keys().expect("keys");
+        assert!(generated);
+        let (_, generated) = Config::default()
+            .with_jwt_secret("0123456789abcdef0123456789abcdef")
+            .jwt_keys()
+            .expect("keys");
+        assert!(!generated);
+    }
+
+    #[test]
+    fn file_then_environment_with_environment_winning() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "xcore.toml",
+                "env = \"production\"\nbind = \"0.0.0.0:9000\"\n[auth]\naccess_token_ttl_secs = 60\n",
+            )?;
+            jail.set_env("XCORE_BIND", "127.0.0.1:7000");
+            jail.set_env("XCORE_AUTH_JWT_ALGORITHM", "HS512");
+            jail.set_env("XCORE_TEST_DATABASE_URL", "ignored by the app");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.env, Environment::Production);
+            assert_eq!(config.bind, "127.0.0.1:7000".parse().expect("addr"));
+            assert_eq!(config.auth.access_token_ttl_secs, 60);
+            assert_eq!(config.auth.jwt_algorithm, JwtAlgorithm::HS512);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_reported() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("xcore.toml", "[auth]\njwt_secert = \"typo\"\n")?;
+            let err = Config::load().expect_err("typo must be reported");
+            assert!(err.to_string().contains("jwt_secert"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,266 @@
+//! The one error type of xcore, and the single place where errors become HTTP.
+//!
+//! Every client error is answered with a 4xx and the body
+//! `{"error": {"code": "...", "message": "..."}}`; every server error with a
+//! generic 500 (or 503) whose details go to the log, never to the client.
+
+use std::fmt;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Shorthand for `Result<T, xcore::Error>`, the return type of handlers and start-up code.
+///
+/// ```
+/// async fn handler() -> xcore::Result<&'static str> {
+///     Ok("hello")
+/// }
+/// ```
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a request was not authenticated. Each reason maps to a 401.
+///
+/// The messages are deliberately coarse: they tell a client what to do
+/// (send a token, get a new one) without echoing the token or the
+/// verification internals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthFailure {
+    /// No `Authorization: Bearer ...` header.
+    #[error("missing bearer token")]
+    Missing,
+    /// A token was sent but is malformed, forged, uses another algorithm or key.
+    #[error("invalid token")]
+    Invalid,
+    /// The token was valid once but its `exp` has passed.
+    #[error("token expired")]
+    Expired,
+}
+
+/// Everything that can go wrong in xcore, at start-up or while serving a request.
+///
+/// Handlers return `xcore::Result<T>`; the variant decides the status code:
+///
+/// ```
+/// use xcore::Error;
+///
+/// async fn find(id: u64) -> xcore::Result<String> {
+///     if id == 0 {
+///         return Err(Error::NotFound(format!("item {id} does not exist")));
+///     }
+///     Ok(format!("item {id}"))
+/// }
+/// ```
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 400: the request is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no valid bearer token. Answered with `WWW-Authenticate: Bearer`.
+    #[error("{0}")]
+    Unauthorized(AuthFailure),
+    /// 403: signed in, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: the thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the request conflicts with the current state (duplicate, last admin...).
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: well-formed, but the values are not acceptable.
+    #[error("{0}")]
+    Validation(String),
+    /// 503: a service the request needs is unavailable; retrying later may work.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Invalid configuration, found at start-up.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// The application cannot be assembled (conflicting plugins or routes).
+    #[error("cannot assemble the application: {0}")]
+    Setup(String),
+    /// A token could not be created (bad key material, serialisation).
+    #[error("token error: {0}")]
+    Token(#[source] jsonwebtoken::errors::Error),
+    /// I/O error, e.g. binding the listening socket.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Any other server-side failure. Logged; the client sees a generic 500.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Wraps any error as an internal (500) error.
+    ///
+    /// ```
+    /// let err = xcore::Error::internal(std::fmt::Error);
+    /// assert_eq!(err.status(), xcore::http::StatusCode::INTERNAL_SERVER_ERROR);
+    /// ```
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(err.into())
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Error::Forbidden(_) => StatusCode::FORBIDDEN,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::Conflict(_) => StatusCode::CONFLICT,
+            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::Config(_)
+            | Error::Setup(_)
+            | Error::Token(_)
+            | Error::Io(_)
+            | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable, machine-readable `code` of the JSON error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadRequest(_) => "bad_request",
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::Validation(_) => "validation_failed",
+            Error::Unavailable(_) => "service_unavailable",
+            _ => "internal_error",
+        }
+    }
+}
+
+// `main() -> xcore::Result<()>` prints the Debug form when start-up fails: make
+// it the readable message plus its causes, not a struct dump.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Detail<'a>,
+}
+
+#[derive(Serialize)]
+struct Detail<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+/// Builds the JSON error response every part of xcore answers with.
+pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::to_vec(&Body {
+        error: Detail { code, message },
+    })
+    .unwrap_or_else(|_| {
+        br#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_vec()
+    });
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // Details stay in the log (inside the request's span, so with its
+            // request id); the client learns nothing about the internals.
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                tracing::warn!(error = ?self, "service unavailable");
+            } else {
+                tracing::error!(error = ?self, "request failed");
+            }
+            let message = match status {
+                StatusCode::SERVICE_UNAVAILABLE => "service temporarily unavailable",
+                _ => "internal server error",
+            };
+            return json_error(status, self.code(), message);
+        }
+        let mut response = json_error(status, self.code(), &self.to_string());
+        if let Error::Unauthorized(reason) = self {
+            // RFC 6750 §3: a missing token gets the bare challenge, a bad one names the error.
+            let challenge = match reason {
+                AuthFailure::Missing => HeaderValue::from_static("Bearer"),
+                _ => HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+            };
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn body_json(response: Response) -> serde_json::Value {
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        serde_json::from_slice(&bytes).expect("json body")
+    }
+
+    #[tokio::test]
+    async fn client_errors_carry_code_and_message() {
+        let response = Error::Conflict("email already registered".into()).into_response();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(
+            body_json(response).await,
+            serde_json::json!({"error": {"code": "conflict", "message": "email already registered"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn internal_errors_hide_their_details() {
+        let response = Error::internal("password column missing for user 42").into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = body_json(response).await;
+        assert_eq!(body["error"]["code"], "internal_error");
+        assert!(!body.to_string().contains("password"));
+    }
+
+    #[tokio::test]
+    async fn unauthorized_sets_bearer_challenge() {
+        let missing = Error::Unauthorized(AuthFailure::Missing).into_response();
+        assert_eq!(missing.headers()[header::WWW_AUTHENTICATE], "Bearer");
+        let invalid = Error::Unauthorized(AuthFailure::Expired).into_response();
+        assert_eq!(
+            invalid.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+    }
+
+    #[test]
+    fn debug_form_is_the_message_with_causes() {
+        let err = Error::Config("no JWT secret".into());
+        assert_eq!(format!("{err:?}"), "configuration error: no JWT secret");
+    }
+}

@@ -1,0 +1,68 @@
+//! # xcore
+//!
+//! Build web back ends out of plugins. A plugin is an ordinary Rust type whose
+//! handlers are declared with attributes; the attributes expand into plain
+//! axum routers wired to xcore's services.
+//!
+//! ```
+//! use xcore::prelude::*;
+//! use xcore::testing::TestClient;
+//!
+//! pub struct Items;
+//!
+//! #[plugin(name = "items", version = "1.0.0", prefix = "/items")]
+//! impl Items {
+//!     /// Anyone may look.
+//!     #[route(get, "/{id}")]
+//!     async fn show(Path(id): Path<u64>) -> String {
+//!         format!("item {id}")
+//!     }
+//!
+//!     /// Only admins may delete.
+//!     #[route(delete, "/{id}", auth = "admin")]
+//!     async fn remove(Path(id): Path<u64>, user: CurrentUser) -> StatusCode {
+//!         StatusCode::NO_CONTENT
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> xcore::Result<()> {
+//! let client = TestClient::new(App::new(Default::default())?.plugin(Items))?;
+//! assert_eq!(client.get("/items/3").send().await.text(), "item 3");
+//! let user = client.token("7", ["reader"])?;
+//! assert_eq!(client.delete("/items/3").bearer(&user).send().await.status(), 403);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The guide (the `book/` folder of the repository) teaches each service.
+
+mod app;
+pub mod auth;
+pub mod config;
+mod error;
+mod middleware;
+mod plugin;
+pub mod prelude;
+pub mod security;
+mod state;
+pub mod testing;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use app::{App, MountedRoute};
+pub use auth::{CurrentUser, Guard};
+pub use error::{AuthFailure, Error, Result};
+pub use plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
+pub use state::AppState;
+pub use xcore_macros::{plugin, route};
+
+/// HTTP types (status codes, headers), re-exported from `http` via axum.
+pub mod http {
+    pub use axum::http::*;
+}
+
+/// The axum version xcore is built on, for users who need more of it.
+pub use axum;

@@ -1,0 +1,127 @@
+//! Turns axum's plain-text rejections (bad JSON, bad path parameter, 405,
+//! 413...) into the JSON error body, so a client sees one error format
+//! whatever produced the error and handlers can use plain axum extractors.
+
+use axum::body::{Body, HttpBody, to_bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use bytes::Bytes;
+
+use crate::error::json_error;
+
+/// Rejection bodies are one line; anything longer is not a rejection message.
+const MAX_MESSAGE: usize = 4096;
+
+pub(super) async fn rewrite<B>(response: Response<B>) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response.map(Body::new);
+    }
+    let (parts, body) = response.into_parts();
+    let body = Body::new(body);
+    let message = if status.is_server_error() {
+        None
+    } else {
+        to_bytes(body, MAX_MESSAGE)
+            .await
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes.to_vec()).ok())
+            .map(|text| text.trim().to_owned())
+            .filter(|text| !text.is_empty())
+    };
+    let message = message.unwrap_or_else(|| default_message(status));
+    let mut rewritten = json_error(status, code(status), &message);
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    rewritten
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"))
+}
+
+fn code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        s if s.is_server_error() => "internal_error",
+        _ => "client_error",
+    }
+}
+
+fn default_message(status: StatusCode) -> String {
+    match status {
+        StatusCode::SERVICE_UNAVAILABLE => "service temporarily unavailable".to_owned(),
+        s if s.is_server_error() => "internal server error".to_owned(),
+        s => s
+            .canonical_reason()
+            .unwrap_or("request rejected")
+            .to_lowercase(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    async fn rewritten(status: StatusCode, body: &'static str) -> (Response, serde_json::Value) {
+        let response = Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(header::ALLOW, "GET")
+            .body(Body::from(body))
+            .expect("response");
+        let response = rewrite(response).await;
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.expect("body").to_bytes();
+        let json = serde_json::from_slice(&bytes).expect("json");
+        (Response::from_parts(parts, Body::empty()), json)
+    }
+
+    #[tokio::test]
+    async fn plain_rejection_becomes_json_keeping_headers() {
+        let (response, json) = rewritten(StatusCode::METHOD_NOT_ALLOWED, "").await;
+        assert_eq!(response.headers()[header::ALLOW], "GET");
+        assert_eq!(json["error"]["code"], "method_not_allowed");
+        assert_eq!(json["error"]["message"], "method not allowed");
+    }
+
+    #[tokio::test]
+    async fn rejection_text_becomes_the_message() {
+        let (_, json) = rewritten(
+            StatusCode::BAD_REQUEST,
+            "Failed to parse the request body as JSON",
+        )
+        .await;
+        assert_eq!(
+            json["error"]["message"],
+            "Failed to parse the request body as JSON"
+        );
+    }
+
+    #[tokio::test]
+    async fn server_error_text_is_not_echoed() {
+        let (_, json) = rewritten(StatusCode::INTERNAL_SERVER_ERROR, "db password=hunter2").await;
+        assert_eq!(json["error"]["message"], "internal server error");
+    }
+}

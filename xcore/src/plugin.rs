@@ -1,0 +1,277 @@
+//! The [`Plugin`] trait: what `#[plugin]` implements, and what a plugin written
+//! by hand implements.
+//!
+//! A plugin has metadata ([`PluginMeta`]) and a table of [`Routes`], each a
+//! [`RouteInfo`] (method, path, guard) paired with an ordinary axum handler.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use xcore::prelude::*;
+//! use xcore::{Guard, PluginMeta, RouteInfo, Routes};
+//!
+//! pub struct Items;
+//!
+//! async fn list() -> &'static str { "[]" }
+//! async fn remove(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
+//!
+//! impl Plugin for Items {
+//!     fn meta(&self) -> PluginMeta {
+//!         PluginMeta::new("items").version("1.0.0").prefix("/items")
+//!     }
+//!     fn routes(self: Arc<Self>) -> Routes {
+//!         Routes::new()
+//!             .route(RouteInfo::get("/"), list)
+//!             .route(RouteInfo::delete("/{id}").guard(Guard::role("admin")), remove)
+//!     }
+//! }
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, MethodRouter, on};
+
+use crate::auth::Guard;
+use crate::state::AppState;
+
+/// A set of routes mounted under a prefix, with metadata.
+///
+/// Implemented by `#[plugin]`, or by hand (see the [module docs](self)).
+/// Handlers are ordinary axum handlers over [`AppState`]; a plugin that needs
+/// its own state keeps it in `self` and captures the `Arc<Self>` it receives
+/// in [`Plugin::routes`].
+pub trait Plugin: Send + Sync + 'static {
+    /// Name, version, prefix and description.
+    fn meta(&self) -> PluginMeta;
+
+    /// The plugin's routes, relative to its prefix.
+    fn routes(self: Arc<Self>) -> Routes;
+}
+
+/// Descriptive data of a plugin.
+///
+/// ```
+/// let meta = xcore::PluginMeta::new("catalogue")
+///     .version("1.0.0")
+///     .prefix("/catalogue")
+///     .tags(["shop"])
+///     .description("Products on sale");
+/// assert_eq!(meta.prefix, "/catalogue");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PluginMeta {
+    /// Unique name among the app's plugins.
+    pub name: Cow<'static, str>,
+    /// Version of the plugin.
+    pub version: Cow<'static, str>,
+    /// Path prefix of every route: empty or `/segment(s)` without trailing `/`.
+    pub prefix: Cow<'static, str>,
+    /// Tags (grouping in API documentation).
+    pub tags: Vec<Cow<'static, str>>,
+    /// What the plugin is for.
+    pub description: Option<Cow<'static, str>>,
+}
+
+impl PluginMeta {
+    /// Metadata with `name`, version `0.0.0` and prefix `/{name}`.
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
+        let name = name.into();
+        PluginMeta {
+            prefix: Cow::Owned(format!("/{name}")),
+            name,
+            version: Cow::Borrowed("0.0.0"),
+            tags: Vec::new(),
+            description: None,
+        }
+    }
+
+    /// Sets the version.
+    pub fn version(mut self, version: impl Into<Cow<'static, str>>) -> Self {
+        self.version = version.into();
+        self
+    }
+
+    /// Sets the prefix (`""` mounts the routes at the root).
+    pub fn prefix(mut self, prefix: impl Into<Cow<'static, str>>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Sets the tags.
+    pub fn tags<I, T>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Cow<'static, str>>,
+    {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+}
+
+/// HTTP methods a route can answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Method {
+    /// `GET` (axum also answers `HEAD` with it).
+    Get,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `PATCH`
+    Patch,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    fn filter(self) -> MethodFilter {
+        match self {
+            Method::Get => MethodFilter::GET,
+            Method::Post => MethodFilter::POST,
+            Method::Put => MethodFilter::PUT,
+            Method::Patch => MethodFilter::PATCH,
+            Method::Delete => MethodFilter::DELETE,
+        }
+    }
+
+    /// The method as an `http::Method`.
+    pub fn as_http(self) -> axum::http::Method {
+        match self {
+            Method::Get => axum::http::Method::GET,
+            Method::Post => axum::http::Method::POST,
+            Method::Put => axum::http::Method::PUT,
+            Method::Patch => axum::http::Method::PATCH,
+            Method::Delete => axum::http::Method::DELETE,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_http().fmt(f)
+    }
+}
+
+/// One row of a plugin's route table: method, path, guard.
+///
+/// ```
+/// use xcore::{Guard, Method, RouteInfo};
+///
+/// let info = RouteInfo::delete("/{id}").guard(Guard::role("admin"));
+/// assert_eq!(info.method, Method::Delete);
+/// assert_eq!(info.path, "/{id}");
+/// assert!(!info.guard.is_public());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouteInfo {
+    /// HTTP method.
+    pub method: Method,
+    /// Path relative to the plugin prefix, in axum syntax (`/{id}`).
+    pub path: Cow<'static, str>,
+    /// Who may call it.
+    pub guard: Guard,
+    /// Name of the handler function (empty when unknown).
+    pub handler: Cow<'static, str>,
+}
+
+impl RouteInfo {
+    /// A public route.
+    pub fn new(method: Method, path: impl Into<Cow<'static, str>>) -> Self {
+        RouteInfo {
+            method,
+            path: path.into(),
+            guard: Guard::public(),
+            handler: Cow::Borrowed(""),
+        }
+    }
+
+    /// A public `GET` route.
+    pub fn get(path: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Method::Get, path)
+    }
+
+    /// A public `POST` route.
+    pub fn post(path: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Method::Post, path)
+    }
+
+    /// A public `PUT` route.
+    pub fn put(path: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Method::Put, path)
+    }
+
+    /// A public `PATCH` route.
+    pub fn patch(path: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Method::Patch, path)
+    }
+
+    /// A public `DELETE` route.
+    pub fn delete(path: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(Method::Delete, path)
+    }
+
+    /// Sets who may call the route.
+    pub fn guard(mut self, guard: Guard) -> Self {
+        self.guard = guard;
+        self
+    }
+
+    /// Records the handler's name.
+    pub fn handler(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.handler = name.into();
+        self
+    }
+}
+
+/// A plugin's route table: each [`RouteInfo`] with its handler.
+///
+/// The [`App`](crate::App) joins the plugin prefix to each path, checks that
+/// no two routes collide, wraps guarded routes in a
+/// [`GuardLayer`](crate::auth::GuardLayer) and builds one axum router.
+#[derive(Default)]
+pub struct Routes {
+    entries: Vec<(RouteInfo, MethodRouter<AppState>)>,
+}
+
+impl Routes {
+    /// An empty table.
+    pub fn new() -> Self {
+        Routes::default()
+    }
+
+    /// Adds a route answered by `handler`, any axum handler over [`AppState`].
+    pub fn route<H, T>(mut self, info: RouteInfo, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let method_router = on(info.method.filter(), handler);
+        self.entries.push((info, method_router));
+        self
+    }
+
+    /// The route table.
+    pub fn infos(&self) -> impl ExactSizeIterator<Item = &RouteInfo> {
+        self.entries.iter().map(|(info, _)| info)
+    }
+
+    pub(crate) fn into_entries(self) -> Vec<(RouteInfo, MethodRouter<AppState>)> {
+        self.entries
+    }
+}
+
+impl fmt::Debug for Routes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.infos()).finish()
+    }
+}

@@ -1,0 +1,27 @@
+//! Everything a plugin usually needs: `use xcore::prelude::*;`.
+//!
+//! ```
+//! use xcore::prelude::*;
+//!
+//! pub struct Hello;
+//!
+//! #[plugin]
+//! impl Hello {
+//!     #[route(get, "/")]
+//!     async fn hello() -> Json<serde_json::Value> {
+//!         Json(serde_json::json!({"message": "hello"}))
+//!     }
+//! }
+//! # use serde_json;
+//! ```
+
+pub use crate::app::App;
+pub use crate::auth::{CurrentUser, Guard};
+pub use crate::error::{Error, Result};
+pub use crate::plugin::Plugin;
+pub use crate::state::AppState;
+pub use axum::Json;
+pub use axum::extract::{Path, Query, State};
+pub use axum::http::StatusCode;
+pub use axum::response::IntoResponse;
+pub use xcore_macros::{plugin, route};

@@ -1,0 +1,22 @@
+//! Paths used by the code `#[plugin]` generates. Not a public API: anything
+//! here may change in any release.
+
+pub use std::sync::Arc;
+
+pub use axum::extract::{FromRequest, FromRequestParts};
+pub use axum::response::IntoResponse;
+
+pub use crate::auth::Guard;
+pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
+pub use crate::state::AppState;
+
+/// Compile-time check that a handler argument other than the last is an
+/// extractor that does not consume the body. Generated with the span of
+/// the user's argument, so the error points at it.
+pub const fn assert_from_request_parts<T: FromRequestParts<AppState>>() {}
+
+/// Compile-time check that a handler's last argument is an extractor.
+pub const fn assert_from_request<T: FromRequest<AppState, M>, M>() {}
+
+/// Compile-time check that a handler's return type is a response.
+pub const fn assert_into_response<T: IntoResponse>() {}

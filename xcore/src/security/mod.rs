@@ -1,0 +1,20 @@
+//! Security primitives: signing and verifying access tokens (JWT).
+//!
+//! The algorithm is fixed by configuration and never read from a token's
+//! header, so `alg: none` or an algorithm swap is rejected like any forgery.
+//!
+//! ```
+//! use std::time::Duration;
+//! use xcore::security::{Claims, JwtKeys, create_token, decode_token};
+//!
+//! let keys = JwtKeys::hs256(b"an example secret of at least 32 bytes!").unwrap();
+//! let claims = Claims::new("42", Duration::from_secs(900)).with_roles(["admin"]);
+//! let token = create_token(&keys, &claims).unwrap();
+//! assert_eq!(decode_token(&keys, &token).unwrap().roles, ["admin"]);
+//! ```
+
+mod secret;
+mod token;
+
+pub use secret::Secret;
+pub use token::{Claims, JwtAlgorithm, JwtKeys, create_token, decode_token};

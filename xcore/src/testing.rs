@@ -1,0 +1,239 @@
+//! Testing helpers: an in-process HTTP client over an [`App`] and token
+//! minting with the app's own keys. No socket, no server task.
+//!
+//! ```
+//! use xcore::prelude::*;
+//! use xcore::testing::TestClient;
+//!
+//! pub struct Items;
+//!
+//! #[plugin(prefix = "/items")]
+//! impl Items {
+//!     #[route(delete, "/{id}", auth = "admin")]
+//!     async fn remove(Path(id): Path<u64>) -> StatusCode {
+//!         StatusCode::NO_CONTENT
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> xcore::Result<()> {
+//! let client = TestClient::new(App::new(xcore::config::Config::default())?.plugin(Items))?;
+//! let admin = client.token("1", ["admin"])?;
+//! assert_eq!(client.delete("/items/7").send().await.status(), 401);
+//! assert_eq!(client.delete("/items/7").bearer(&admin).send().await.status(), 204);
+//! # Ok(())
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tower::ServiceExt;
+
+use crate::app::App;
+use crate::error::Error;
+use crate::security::{Claims, create_token};
+use crate::state::AppState;
+
+/// Sends requests to an app's router in-process.
+#[derive(Clone)]
+pub struct TestClient {
+    router: Router,
+    state: AppState,
+}
+
+impl TestClient {
+    /// Builds the app's full router (exactly what [`App::run`] serves).
+    pub fn new(app: App) -> Result<Self, Error> {
+        let state = app.state().clone();
+        Ok(TestClient {
+            router: app.into_router()?,
+            state,
+        })
+    }
+
+    /// A request with any method.
+    pub fn request(&self, method: Method, path: &str) -> TestRequest {
+        TestRequest {
+            router: self.router.clone(),
+            builder: Request::builder().method(method).uri(path),
+            body: Body::empty(),
+        }
+    }
+
+    /// A `GET` request.
+    pub fn get(&self, path: &str) -> TestRequest {
+        self.request(Method::GET, path)
+    }
+
+    /// A `POST` request.
+    pub fn post(&self, path: &str) -> TestRequest {
+        self.request(Method::POST, path)
+    }
+
+    /// A `PUT` request.
+    pub fn put(&self, path: &str) -> TestRequest {
+        self.request(Method::PUT, path)
+    }
+
+    /// A `PATCH` request.
+    pub fn patch(&self, path: &str) -> TestRequest {
+        self.request(Method::PATCH, path)
+    }
+
+    /// A `DELETE` request.
+    pub fn delete(&self, path: &str) -> TestRequest {
+        self.request(Method::DELETE, path)
+    }
+
+    /// A valid access token for user `id` with `roles`, signed with the app's keys.
+    pub fn token<I, R>(&self, id: &str, roles: I) -> Result<String, Error>
+    where
+        I: IntoIterator<Item = R>,
+        R: Into<String>,
+    {
+        self.token_for(&Claims::new(id, self.state.config().access_token_ttl()).with_roles(roles))
+    }
+
+    /// A token carrying exactly `claims`, signed with the app's keys.
+    pub fn token_for(&self, claims: &Claims) -> Result<String, Error> {
+        create_token(self.state.jwt_keys(), claims)
+    }
+
+    /// Claims for user `id` valid for the configured access-token lifetime,
+    /// to refine before [`TestClient::token_for`].
+    pub fn claims(&self, id: &str) -> Claims {
+        Claims::new(id, self.state.config().access_token_ttl())
+    }
+
+    /// Claims that expired `ago` ago.
+    pub fn expired_claims(&self, id: &str, ago: Duration) -> Claims {
+        let mut claims = Claims::new(id, Duration::ZERO);
+        claims.iat = claims.iat.saturating_sub(ago.as_secs() + 60);
+        claims.exp = claims.exp.saturating_sub(ago.as_secs());
+        claims
+    }
+}
+
+/// A request being built; finish with [`TestRequest::send`].
+pub struct TestRequest {
+    router: Router,
+    builder: axum::http::request::Builder,
+    body: Body,
+}
+
+impl TestRequest {
+    /// Adds a header.
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_ref().as_bytes()),
+            HeaderValue::from_str(value.as_ref()),
+        ) {
+            self.builder = self.builder.header(name, value);
+        }
+        self
+    }
+
+    /// Adds `Authorization: Bearer <token>`.
+    pub fn bearer(self, token: &str) -> Self {
+        self.header(header::AUTHORIZATION, format!("Bearer {token}"))
+    }
+
+    /// Sends `value` as a JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, value: &T) -> Self {
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        self.builder = self
+            .builder
+            .header(header::CONTENT_TYPE, "application/json");
+        self.body = Body::from(bytes);
+        self
+    }
+
+    /// Sends raw bytes as the body (no content type is set).
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Body::from(body.into());
+        self
+    }
+
+    /// Sends the request through the router.
+    ///
+    /// # Panics
+    /// If the request cannot be built (an invalid URI): a bug in the test.
+    pub async fn send(self) -> TestResponse {
+        let request = self
+            .builder
+            .body(self.body)
+            .expect("test request must be valid");
+        let response = match self.router.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        let (parts, body) = response.into_parts();
+        let body = body
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+            .unwrap_or_default();
+        TestResponse {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+/// A response received by a [`TestClient`], body already read.
+#[derive(Debug)]
+pub struct TestResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl TestResponse {
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// One header as text, if present and valid UTF-8.
+    pub fn header(&self, name: impl AsRef<str>) -> Option<&str> {
+        self.headers
+            .get(name.as_ref())
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The body bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The body as text (lossy UTF-8).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Panics
+    /// If the body is not JSON of that shape, with the body in the message.
+    pub fn json<T: DeserializeOwned>(&self) -> T {
+        serde_json::from_slice(&self.body).unwrap_or_else(|err| {
+            panic!(
+                "response body is not the expected JSON ({err}); status {}, body: {}",
+                self.status,
+                self.text()
+            )
+        })
+    }
+}
