@@ -15,8 +15,70 @@ mod route;
 
 use proc_macro::TokenStream;
 
-/// Turns an `impl` block into an xcore plugin. See `xcore::plugin` for the
-/// documentation (it is re-exported there with examples).
+/// Turns an `impl` block into an xcore plugin.
+///
+/// ```
+/// use xcore::prelude::*;
+///
+/// pub struct Catalogue;
+///
+/// #[plugin(name = "catalogue", version = "1.0.0", prefix = "/catalogue",
+///          tags = ["shop"], description = "Products on sale")]
+/// impl Catalogue {
+///     #[route(get, "/produits")]
+///     async fn produits() -> Json<Vec<String>> {
+///         Json(vec!["clavier".into()])
+///     }
+/// }
+/// ```
+///
+/// | option | default | meaning |
+/// |---|---|---|
+/// | `name` | the type name in snake_case | unique among the app's plugins |
+/// | `version` | the version of the crate defining the plugin | informational |
+/// | `prefix` | `"/" + name` | prepended to every route path; `""` mounts at the root |
+/// | `tags` | none | a string or a list of strings, for API documentation |
+/// | `description` | none | what the plugin is for |
+///
+/// Every method marked `#[route]` becomes a route; other methods and items
+/// stay as they are. A handler is an ordinary axum handler: an `async fn`
+/// taking extractors and returning something `IntoResponse`. It may take
+/// `&self` to read state kept in the plugin value.
+///
+/// # What it generates
+///
+/// The attribute only saves writing [`xcore::Plugin`] by hand. The plugin
+/// above is equivalent to:
+///
+/// ```
+/// use std::sync::Arc;
+/// use xcore::prelude::*;
+/// use xcore::{PluginMeta, RouteInfo, Routes};
+///
+/// pub struct Catalogue;
+///
+/// impl Catalogue {
+///     async fn produits() -> Json<Vec<String>> {
+///         Json(vec!["clavier".into()])
+///     }
+/// }
+///
+/// impl Plugin for Catalogue {
+///     fn meta(&self) -> PluginMeta {
+///         PluginMeta::new("catalogue")
+///             .version("1.0.0")
+///             .prefix("/catalogue")
+///             .tags(["shop"])
+///             .description("Products on sale")
+///     }
+///     fn routes(self: Arc<Self>) -> Routes {
+///         Routes::new().route(RouteInfo::get("/produits").handler("produits"), Self::produits)
+///     }
+/// }
+/// ```
+///
+/// A `&self` handler becomes a closure holding the plugin's `Arc`. Set
+/// `XCORE_MACROS_DEBUG=1` while building to print the exact expansion.
 #[proc_macro_attribute]
 pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
     let output = plugin::expand(args.into(), item.into());
@@ -24,8 +86,52 @@ pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
     output.into()
 }
 
-/// Declares a route on a method of a `#[plugin]` impl block. See
-/// `xcore::route` for the documentation.
+/// Declares a route on a method of a `#[plugin]` impl block:
+/// `#[route(METHOD, "/path", options...)]`.
+///
+/// ```
+/// use xcore::prelude::*;
+///
+/// pub struct Items;
+///
+/// #[plugin(prefix = "/items")]
+/// impl Items {
+///     /// Public.
+///     #[route(get, "/{id}")]
+///     async fn show(Path(id): Path<u64>) -> String { format!("item {id}") }
+///
+///     /// Any signed-in user.
+///     #[route(post, "/", auth)]
+///     async fn create(user: CurrentUser) -> StatusCode { StatusCode::CREATED }
+///
+///     /// Users with the role `admin`.
+///     #[route(delete, "/{id}", auth = "admin")]
+///     async fn remove(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
+///
+///     /// Users with the role `editor` or `admin`.
+///     #[route(put, "/{id}", auth = ["editor", "admin"])]
+///     async fn replace(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
+///
+///     /// Users holding the permission `items:archive` (with `auth = ...`,
+///     /// both must hold).
+///     #[route(patch, "/{id}", permission = "items:archive")]
+///     async fn archive(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
+/// }
+/// ```
+///
+/// * The method is one of `get`, `post`, `put`, `patch`, `delete` (a `get`
+///   route also answers `HEAD`).
+/// * The path uses axum 0.8 syntax: `/{param}`, `/{*rest}` (last segment).
+///   It is checked at compile time: it must start with `/`, braces must
+///   balance, a parameter must be a whole segment and appear once.
+/// * Without a valid bearer token a guarded route answers 401 with
+///   `WWW-Authenticate: Bearer`; with a valid token lacking the role or
+///   permission, 403. The handler runs only when the guard passes.
+///
+/// Written by hand, the guard is a [`xcore::Guard`] on the route's
+/// [`xcore::RouteInfo`]: `RouteInfo::delete("/{id}").guard(Guard::role("admin"))`.
+///
+/// Outside a `#[plugin]` impl block the attribute is a compile error.
 #[proc_macro_attribute]
 pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
     route::outside_plugin(args.into(), item.into()).into()
