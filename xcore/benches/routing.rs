@@ -1,1 +1,208 @@
-fn main() {}
+//! Routing overhead against hand-written axum, measured in the same run.
+//!
+//! * `routing/xcore_macro` vs `routing/axum_by_hand`: the same handler behind
+//!   a `#[route]` (plugin router, no app middleware) and behind a plain
+//!   `axum::Router`. Target: within noise (ratio ≈ 1.0).
+//! * `guard/admin` vs `guard/public`: the cost of verifying an HS256 bearer
+//!   token and checking a role, against the same route unguarded.
+//! * `app/full_stack` vs `routing/axum_by_hand`: the whole `App::into_router`
+//!   (request id, tracing span, JSON errors, panic guard, body limit), for
+//!   information.
+//!
+//! Run with `cargo bench -p xcore --bench routing`; the ratios are printed
+//! after criterion's own report.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, header};
+use criterion::{Criterion, criterion_group};
+use serde::Serialize;
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+use xcore::config::Config;
+use xcore::prelude::*;
+
+#[derive(Serialize)]
+struct Item {
+    id: u64,
+    name: &'static str,
+}
+
+async fn show_item(Path(id): Path<u64>) -> Json<Item> {
+    Json(Item {
+        id,
+        name: "clavier",
+    })
+}
+
+struct Bench;
+
+#[plugin(prefix = "/bench")]
+impl Bench {
+    #[route(get, "/items/{id}")]
+    async fn show(id: Path<u64>) -> Json<Item> {
+        show_item(id).await
+    }
+
+    #[route(get, "/admin/items/{id}", auth = "admin")]
+    async fn show_admin(id: Path<u64>) -> Json<Item> {
+        show_item(id).await
+    }
+}
+
+/// Total time and iterations per benchmark, to compute ratios at the end.
+static TOTALS: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+
+fn app() -> App {
+    App::new(Config::default().with_jwt_secret("benchmark secret, thirty-two bytes+"))
+        .expect("app")
+        .plugin(Bench)
+}
+
+fn request(path: &'static str, token: Option<&str>) -> impl Fn() -> Request<Body> {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    move || {
+        let mut builder = Request::get(path);
+        if let Some(value) = &authorization {
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        builder.body(Body::empty()).expect("request")
+    }
+}
+
+fn measure(
+    c: &mut Criterion,
+    rt: &Runtime,
+    name: &'static str,
+    router: Router,
+    make: impl Fn() -> Request<Body>,
+) {
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let elapsed = rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let response = router.clone().oneshot(make()).await.expect("infallible");
+                    assert!(response.status().is_success());
+                    black_box(
+                        to_bytes(response.into_body(), usize::MAX)
+                            .await
+                            .expect("body"),
+                    );
+                }
+                start.elapsed()
+            });
+            let mut totals = TOTALS.lock().expect("totals");
+            let entry = totals.entry(name).or_default();
+            entry.0 += elapsed;
+            entry.1 += iters;
+            elapsed
+        });
+    });
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let token = {
+        let app = app();
+        let claims =
+            xcore::security::Claims::new("1", Duration::from_secs(3600)).with_roles(["admin"]);
+        xcore::security::create_token(app.jwt_keys(), &claims).expect("token")
+    };
+
+    // The same two routes as the plugin, so both routers match alike.
+    let by_hand = Router::new()
+        .route("/bench/items/{id}", axum::routing::get(show_item))
+        .route("/bench/admin/items/{id}", axum::routing::get(show_item));
+    let plain = app().into_plain_router().expect("router");
+    let full = app().into_router().expect("router");
+
+    measure(
+        c,
+        &rt,
+        "routing/axum_by_hand",
+        by_hand,
+        request("/bench/items/7", None),
+    );
+    measure(
+        c,
+        &rt,
+        "routing/xcore_macro",
+        plain.clone(),
+        request("/bench/items/7", None),
+    );
+    measure(
+        c,
+        &rt,
+        "guard/public",
+        plain.clone(),
+        request("/bench/items/7", Some(&token)),
+    );
+    measure(
+        c,
+        &rt,
+        "guard/admin",
+        plain,
+        request("/bench/admin/items/7", Some(&token)),
+    );
+    measure(
+        c,
+        &rt,
+        "app/full_stack",
+        full,
+        request("/bench/items/7", None),
+    );
+}
+
+fn print_ratios() {
+    let totals = TOTALS.lock().expect("totals");
+    let mean = |name: &str| {
+        totals
+            .get(name)
+            .map(|(total, iters)| total.as_secs_f64() * 1e9 / *iters as f64)
+    };
+    println!("\nratios (mean time per request, same run):");
+    for (label, numerator, denominator) in [
+        (
+            "#[route] router / hand-written axum",
+            "routing/xcore_macro",
+            "routing/axum_by_hand",
+        ),
+        (
+            "auth = \"admin\" route / unguarded route",
+            "guard/admin",
+            "guard/public",
+        ),
+        (
+            "full App stack / hand-written axum",
+            "app/full_stack",
+            "routing/axum_by_hand",
+        ),
+    ] {
+        if let (Some(n), Some(d)) = (mean(numerator), mean(denominator)) {
+            println!("  {label:<42} {:>6.3}   ({n:.0} ns vs {d:.0} ns)", n / d);
+        }
+    }
+}
+
+criterion_group! {
+    name = routing;
+    config = Criterion::default()
+        .sample_size(60)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = benches
+}
+
+fn main() {
+    routing();
+    Criterion::default().configure_from_args().final_summary();
+    print_ratios();
+}

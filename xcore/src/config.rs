@@ -194,6 +194,8 @@ fn env_provider() -> Env {
 }
 
 #[cfg(test)]
+// figment's Jail API returns its own (large) error type; it is test-only.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -21,10 +21,16 @@ use crate::security::{Claims, JwtKeys, create_token};
 ///     format!("served by the {} plugin", state.plugin())
 /// }
 /// ```
+// One `Arc` per plugin: axum clones the state for every request, so a
+// clone must stay a single reference-count increment.
 #[derive(Clone)]
 pub struct AppState {
+    scoped: Arc<Scoped>,
+}
+
+struct Scoped {
     shared: Arc<Shared>,
-    plugin: Arc<str>,
+    plugin: Box<str>,
 }
 
 struct Shared {
@@ -35,36 +41,40 @@ struct Shared {
 impl AppState {
     pub(crate) fn new(config: Config, keys: JwtKeys) -> Self {
         AppState {
-            shared: Arc::new(Shared { config, keys }),
-            plugin: Arc::from(""),
+            scoped: Arc::new(Scoped {
+                shared: Arc::new(Shared { config, keys }),
+                plugin: Box::from(""),
+            }),
         }
     }
 
     /// The same state, labelled for one plugin.
     pub(crate) fn for_plugin(&self, name: &str) -> Self {
         AppState {
-            shared: Arc::clone(&self.shared),
-            plugin: Arc::from(name),
+            scoped: Arc::new(Scoped {
+                shared: Arc::clone(&self.scoped.shared),
+                plugin: Box::from(name),
+            }),
         }
     }
 
     /// The application's configuration.
     pub fn config(&self) -> &Config {
-        &self.shared.config
+        &self.scoped.shared.config
     }
 
     /// The keys tokens are signed and verified with.
     pub fn jwt_keys(&self) -> &JwtKeys {
-        &self.shared.keys
+        &self.scoped.shared.keys
     }
 
     /// Name of the plugin whose route is being served (empty for the app's own routes).
     pub fn plugin(&self) -> &str {
-        &self.plugin
+        &self.scoped.plugin
     }
 
     /// Signs claims with the application's keys.
     pub fn create_token(&self, claims: &Claims) -> Result<String, Error> {
-        create_token(&self.shared.keys, claims)
+        create_token(self.jwt_keys(), claims)
     }
 }

@@ -84,7 +84,7 @@ fn route(route: &Route) -> TokenStream {
             .map(|i| format_ident!("__xcore_arg{i}"))
             .collect();
         let types = &route.handler.args;
-        quote! {{
+        quote_spanned! {ident.span()=> {
             let this = ::xcore::__private::Arc::clone(&self);
             move |#(#args: #types),*| {
                 let this = ::xcore::__private::Arc::clone(&this);
@@ -92,7 +92,9 @@ fn route(route: &Route) -> TokenStream {
             }
         }}
     } else {
-        quote!(Self::#ident)
+        // Spanned on the function name: a handler that axum cannot accept
+        // is reported there, not on `#[plugin]`.
+        quote_spanned!(ident.span()=> Self::#ident)
     };
     quote! {
         .route(

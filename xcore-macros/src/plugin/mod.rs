@@ -78,7 +78,7 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
         let ImplItem::Fn(func) = item else {
             for attr in &route_attrs {
                 errors.error(
-                    syn::spanned::Spanned::span(attr),
+                    syn::spanned::Spanned::span(attr.path()),
                     "`#[route]` goes on a method (an `async fn`)",
                 );
             }
@@ -92,7 +92,7 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
         }
         for extra in attrs {
             errors.error(
-                syn::spanned::Spanned::span(extra),
+                syn::spanned::Spanned::span(extra.path()),
                 "a handler has one `#[route]`; to serve it on another path, add a function that calls it",
             );
         }

@@ -103,7 +103,7 @@ fn handler(func: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
                     takes_self = true;
                 } else {
                     errors.error(
-                        receiver.span(),
+                        receiver.self_token.span(),
                         "a route handler takes `&self` (to read the plugin's state) or no receiver at all; \
                          the plugin is shared by concurrent requests",
                     );

@@ -116,7 +116,7 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
         syn::Meta::List(_) => {
             attr.parse_args_with(Punctuated::<RawArg, Token![,]>::parse_terminated)
         }
-        _ => Err(syn::Error::new(attr.span(), USAGE)),
+        _ => Err(syn::Error::new(attr.path().span(), USAGE)),
     };
     let raw = match raw {
         Ok(raw) => raw,
@@ -140,7 +140,7 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
             return None;
         }
         None => {
-            errors.error(attr.span(), USAGE);
+            errors.error(attr.path().span(), USAGE);
             return None;
         }
     };
@@ -161,7 +161,10 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
             None
         }
         None => {
-            errors.error(attr.span(), format!("missing the route path; {USAGE}"));
+            errors.error(
+                attr.path().span(),
+                format!("missing the route path; {USAGE}"),
+            );
             None
         }
     };

@@ -1,0 +1,6 @@
+use xcore::prelude::*;
+
+#[plugin]
+struct NotAnImpl;
+
+fn main() {}

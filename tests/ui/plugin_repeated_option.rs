@@ -1,0 +1,8 @@
+use xcore::prelude::*;
+
+struct Shop;
+
+#[plugin(name = "shop", name = "store")]
+impl Shop {}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use xcore::prelude::*;
+
+struct Shop;
+
+impl Shop {
+    #[route(get, "/items")]
+    async fn list() {}
+}
+
+fn main() {}

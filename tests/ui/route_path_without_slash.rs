@@ -1,0 +1,11 @@
+use xcore::prelude::*;
+
+struct Shop;
+
+#[plugin]
+impl Shop {
+    #[route(get, "items")]
+    async fn items() {}
+}
+
+fn main() {}
