@@ -1,1 +1,24 @@
+//! Black-box tests of xcore: HTTP tests in `tests/`, compile-fail UI tests in
+//! `ui/`, and the guide's code, compiled and run as doctests.
+//!
+//! The guide (`book/src`) is included below, one module per chapter, so
+//! `cargo test -p xcore-tests --doc` compiles every `rust` block of the book
+//! and runs every one not marked `no_run`. A block that stops compiling or
+//! whose assertions fail breaks the build, which keeps the guide true to the
+//! API.
 
+/// Chapter "Introduction" of the guide.
+#[doc = include_str!("../../book/src/introduction.md")]
+pub mod introduction {}
+
+/// Chapter "Quick start" of the guide.
+#[doc = include_str!("../../book/src/quick-start.md")]
+pub mod quick_start {}
+
+/// Chapter "Plugins and routes" of the guide.
+#[doc = include_str!("../../book/src/plugins-and-routes.md")]
+pub mod plugins_and_routes {}
+
+/// Chapter "Guards" of the guide.
+#[doc = include_str!("../../book/src/guards.md")]
+pub mod guards {}

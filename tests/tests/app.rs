@@ -41,6 +41,11 @@ impl Shop {
         Ok(format!("item {id}"))
     }
 
+    #[route(get, "/accepted")]
+    async fn accepted() -> impl IntoResponse {
+        (StatusCode::ACCEPTED, "queued")
+    }
+
     #[route(get, "/count")]
     async fn count(&self) -> String {
         self.created.load(Ordering::SeqCst).to_string()
@@ -133,6 +138,13 @@ async fn valid_json_is_accepted() {
     assert_eq!(response.status(), 201);
     assert_eq!(response.json::<serde_json::Value>()["quantity"], 2);
     assert_eq!(client.get("/shop/count").send().await.text(), "1");
+}
+
+#[tokio::test]
+async fn handlers_may_return_impl_into_response() {
+    let response = shop().get("/shop/accepted").send().await;
+    assert_eq!(response.status(), 202);
+    assert_eq!(response.text(), "queued");
 }
 
 #[tokio::test]
@@ -326,7 +338,7 @@ async fn development_without_a_secret_still_works_with_a_generated_one() {
         .expect("app")
         .plugin(Shop::default());
     let client = TestClient::new(app).expect("router");
-    let token = client.token("1", ["admin"]).expect("token");
+    let token = client.token("1", &["admin"]).expect("token");
     assert!(!token.is_empty());
     assert_eq!(client.get("/shop/items/1").send().await.status(), 200);
 }

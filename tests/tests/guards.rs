@@ -195,7 +195,7 @@ async fn bad_tokens_are_not_echoed() {
 #[tokio::test]
 async fn valid_token_without_the_role_is_403() {
     let client = app();
-    let reader = client.token("7", ["reader"]).expect("token");
+    let reader = client.token("7", &["reader"]).expect("token");
     let response = client.get("/g/admin").bearer(&reader).send().await;
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(&response), "forbidden");
@@ -209,8 +209,8 @@ async fn valid_token_without_the_role_is_403() {
 #[tokio::test]
 async fn role_guards_admit_the_right_roles() {
     let client = app();
-    let admin = client.token("1", ["admin"]).expect("token");
-    let editor = client.token("2", ["editor"]).expect("token");
+    let admin = client.token("1", &["admin"]).expect("token");
+    let editor = client.token("2", &["editor"]).expect("token");
     let admin_response = client.get("/g/admin").bearer(&admin).send().await;
     assert_eq!(admin_response.status(), 200);
     assert_eq!(admin_response.text(), "admin");
@@ -231,7 +231,7 @@ async fn role_guards_admit_the_right_roles() {
 #[tokio::test]
 async fn signed_in_route_sees_the_user() {
     let client = app();
-    let token = client.token("42", Vec::<String>::new()).expect("token");
+    let token = client.token("42", &[]).expect("token");
     let response = client.get("/g/signed-in").bearer(&token).send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text(), "hello 42");
@@ -243,7 +243,7 @@ async fn permission_guards_check_the_token_permissions() {
     let archivist = client
         .token_for(&client.claims("3").with_permissions(["items:archive"]))
         .expect("token");
-    let admin = client.token("1", ["admin"]).expect("token");
+    let admin = client.token("1", &["admin"]).expect("token");
     let both = client
         .token_for(
             &client
@@ -297,7 +297,7 @@ async fn permission_guards_check_the_token_permissions() {
 async fn optional_user_is_none_without_token_and_401_with_a_bad_one() {
     let client = app();
     assert_eq!(client.get("/g/maybe").send().await.text(), "anonymous");
-    let token = client.token("9", ["reader"]).expect("token");
+    let token = client.token("9", &["reader"]).expect("token");
     assert_eq!(
         client.get("/g/maybe").bearer(&token).send().await.text(),
         "user 9"
@@ -326,7 +326,7 @@ async fn guard_runs_before_the_handler_extractors() {
     }
     let client = client(Typed);
     assert_eq!(client.get("/t/not-a-number").send().await.status(), 401);
-    let admin = client.token("1", ["admin"]).expect("token");
+    let admin = client.token("1", &["admin"]).expect("token");
     assert_eq!(
         client
             .get("/t/not-a-number")

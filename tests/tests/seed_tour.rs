@@ -50,12 +50,12 @@ async fn deleting_an_item_is_for_admins() {
     let client = tour();
     assert_eq!(client.delete("/items/1").send().await.status(), 401);
 
-    let reader = client.token("7", ["reader"]).expect("token");
+    let reader = client.token("7", &["reader"]).expect("token");
     let response = client.delete("/items/1").bearer(&reader).send().await;
     assert_eq!(response.status(), 403);
     assert_eq!(error_code(&response), "forbidden");
 
-    let admin = client.token("1", ["admin"]).expect("token");
+    let admin = client.token("1", &["admin"]).expect("token");
     assert_eq!(
         client
             .delete("/items/1")
@@ -96,7 +96,7 @@ async fn serves_over_a_real_socket() {
     let addr = listener.local_addr().expect("addr");
     let app = seed_tour::app(config()).expect("app");
     let client = TestClient::new(seed_tour::app(config()).expect("app")).expect("router");
-    let admin = client.token("1", ["admin"]).expect("token");
+    let admin = client.token("1", &["admin"]).expect("token");
     let server = tokio::spawn(app.serve(listener));
 
     let hello = raw_request(

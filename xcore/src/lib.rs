@@ -29,7 +29,7 @@
 //! # async fn main() -> xcore::Result<()> {
 //! let client = TestClient::new(App::new(Default::default())?.plugin(Items))?;
 //! assert_eq!(client.get("/items/3").send().await.text(), "item 3");
-//! let user = client.token("7", ["reader"])?;
+//! let user = client.token("7", &["reader"])?;
 //! assert_eq!(client.delete("/items/3").bearer(&user).send().await.status(), 403);
 //! # Ok(())
 //! # }

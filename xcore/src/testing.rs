@@ -18,7 +18,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> xcore::Result<()> {
 //! let client = TestClient::new(App::new(xcore::config::Config::default())?.plugin(Items))?;
-//! let admin = client.token("1", ["admin"])?;
+//! let admin = client.token("1", &["admin"])?;
 //! assert_eq!(client.delete("/items/7").send().await.status(), 401);
 //! assert_eq!(client.delete("/items/7").bearer(&admin).send().await.status(), 204);
 //! # Ok(())
@@ -92,12 +92,8 @@ impl TestClient {
     }
 
     /// A valid access token for user `id` with `roles`, signed with the app's keys.
-    pub fn token<I, R>(&self, id: &str, roles: I) -> Result<String, Error>
-    where
-        I: IntoIterator<Item = R>,
-        R: Into<String>,
-    {
-        self.token_for(&Claims::new(id, self.state.config().access_token_ttl()).with_roles(roles))
+    pub fn token(&self, id: &str, roles: &[&str]) -> Result<String, Error> {
+        self.token_for(&self.claims(id).with_roles(roles.iter().copied()))
     }
 
     /// A token carrying exactly `claims`, signed with the app's keys.

@@ -133,10 +133,38 @@ fn bound_checks(route: &Route) -> TokenStream {
         };
         checks.extend(check);
     }
-    if let Some(output) = &route.handler.output {
+    // `-> impl IntoResponse` cannot be named in a turbofish; axum checks it.
+    if let Some(output) = route
+        .handler
+        .output
+        .as_ref()
+        .filter(|ty| !contains_impl_trait(ty))
+    {
         checks.extend(
             quote_spanned!(output.span()=> ::xcore::__private::assert_into_response::<#output>();),
         );
     }
     checks
+}
+
+fn contains_impl_trait(ty: &Type) -> bool {
+    match ty {
+        Type::ImplTrait(_) => true,
+        Type::Paren(inner) => contains_impl_trait(&inner.elem),
+        Type::Group(inner) => contains_impl_trait(&inner.elem),
+        Type::Reference(inner) => contains_impl_trait(&inner.elem),
+        Type::Tuple(tuple) => tuple.elems.iter().any(contains_impl_trait),
+        Type::Path(path) => path
+            .path
+            .segments
+            .iter()
+            .any(|segment| match &segment.arguments {
+                syn::PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                    syn::GenericArgument::Type(ty) => contains_impl_trait(ty),
+                    _ => false,
+                }),
+                _ => false,
+            }),
+        _ => false,
+    }
 }

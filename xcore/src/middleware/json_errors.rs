@@ -18,7 +18,7 @@ where
     B::Error: Into<axum::BoxError>,
 {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+    if !(status.is_client_error() || status.is_server_error()) || !is_plain(response.headers()) {
         return response.map(Body::new);
     }
     let (parts, body) = response.into_parts();
@@ -43,11 +43,13 @@ where
     rewritten
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json") || v.contains("+json"))
+/// Rejections are bodiless or `text/plain`; a JSON or HTML error body chosen
+/// by a handler is left alone.
+fn is_plain(headers: &HeaderMap) -> bool {
+    match headers.get(header::CONTENT_TYPE) {
+        None => true,
+        Some(value) => value.to_str().is_ok_and(|v| v.starts_with("text/plain")),
+    }
 }
 
 fn code(status: StatusCode) -> &'static str {
@@ -117,6 +119,17 @@ mod tests {
             json["error"]["message"],
             "Failed to parse the request body as JSON"
         );
+    }
+
+    #[tokio::test]
+    async fn chosen_error_formats_are_kept() {
+        let response = Response::builder()
+            .status(StatusCode::NOT_FOUND)
+            .header(header::CONTENT_TYPE, "text/html")
+            .body(Body::from("<h1>gone</h1>"))
+            .expect("response");
+        let response = rewrite(response).await;
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/html");
     }
 
     #[tokio::test]
