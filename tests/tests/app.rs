@@ -64,13 +64,13 @@ impl Shop {
     }
 }
 
-fn shop() -> TestClient {
-    client(Shop::default())
+async fn shop() -> TestClient {
+    client(Shop::default()).await
 }
 
 #[tokio::test]
 async fn unknown_route_is_a_json_404() {
-    let response = shop().get("/nope").send().await;
+    let response = shop().await.get("/nope").send().await;
     assert_eq!(response.status(), 404);
     assert_eq!(response.header("content-type"), Some("application/json"));
     assert_eq!(error_code(&response), "not_found");
@@ -78,7 +78,7 @@ async fn unknown_route_is_a_json_404() {
 
 #[tokio::test]
 async fn wrong_method_is_a_json_405_with_allow() {
-    let response = shop().delete("/shop/items").send().await;
+    let response = shop().await.delete("/shop/items").send().await;
     assert_eq!(response.status(), 405);
     assert_eq!(error_code(&response), "method_not_allowed");
     assert!(
@@ -90,7 +90,7 @@ async fn wrong_method_is_a_json_405_with_allow() {
 
 #[tokio::test]
 async fn malformed_json_is_a_json_400_and_nothing_is_created() {
-    let client = shop();
+    let client = shop().await;
     let response = client
         .post("/shop/items")
         .header("content-type", "application/json")
@@ -104,7 +104,7 @@ async fn malformed_json_is_a_json_400_and_nothing_is_created() {
 
 #[tokio::test]
 async fn wrong_json_shape_is_a_json_422() {
-    let response = shop()
+    let response = shop().await
         .post("/shop/items")
         .json(&serde_json::json!({"name": "clavier", "quantity": -1}))
         .send()
@@ -115,7 +115,7 @@ async fn wrong_json_shape_is_a_json_422() {
 
 #[tokio::test]
 async fn missing_content_type_is_a_json_415() {
-    let response = shop()
+    let response = shop().await
         .post("/shop/items")
         .body(r#"{"name": "clavier", "quantity": 1}"#)
         .send()
@@ -126,7 +126,7 @@ async fn missing_content_type_is_a_json_415() {
 
 #[tokio::test]
 async fn valid_json_is_accepted() {
-    let client = shop();
+    let client = shop().await;
     let response = client
         .post("/shop/items")
         .json(&NewItem {
@@ -142,21 +142,21 @@ async fn valid_json_is_accepted() {
 
 #[tokio::test]
 async fn handlers_may_return_impl_into_response() {
-    let response = shop().get("/shop/accepted").send().await;
+    let response = shop().await.get("/shop/accepted").send().await;
     assert_eq!(response.status(), 202);
     assert_eq!(response.text(), "queued");
 }
 
 #[tokio::test]
 async fn bad_path_parameter_is_a_json_400() {
-    let response = shop().get("/shop/items/abc").send().await;
+    let response = shop().await.get("/shop/items/abc").send().await;
     assert_eq!(response.status(), 400);
     assert_eq!(error_code(&response), "bad_request");
 }
 
 #[tokio::test]
 async fn handler_errors_become_their_status() {
-    let response = shop().get("/shop/items/0").send().await;
+    let response = shop().await.get("/shop/items/0").send().await;
     assert_eq!(response.status(), 404);
     assert_eq!(
         response.json::<serde_json::Value>(),
@@ -166,7 +166,7 @@ async fn handler_errors_become_their_status() {
 
 #[tokio::test]
 async fn panic_is_a_generic_500_and_the_app_keeps_serving() {
-    let client = shop();
+    let client = shop().await;
     let response = client.get("/shop/panic").send().await;
     assert_eq!(response.status(), 500);
     assert_eq!(error_code(&response), "internal_error");
@@ -176,7 +176,7 @@ async fn panic_is_a_generic_500_and_the_app_keeps_serving() {
 
 #[tokio::test]
 async fn internal_error_details_stay_out_of_the_response() {
-    let response = shop().get("/shop/internal").send().await;
+    let response = shop().await.get("/shop/internal").send().await;
     assert_eq!(response.status(), 500);
     assert!(!response.text().contains("hunter2"));
 }
@@ -186,7 +186,7 @@ async fn oversized_body_is_a_json_413() {
     let mut config = config();
     config.http.body_limit_bytes = 64;
     let client =
-        TestClient::new(App::new(config).expect("app").plugin(Shop::default())).expect("router");
+        TestClient::new(App::new(config).expect("app").plugin(Shop::default())).await.expect("router");
     let name = "x".repeat(200);
     let response = client
         .post("/shop/items")
@@ -200,7 +200,7 @@ async fn oversized_body_is_a_json_413() {
 
 #[tokio::test]
 async fn health_answers_and_every_response_has_a_request_id() {
-    let client = shop();
+    let client = shop().await;
     let response = client.get("/health").send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.json::<serde_json::Value>()["status"], "ok");
@@ -221,7 +221,7 @@ async fn health_answers_and_every_response_has_a_request_id() {
 
 #[tokio::test]
 async fn head_is_answered_by_get_routes() {
-    let response = shop()
+    let response = shop().await
         .request(xcore::http::Method::HEAD, "/shop/items/3")
         .send()
         .await;
@@ -259,8 +259,8 @@ fn manual(name: &'static str, prefix: &'static str, routes: Vec<RouteInfo>) -> M
     }
 }
 
-fn setup_error(app: App) -> String {
-    match app.into_router() {
+async fn setup_error(app: App) -> String {
+    match app.into_router().await {
         Err(err @ Error::Setup(_)) => err.to_string(),
         Err(other) => panic!("unexpected error: {other}"),
         Ok(_) => panic!("the app must refuse to start"),
@@ -273,46 +273,46 @@ async fn hand_written_plugins_work_like_generated_ones() {
         "m",
         "/m",
         vec![RouteInfo::get("/x"), RouteInfo::post("/x")],
-    ));
+    )).await;
     assert_eq!(client.get("/m/x").send().await.text(), "m");
     assert_eq!(client.post("/m/x").send().await.text(), "m");
 }
 
-#[test]
-fn two_plugins_with_one_name_are_refused() {
+#[tokio::test]
+async fn two_plugins_with_one_name_are_refused() {
     let app = App::new(config())
         .expect("app")
         .plugin(manual("dup", "/a", vec![]))
         .plugin(manual("dup", "/b", vec![]));
-    assert!(setup_error(app).contains("two plugins are named `dup`"));
+    assert!(setup_error(app).await.contains("two plugins are named `dup`"));
 }
 
-#[test]
-fn overlapping_routes_of_two_plugins_are_refused() {
+#[tokio::test]
+async fn overlapping_routes_of_two_plugins_are_refused() {
     let app = App::new(config())
         .expect("app")
         .plugin(manual("a", "/x", vec![RouteInfo::get("/{id}")]))
         .plugin(manual("b", "/x", vec![RouteInfo::delete("/{name}")]));
-    assert!(setup_error(app).contains("overlaps"));
+    assert!(setup_error(app).await.contains("overlaps"));
 
     let app = App::new(config())
         .expect("app")
         .plugin(manual("a", "/x", vec![RouteInfo::get("/y")]))
         .plugin(manual("b", "", vec![RouteInfo::get("/x/y")]));
-    let message = setup_error(app);
+    let message = setup_error(app).await;
     assert!(
         message.contains("plugin `b` wants /x/y, which plugin `a` already serves"),
         "{message}"
     );
 }
 
-#[test]
-fn a_plugin_cannot_take_the_health_route() {
+#[tokio::test]
+async fn a_plugin_cannot_take_the_health_route() {
     let app =
         App::new(config())
             .expect("app")
             .plugin(manual("h", "", vec![RouteInfo::get("/health")]));
-    assert!(setup_error(app).contains("/health"));
+    assert!(setup_error(app).await.contains("/health"));
 }
 
 #[test]
@@ -334,10 +334,10 @@ fn a_short_secret_is_refused_without_being_echoed() {
 
 #[tokio::test]
 async fn development_without_a_secret_still_works_with_a_generated_one() {
-    let app = App::new(Config::default())
-        .expect("app")
-        .plugin(Shop::default());
-    let client = TestClient::new(app).expect("router");
+    // Default configuration except the database, kept in memory.
+    let config = Config::default().with_database_url(common::config().database.url.expose());
+    let app = App::new(config).expect("app").plugin(Shop::default());
+    let client = TestClient::new(app).await.expect("router");
     let token = client.token("1", &["admin"]).expect("token");
     assert!(!token.is_empty());
     assert_eq!(client.get("/shop/items/1").send().await.status(), 200);
@@ -346,7 +346,7 @@ async fn development_without_a_secret_still_works_with_a_generated_one() {
 #[tokio::test]
 async fn the_route_table_lists_full_paths_and_guards() {
     let app = App::new(config()).expect("app").plugin(Shop::default());
-    let routes = app.routes().expect("routes");
+    let routes = app.routes();
     let create = routes
         .iter()
         .find(|r| r.path == "/shop/items" && r.info.method == xcore::Method::Post)
@@ -362,6 +362,7 @@ async fn plain_router_nests_into_an_existing_axum_app() {
         .expect("app")
         .plugin(Shop::default())
         .into_plain_router()
+        .await
         .expect("router");
     let outer = xcore::axum::Router::new().nest("/api", plain);
     let response = tower_oneshot(outer, "/api/shop/items/4").await;

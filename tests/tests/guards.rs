@@ -51,8 +51,8 @@ impl Guarded {
     }
 }
 
-fn app() -> TestClient {
-    client(Guarded)
+async fn app() -> TestClient {
+    client(Guarded).await
 }
 
 fn sign(header: &Header, claims: &Claims, secret: &[u8]) -> String {
@@ -78,14 +78,14 @@ async fn assert_unauthorized(client: &TestClient, token: Option<&str>, challenge
 
 #[tokio::test]
 async fn public_route_needs_nothing() {
-    let response = app().get("/g/public").send().await;
+    let response = app().await.get("/g/public").send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.text(), "public");
 }
 
 #[tokio::test]
 async fn missing_token_is_401_with_bare_challenge() {
-    let client = app();
+    let client = app().await;
     assert_unauthorized(&client, None, "Bearer").await;
     let basic = client
         .get("/g/signed-in")
@@ -97,7 +97,7 @@ async fn missing_token_is_401_with_bare_challenge() {
 
 #[tokio::test]
 async fn token_signed_with_another_key_is_401() {
-    let client = app();
+    let client = app().await;
     let claims = client.claims("1").with_roles(["admin"]);
     let forged = sign(
         &Header::new(Algorithm::HS256),
@@ -110,7 +110,7 @@ async fn token_signed_with_another_key_is_401() {
 #[tokio::test]
 async fn unsigned_alg_none_token_is_401() {
     use std::fmt::Write;
-    let client = app();
+    let client = app().await;
     let claims = client
         .claims("1")
         .with_roles(["admin"])
@@ -142,7 +142,7 @@ async fn unsigned_alg_none_token_is_401() {
 
 #[tokio::test]
 async fn token_with_another_algorithm_and_the_right_secret_is_401() {
-    let client = app();
+    let client = app().await;
     let claims = client.claims("1").with_roles(["admin"]);
     let swapped = sign(&Header::new(Algorithm::HS512), &claims, SECRET.as_bytes());
     assert_unauthorized(&client, Some(&swapped), r#"Bearer error="invalid_token""#).await;
@@ -150,7 +150,7 @@ async fn token_with_another_algorithm_and_the_right_secret_is_401() {
 
 #[tokio::test]
 async fn expired_token_is_401_and_says_so() {
-    let client = app();
+    let client = app().await;
     let claims = client
         .expired_claims("1", Duration::from_secs(3600))
         .with_roles(["admin"]);
@@ -163,7 +163,7 @@ async fn expired_token_is_401_and_says_so() {
 
 #[tokio::test]
 async fn malformed_tokens_are_401() {
-    let client = app();
+    let client = app().await;
     for token in [
         "garbage",
         "a.b.c",
@@ -183,7 +183,7 @@ async fn malformed_tokens_are_401() {
 
 #[tokio::test]
 async fn bad_tokens_are_not_echoed() {
-    let client = app();
+    let client = app().await;
     let response = client
         .get("/g/admin")
         .bearer("secret-looking.token.value")
@@ -194,7 +194,7 @@ async fn bad_tokens_are_not_echoed() {
 
 #[tokio::test]
 async fn valid_token_without_the_role_is_403() {
-    let client = app();
+    let client = app().await;
     let reader = client.token("7", &["reader"]).expect("token");
     let response = client.get("/g/admin").bearer(&reader).send().await;
     assert_eq!(response.status(), 403);
@@ -208,7 +208,7 @@ async fn valid_token_without_the_role_is_403() {
 
 #[tokio::test]
 async fn role_guards_admit_the_right_roles() {
-    let client = app();
+    let client = app().await;
     let admin = client.token("1", &["admin"]).expect("token");
     let editor = client.token("2", &["editor"]).expect("token");
     let admin_response = client.get("/g/admin").bearer(&admin).send().await;
@@ -230,7 +230,7 @@ async fn role_guards_admit_the_right_roles() {
 
 #[tokio::test]
 async fn signed_in_route_sees_the_user() {
-    let client = app();
+    let client = app().await;
     let token = client.token("42", &[]).expect("token");
     let response = client.get("/g/signed-in").bearer(&token).send().await;
     assert_eq!(response.status(), 200);
@@ -239,7 +239,7 @@ async fn signed_in_route_sees_the_user() {
 
 #[tokio::test]
 async fn permission_guards_check_the_token_permissions() {
-    let client = app();
+    let client = app().await;
     let archivist = client
         .token_for(&client.claims("3").with_permissions(["items:archive"]))
         .expect("token");
@@ -295,7 +295,7 @@ async fn permission_guards_check_the_token_permissions() {
 
 #[tokio::test]
 async fn optional_user_is_none_without_token_and_401_with_a_bad_one() {
-    let client = app();
+    let client = app().await;
     assert_eq!(client.get("/g/maybe").send().await.text(), "anonymous");
     let token = client.token("9", &["reader"]).expect("token");
     assert_eq!(
@@ -324,7 +324,7 @@ async fn guard_runs_before_the_handler_extractors() {
             id.to_string()
         }
     }
-    let client = client(Typed);
+    let client = client(Typed).await;
     assert_eq!(client.get("/t/not-a-number").send().await.status(), 401);
     let admin = client.token("1", &["admin"]).expect("token");
     assert_eq!(
@@ -341,7 +341,7 @@ async fn guard_runs_before_the_handler_extractors() {
 
 #[tokio::test]
 async fn claims_round_trip_through_the_guard() {
-    let client = app();
+    let client = app().await;
     let claims = Claims::new("77", Duration::from_secs(60)).with_email("a@b.c");
     let token = client.token_for(&claims).expect("token");
     let response = client.get("/g/signed-in").bearer(&token).send().await;

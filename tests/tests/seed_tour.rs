@@ -11,13 +11,13 @@ use tokio::net::{TcpListener, TcpStream};
 use xcore::testing::TestClient;
 use xcore_examples::seed_tour;
 
-fn tour() -> TestClient {
-    TestClient::new(seed_tour::app(config()).expect("app")).expect("router")
+async fn tour() -> TestClient {
+    TestClient::new(seed_tour::app(config()).expect("app")).await.expect("router")
 }
 
 #[tokio::test]
 async fn hello_is_public() {
-    let response = tour().get("/hello/").send().await;
+    let response = tour().await.get("/hello/").send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.json::<serde_json::Value>()["message"],
@@ -27,7 +27,7 @@ async fn hello_is_public() {
 
 #[tokio::test]
 async fn profil_needs_a_token_and_returns_the_user() {
-    let client = tour();
+    let client = tour().await;
     let response = client.get("/profil/moi").send().await;
     assert_eq!(response.status(), 401);
     assert_eq!(response.header("www-authenticate"), Some("Bearer"));
@@ -47,7 +47,7 @@ async fn profil_needs_a_token_and_returns_the_user() {
 
 #[tokio::test]
 async fn deleting_an_item_is_for_admins() {
-    let client = tour();
+    let client = tour().await;
     assert_eq!(client.delete("/items/1").send().await.status(), 401);
 
     let reader = client.token("7", &["reader"]).expect("token");
@@ -76,7 +76,7 @@ async fn deleting_an_item_is_for_admins() {
 
 #[tokio::test]
 async fn unknown_route_is_json() {
-    let response = tour().get("/nope").send().await;
+    let response = tour().await.get("/nope").send().await;
     assert_eq!(response.status(), 404);
     assert_eq!(error_code(&response), "not_found");
 }
@@ -95,7 +95,7 @@ async fn serves_over_a_real_socket() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = seed_tour::app(config()).expect("app");
-    let client = TestClient::new(seed_tour::app(config()).expect("app")).expect("router");
+    let client = TestClient::new(seed_tour::app(config()).expect("app")).await.expect("router");
     let admin = client.token("1", &["admin"]).expect("token");
     let server = tokio::spawn(app.serve(listener));
 

@@ -9,6 +9,7 @@
 //!
 //! Set `XCORE_MACROS_DEBUG=1` to print every expansion to stderr.
 
+mod cached;
 mod diagnostics;
 mod plugin;
 mod route;
@@ -135,4 +136,57 @@ pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
     route::outside_plugin(args.into(), item.into()).into()
+}
+
+/// Caches a route's successful responses: `#[cached(ttl = 300)]` (seconds),
+/// on a `GET` route of a `#[plugin]` impl block, next to its `#[route]`.
+///
+/// ```
+/// use xcore::prelude::*;
+///
+/// pub struct Catalogue;
+///
+/// #[plugin(prefix = "/catalogue")]
+/// impl Catalogue {
+///     /// One entry for everyone, flushed with `cache.flush_pattern("produits:*")`.
+///     #[route(get, "/produits")]
+///     #[cached(ttl = 300, key = "produits:all")]
+///     async fn produits() -> Json<Vec<String>> {
+///         Json(vec!["clavier".into()])
+///     }
+///
+///     /// Guarded: one entry per user by default.
+///     #[route(get, "/mes-commandes", auth)]
+///     #[cached(ttl = 120)]
+///     async fn commandes(user: CurrentUser) -> String {
+///         format!("orders of {}", user.id())
+///     }
+///
+///     /// Guarded but the same for everyone: `shared` says so.
+///     #[route(get, "/tarifs", auth)]
+///     #[cached(ttl = 600, shared)]
+///     async fn tarifs() -> &'static str {
+///         "[]"
+///     }
+/// }
+/// ```
+///
+/// | option | meaning |
+/// |---|---|
+/// | `ttl` | lifetime of an entry, in seconds (required, at least 1) |
+/// | `shared` | on a guarded route, one entry for all users instead of one per user |
+/// | `key` | the entry's key: text with `{param}` (path), `{query.name}`, `{user}` |
+///
+/// Without `key`, the key is the request's path and query (plus the user on
+/// a guarded route). Entries live in the plugin's cache namespace, so the
+/// plugin's own [`Cache`](../xcore/cache/struct.Cache.html) flushes them.
+/// Only successful responses are stored (status, body, content type);
+/// answers say `x-cache: hit`, `miss`, or `bypass` when the cache is down
+/// (the route is then served uncached). Concurrent misses on one key run
+/// the handler once.
+///
+/// By hand: `RouteInfo::get("/produits").cache(CachePolicy::ttl_secs(300).key("produits:all"))`.
+#[proc_macro_attribute]
+pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
+    cached::outside_plugin(item.into()).into()
 }

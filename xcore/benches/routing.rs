@@ -24,7 +24,6 @@ use criterion::{Criterion, criterion_group};
 use serde::Serialize;
 use tokio::runtime::Runtime;
 use tower::ServiceExt;
-use xcore::config::Config;
 use xcore::prelude::*;
 
 #[derive(Serialize)]
@@ -121,8 +120,8 @@ fn benches(c: &mut Criterion) {
     let by_hand = Router::new()
         .route("/bench/items/{id}", axum::routing::get(show_item))
         .route("/bench/admin/items/{id}", axum::routing::get(show_item));
-    let plain = app().into_plain_router().expect("router");
-    let full = app().into_router().expect("router");
+    let plain = rt.block_on(app().into_plain_router()).expect("router");
+    let full = rt.block_on(app().into_router()).expect("router");
 
     measure(
         c,

@@ -8,10 +8,19 @@
 //! | `auth.jwt_algorithm`        | `XCORE_AUTH_JWT_ALGORITHM`         | `HS256`          |
 //! | `auth.access_token_ttl_secs`| `XCORE_AUTH_ACCESS_TOKEN_TTL_SECS` | `900`            |
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
+//! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
+//! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
+//! | `database.connect_retry_secs` | `XCORE_DATABASE_CONNECT_RETRY_SECS` | `30`          |
+//! | `database.acquire_timeout_secs` | `XCORE_DATABASE_ACQUIRE_TIMEOUT_SECS` | `3`       |
+//! | `cache.url`                 | `XCORE_CACHE_URL`, `REDIS_URL`     | none: in-process |
+//! | `cache.prefix`              | `XCORE_CACHE_PREFIX`               | `xcore:`         |
+//! | `cache.memory_max_bytes`    | `XCORE_CACHE_MEMORY_MAX_BYTES`     | `67108864` (64 MiB) |
+//! | `cache.timeout_ms`          | `XCORE_CACHE_TIMEOUT_MS`           | `500`            |
 //!
 //! The file is `xcore.toml` in the working directory, or the path in
 //! `XCORE_CONFIG`. A variable is the key with dots replaced by `_`, upper-cased
-//! and prefixed with `XCORE_`.
+//! and prefixed with `XCORE_`. The conventional `DATABASE_URL` and `REDIS_URL`
+//! are read too, below the `XCORE_` names.
 //!
 //! ```
 //! use xcore::config::{Config, Environment};
@@ -34,7 +43,7 @@ use crate::error::Error;
 use crate::security::{JwtAlgorithm, JwtKeys, Secret};
 
 /// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
-const SECTIONS: &[&str] = &["auth", "http"];
+const SECTIONS: &[&str] = &["auth", "http", "database", "cache"];
 
 /// Which rules apply: development is forgiving and loud, production is strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -62,6 +71,122 @@ pub struct Config {
     pub auth: AuthConfig,
     /// HTTP limits.
     pub http: HttpConfig,
+    /// The SQL database.
+    pub database: DatabaseConfig,
+    /// The cache.
+    pub cache: CacheConfig,
+}
+
+/// The `[database]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct DatabaseConfig {
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://...`.
+    pub url: RedactedUrl,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long start-up keeps retrying an unreachable database, in seconds.
+    pub connect_retry_secs: u64,
+    /// How long a request waits for a pooled connection before a 503, in seconds.
+    pub acquire_timeout_secs: u64,
+}
+
+/// The `[cache]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CacheConfig {
+    /// `redis://...` for Redis; unset for the in-process cache.
+    pub url: Option<RedactedUrl>,
+    /// Prefix of every key this app writes (so apps can share a Redis).
+    pub prefix: String,
+    /// Size bound of the in-process cache, in bytes (keys plus values).
+    pub memory_max_bytes: u64,
+    /// Longest wait for one Redis command, in milliseconds; past it the
+    /// call fails (cached routes then serve uncached).
+    pub timeout_ms: u64,
+}
+
+/// A connection URL whose password never shows in logs or `Debug` output.
+///
+/// ```
+/// let url = xcore::config::RedactedUrl::from("postgres://app:s3cret@db:5432/shop");
+/// assert_eq!(url.to_string(), "postgres://app:***@db:5432/shop");
+/// assert_eq!(url.expose(), "postgres://app:s3cret@db:5432/shop");
+/// ```
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(from = "String")]
+pub struct RedactedUrl(String);
+
+impl RedactedUrl {
+    /// The full URL, password included. Call only to connect.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for RedactedUrl {
+    fn from(value: String) -> Self {
+        RedactedUrl(value)
+    }
+}
+
+impl From<&str> for RedactedUrl {
+    fn from(value: &str) -> Self {
+        RedactedUrl(value.to_owned())
+    }
+}
+
+impl std::fmt::Display for RedactedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // scheme://user:password@host... -> scheme://user:***@host...
+        let url = &self.0;
+        if let Some(scheme_end) = url.find("://") {
+            let rest = &url[scheme_end + 3..];
+            if let Some(at) = rest.find('@') {
+                let userinfo = &rest[..at];
+                if let Some(colon) = userinfo.find(':') {
+                    return write!(
+                        f,
+                        "{}{}:***{}",
+                        &url[..scheme_end + 3],
+                        &userinfo[..colon],
+                        &rest[at..]
+                    );
+                }
+            }
+        }
+        f.write_str(url)
+    }
+}
+
+impl std::fmt::Debug for RedactedUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: RedactedUrl::from("sqlite://xcore.db"),
+            max_connections: 10,
+            connect_retry_secs: 30,
+            acquire_timeout_secs: 3,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            url: None,
+            prefix: "xcore:".to_owned(),
+            memory_max_bytes: 64 * 1024 * 1024,
+            timeout_ms: 500,
+        }
+    }
 }
 
 /// The `[auth]` section.
@@ -93,6 +218,8 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            database: DatabaseConfig::default(),
+            cache: CacheConfig::default(),
         }
     }
 }
@@ -129,6 +256,7 @@ impl Config {
     pub fn load_from(path: &Path) -> Result<Self, Error> {
         Figment::new()
             .merge(Toml::file(path))
+            .merge(conventional_env())
             .merge(env_provider())
             .extract()
             .map_err(|err| Error::Config(err.to_string()))
@@ -143,6 +271,18 @@ impl Config {
     /// ```
     pub fn with_jwt_secret(mut self, secret: impl Into<Secret>) -> Self {
         self.auth.jwt_secret = Some(secret.into());
+        self
+    }
+
+    /// Sets the database URL (builder style).
+    pub fn with_database_url(mut self, url: impl Into<RedactedUrl>) -> Self {
+        self.database.url = url.into();
+        self
+    }
+
+    /// Sets the cache URL (builder style); `None` selects the in-process cache.
+    pub fn with_cache_url(mut self, url: Option<&str>) -> Self {
+        self.cache.url = url.map(RedactedUrl::from);
         self
     }
 
@@ -173,6 +313,16 @@ impl Config {
             }
         }
     }
+}
+
+/// `DATABASE_URL` and `REDIS_URL`, the names every hosting platform sets.
+fn conventional_env() -> Env {
+    Env::raw()
+        .only(&["DATABASE_URL", "REDIS_URL"])
+        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+            "database_url" => "database.url".into(),
+            _ => "cache.url".into(),
+        })
 }
 
 fn env_provider() -> Env {
@@ -232,6 +382,22 @@ mod tests {
             assert_eq!(config.bind, "127.0.0.1:7000".parse().expect("addr"));
             assert_eq!(config.auth.access_token_ttl_secs, 60);
             assert_eq!(config.auth.jwt_algorithm, JwtAlgorithm::HS512);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn conventional_urls_are_read_below_xcore_names() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "postgres://app:pw@db/shop");
+            jail.set_env("REDIS_URL", "redis://cache:6379");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.database.url.expose(), "postgres://app:pw@db/shop");
+            assert_eq!(config.cache.url.as_ref().map(RedactedUrl::expose), Some("redis://cache:6379"));
+            jail.set_env("XCORE_DATABASE_URL", "sqlite://other.db");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.database.url.expose(), "sqlite://other.db");
+            assert!(!format!("{config:?}").contains("pw@"));
             Ok(())
         });
     }

@@ -151,6 +151,22 @@ impl fmt::Debug for Error {
     }
 }
 
+/// A database error in a handler: a lost database is a 503 (retry later),
+/// a missing row a 404; anything else is logged and answered with a generic
+/// 500, never with the database's own message.
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Error::NotFound("not found".into()),
+            err if crate::db::is_unavailable(&err) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::Unavailable("database unavailable".into())
+            }
+            err => Error::Internal(Box::new(err)),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Detail<'a>,

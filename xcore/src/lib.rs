@@ -27,7 +27,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> xcore::Result<()> {
-//! let client = TestClient::new(App::new(Default::default())?.plugin(Items))?;
+//! let client = TestClient::new(App::new(xcore::testing::config())?.plugin(Items)).await?;
 //! assert_eq!(client.get("/items/3").send().await.text(), "item 3");
 //! let user = client.token("7", &["reader"])?;
 //! assert_eq!(client.delete("/items/3").bearer(&user).send().await.status(), 403);
@@ -39,7 +39,9 @@
 
 mod app;
 pub mod auth;
+pub mod cache;
 pub mod config;
+pub mod db;
 mod error;
 mod middleware;
 mod plugin;
@@ -57,7 +59,7 @@ pub use auth::{CurrentUser, Guard};
 pub use error::{AuthFailure, Error, Result};
 pub use plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use state::AppState;
-pub use xcore_macros::{plugin, route};
+pub use xcore_macros::{cached, plugin, route};
 
 /// HTTP types (status codes, headers), re-exported from `http` via axum.
 pub mod http {
@@ -66,3 +68,5 @@ pub mod http {
 
 /// The axum version xcore is built on, for users who need more of it.
 pub use axum;
+/// The sqlx version behind [`db::Db`], so plugins query without adding it.
+pub use sqlx;

@@ -34,6 +34,8 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::auth::Guard;
+use crate::cache::CachePolicy;
+use crate::db::Migration;
 use crate::state::AppState;
 
 /// A set of routes mounted under a prefix, with metadata.
@@ -48,6 +50,12 @@ pub trait Plugin: Send + Sync + 'static {
 
     /// The plugin's routes, relative to its prefix.
     fn routes(self: Arc<Self>) -> Routes;
+
+    /// SQL migrations, applied at start-up in version order (the plugin's
+    /// history is kept apart from other plugins'). None by default.
+    fn migrations(&self) -> &'static [Migration] {
+        &[]
+    }
 }
 
 /// Descriptive data of a plugin.
@@ -182,6 +190,8 @@ pub struct RouteInfo {
     pub guard: Guard,
     /// Name of the handler function (empty when unknown).
     pub handler: Cow<'static, str>,
+    /// Response caching, for `GET` routes.
+    pub cache: Option<CachePolicy>,
 }
 
 impl RouteInfo {
@@ -192,6 +202,7 @@ impl RouteInfo {
             path: path.into(),
             guard: Guard::public(),
             handler: Cow::Borrowed(""),
+            cache: None,
         }
     }
 
@@ -223,6 +234,13 @@ impl RouteInfo {
     /// Sets who may call the route.
     pub fn guard(mut self, guard: Guard) -> Self {
         self.guard = guard;
+        self
+    }
+
+    /// Caches the route's successful responses (`GET` routes only; the app
+    /// refuses others at start-up).
+    pub fn cache(mut self, policy: CachePolicy) -> Self {
+        self.cache = Some(policy);
         self
     }
 

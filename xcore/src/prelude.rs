@@ -17,6 +17,8 @@
 
 pub use crate::app::App;
 pub use crate::auth::{CurrentUser, Guard};
+pub use crate::cache::Cache;
+pub use crate::db::Db;
 pub use crate::error::{Error, Result};
 pub use crate::plugin::Plugin;
 pub use crate::state::AppState;
@@ -24,4 +26,4 @@ pub use axum::Json;
 pub use axum::extract::{Path, Query, State};
 pub use axum::http::StatusCode;
 pub use axum::response::IntoResponse;
-pub use xcore_macros::{plugin, route};
+pub use xcore_macros::{cached, plugin, route};

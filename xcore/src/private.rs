@@ -7,6 +7,8 @@ pub use axum::extract::{FromRequest, FromRequestParts};
 pub use axum::response::IntoResponse;
 
 pub use crate::auth::Guard;
+pub use crate::cache::CachePolicy;
+pub use crate::db::Migration;
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use crate::state::AppState;
 

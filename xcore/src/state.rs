@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
+use crate::cache::Cache;
 use crate::config::Config;
+use crate::db::Db;
 use crate::error::Error;
 use crate::security::{Claims, JwtKeys, create_token};
 
@@ -31,31 +33,46 @@ pub struct AppState {
 struct Scoped {
     shared: Arc<Shared>,
     plugin: Box<str>,
+    cache: Cache,
 }
 
 struct Shared {
     config: Config,
     keys: JwtKeys,
+    db: Db,
 }
 
 impl AppState {
-    pub(crate) fn new(config: Config, keys: JwtKeys) -> Self {
+    pub(crate) fn new(config: Config, keys: JwtKeys, db: Db, cache: Cache) -> Self {
         AppState {
             scoped: Arc::new(Scoped {
-                shared: Arc::new(Shared { config, keys }),
+                shared: Arc::new(Shared { config, keys, db }),
                 plugin: Box::from(""),
+                cache,
             }),
         }
     }
 
-    /// The same state, labelled for one plugin.
+    /// The same state, labelled for one plugin, with the cache scoped to it.
     pub(crate) fn for_plugin(&self, name: &str) -> Self {
         AppState {
             scoped: Arc::new(Scoped {
                 shared: Arc::clone(&self.scoped.shared),
                 plugin: Box::from(name),
+                cache: self.scoped.cache.scoped(name),
             }),
         }
+    }
+
+    /// The database pool.
+    pub fn db(&self) -> &Db {
+        &self.scoped.shared.db
+    }
+
+    /// The cache, scoped to the plugin serving the request (the app-wide
+    /// namespace outside plugins).
+    pub fn cache(&self) -> &Cache {
+        &self.scoped.cache
     }
 
     /// The application's configuration.

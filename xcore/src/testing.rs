@@ -17,7 +17,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> xcore::Result<()> {
-//! let client = TestClient::new(App::new(xcore::config::Config::default())?.plugin(Items))?;
+//! let client = TestClient::new(App::new(xcore::testing::config())?.plugin(Items)).await?;
 //! let admin = client.token("1", &["admin"])?;
 //! assert_eq!(client.delete("/items/7").send().await.status(), 401);
 //! assert_eq!(client.delete("/items/7").bearer(&admin).send().await.status(), 204);
@@ -36,9 +36,28 @@ use serde::de::DeserializeOwned;
 use tower::ServiceExt;
 
 use crate::app::App;
+use crate::cache::Cache;
+use crate::config::Config;
+use crate::db::Db;
 use crate::error::Error;
 use crate::security::{Claims, create_token};
 use crate::state::AppState;
+
+/// A configuration for tests: a fixed JWT secret, a fresh in-memory SQLite
+/// database of its own (so tests run in parallel), the in-process cache.
+///
+/// ```
+/// let config = xcore::testing::config();
+/// assert!(config.database.url.expose().contains("mode=memory"));
+/// ```
+pub fn config() -> Config {
+    Config::default()
+        .with_jwt_secret("xcore testing secret, not for production use")
+        .with_database_url(format!(
+            "sqlite://xcore-test-{}?mode=memory&cache=shared",
+            uuid::Uuid::new_v4().simple()
+        ))
+}
 
 /// Sends requests to an app's router in-process.
 #[derive(Clone)]
@@ -48,13 +67,26 @@ pub struct TestClient {
 }
 
 impl TestClient {
-    /// Builds the app's full router (exactly what [`App::run`] serves).
-    pub fn new(app: App) -> Result<Self, Error> {
-        let state = app.state().clone();
-        Ok(TestClient {
-            router: app.into_router()?,
-            state,
-        })
+    /// Builds the app (connecting its services, applying migrations) into
+    /// its full router: exactly what [`App::run`] serves.
+    pub async fn new(app: App) -> Result<Self, Error> {
+        let (router, state) = app.into_parts().await?;
+        Ok(TestClient { router, state })
+    }
+
+    /// The state the handlers see.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The app's database.
+    pub fn db(&self) -> &Db {
+        self.state.db()
+    }
+
+    /// The app's cache, scoped to `plugin` as that plugin's handlers see it.
+    pub fn cache(&self, plugin: &str) -> Cache {
+        self.state.cache().scoped(plugin)
     }
 
     /// A request with any method.

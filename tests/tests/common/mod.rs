@@ -10,12 +10,13 @@ use xcore::{App, Plugin};
 /// other keys and compare.
 pub const SECRET: &str = "black-box test secret, 32+ bytes long";
 
+/// A fresh in-memory database per call, so tests run in parallel.
 pub fn config() -> Config {
-    Config::default().with_jwt_secret(SECRET)
+    xcore::testing::config().with_jwt_secret(SECRET)
 }
 
-pub fn client(plugin: impl Plugin) -> TestClient {
-    TestClient::new(App::new(config()).expect("app").plugin(plugin)).expect("router")
+pub async fn client(plugin: impl Plugin) -> TestClient {
+    TestClient::new(App::new(config()).expect("app").plugin(plugin)).await.expect("router")
 }
 
 /// Asserts the JSON error envelope and returns its code.

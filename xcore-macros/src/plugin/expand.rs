@@ -31,6 +31,7 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
     });
     let description = model.description.as_ref().map(|d| quote!(.description(#d)));
     let checks = model.routes.iter().map(bound_checks);
+    let migrations = (!model.migrations.is_empty()).then(|| super::migrations::expand(&model.migrations));
     let routes = model.routes.iter().map(route);
 
     quote! {
@@ -48,6 +49,8 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
                 ::xcore::__private::Routes::new()
                     #(#routes)*
             }
+
+            #migrations
         }
     }
 }
@@ -96,11 +99,18 @@ fn route(route: &Route) -> TokenStream {
         // is reported there, not on `#[plugin]`.
         quote_spanned!(ident.span()=> Self::#ident)
     };
+    let cache = route.cache.as_ref().map(|spec| {
+        let ttl = spec.ttl_secs;
+        let shared = spec.shared.then(|| quote!(.shared()));
+        let key = spec.key.as_ref().map(|key| quote!(.key(#key)));
+        quote!(.cache(::xcore::__private::CachePolicy::ttl_secs(#ttl) #shared #key))
+    });
     quote! {
         .route(
             ::xcore::__private::RouteInfo::new(::xcore::__private::Method::#method, #path)
                 .guard(#guard)
-                .handler(#name),
+                .handler(#name)
+                #cache,
             #handler,
         )
     }

@@ -2,6 +2,7 @@
 //! implements `xcore::Plugin`.
 
 mod expand;
+mod migrations;
 mod model;
 mod parse;
 
@@ -9,6 +10,7 @@ use proc_macro2::{Span, TokenStream};
 use quote::quote;
 use syn::{ImplItem, ItemImpl};
 
+use crate::cached;
 use crate::diagnostics::Errors;
 use crate::route::{self, Route};
 
@@ -59,8 +61,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Removes every `#[route]` attribute from the block (they are not real
-/// attributes once read) and builds the routes they declare.
+/// Removes every `#[route]` and `#[cached]` attribute from the block (they
+/// are not real attributes once read) and builds the routes they declare.
 fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
     let mut routes = Vec::new();
     for item in &mut item_impl.items {
@@ -74,27 +76,41 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
         let (route_attrs, other): (Vec<_>, Vec<_>) = std::mem::take(attrs)
             .into_iter()
             .partition(route::is_route_attribute);
+        let (cached_attrs, other): (Vec<_>, Vec<_>) =
+            other.into_iter().partition(cached::is_cached_attribute);
         *attrs = other;
         let ImplItem::Fn(func) = item else {
-            for attr in &route_attrs {
+            for attr in route_attrs.iter().chain(&cached_attrs) {
                 errors.error(
                     syn::spanned::Spanned::span(attr.path()),
-                    "`#[route]` goes on a method (an `async fn`)",
+                    "this attribute goes on a method (an `async fn`) of the plugin",
                 );
             }
             continue;
         };
-        let mut attrs = route_attrs.iter();
-        if let Some(first) = attrs.next()
-            && let Some(route) = route::model::build(first, func, errors)
-        {
-            routes.push(route);
-        }
-        for extra in attrs {
+        for extra in route_attrs.iter().skip(1) {
             errors.error(
                 syn::spanned::Spanned::span(extra.path()),
                 "a handler has one `#[route]`; to serve it on another path, add a function that calls it",
             );
+        }
+        for extra in cached_attrs.iter().skip(1) {
+            errors.error(syn::spanned::Spanned::span(extra.path()), "`#[cached]` is given twice");
+        }
+        let Some(first) = route_attrs.first() else {
+            if let Some(attr) = cached_attrs.first() {
+                errors.error(
+                    syn::spanned::Spanned::span(attr.path()),
+                    "`#[cached]` caches a route: add `#[route(get, \"/path\")]` to this method",
+                );
+            }
+            continue;
+        };
+        if let Some(mut route) = route::model::build(first, func, errors) {
+            if let Some(attr) = cached_attrs.first() {
+                route.cache = cached::model::build(attr, &route, errors);
+            }
+            routes.push(route);
         }
     }
     routes

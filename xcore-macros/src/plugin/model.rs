@@ -6,6 +6,7 @@ use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{ItemImpl, LitStr, Type};
 
+use super::migrations::{self, MigrationFiles};
 use super::parse::PluginArgs;
 use crate::diagnostics::Errors;
 use crate::route::{Route, path};
@@ -19,6 +20,7 @@ pub(crate) struct PluginModel {
     pub tags: Vec<LitStr>,
     pub description: Option<LitStr>,
     pub routes: Vec<Route>,
+    pub migrations: Vec<(i64, MigrationFiles)>,
 }
 
 pub(crate) fn build(
@@ -52,6 +54,11 @@ pub(crate) fn build(
         None => LitStr::new(&format!("/{}", name.value()), Span::call_site()),
     };
     check_routes(&routes, errors);
+    let migrations = args
+        .migrations
+        .as_ref()
+        .map(|folder| migrations::collect(folder, errors))
+        .unwrap_or_default();
     Some(PluginModel {
         self_ty,
         name,
@@ -60,6 +67,7 @@ pub(crate) fn build(
         tags: args.tags,
         description: args.description,
         routes,
+        migrations,
     })
 }
 

@@ -16,9 +16,10 @@ pub(crate) struct PluginArgs {
     pub prefix: Option<LitStr>,
     pub tags: Vec<LitStr>,
     pub description: Option<LitStr>,
+    pub migrations: Option<LitStr>,
 }
 
-const OPTIONS: &str = "name, version, prefix, tags, description";
+const OPTIONS: &str = "name, version, prefix, tags, description, migrations";
 
 pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> PluginArgs {
     let mut parsed = PluginArgs::default();
@@ -62,6 +63,11 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> PluginArgs {
             "prefix" => parsed.prefix = string(&pair.value, "prefix", errors),
             "description" => parsed.description = string(&pair.value, "description", errors),
             "tags" => parsed.tags = tags(&pair.value, errors),
+            "migrations" => parsed.migrations = string(&pair.value, "migrations", errors),
+            "migration" | "migrations_dir" | "migrations_path" => errors.error(
+                key.span(),
+                format!("unknown option `{key_name}`: the folder of SQL files is `migrations = \"migrations/...\"`"),
+            ),
             "path" | "mount" | "base" => errors.error(
                 key.span(),
                 format!("unknown option `{key_name}`: the mount path is `prefix`"),

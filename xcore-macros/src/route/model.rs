@@ -31,6 +31,8 @@ pub(crate) struct Route {
     pub segments: Vec<Segment>,
     pub guard: GuardSpec,
     pub handler: Handler,
+    /// Set by `#[cached]` once the route is built.
+    pub cache: Option<crate::cached::CacheSpec>,
 }
 
 /// Builds the route declared by `attr` on `func`, or reports why it cannot.
@@ -70,6 +72,7 @@ pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) ->
         segments,
         guard,
         handler,
+        cache: None,
     })
 }
 

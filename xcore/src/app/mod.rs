@@ -1,5 +1,5 @@
-//! [`App`]: configuration, plugins and the HTTP stack, assembled into one
-//! axum router and served.
+//! [`App`]: configuration, plugins and services, assembled into one axum
+//! router and served.
 
 mod mount;
 mod serve;
@@ -10,7 +10,9 @@ use axum::Router;
 
 pub use mount::MountedRoute;
 
+use crate::cache::Cache;
 use crate::config::Config;
+use crate::db::{self, Db};
 use crate::error::Error;
 use crate::middleware;
 use crate::plugin::Plugin;
@@ -21,6 +23,8 @@ use crate::state::AppState;
 ///
 /// Run it as a server with [`App::run`], or turn it into an `axum::Router`
 /// with [`App::into_router`] to test it in-process or nest it in another app.
+/// Both connect the database and the cache and apply the plugins'
+/// migrations first.
 ///
 /// ```no_run
 /// use xcore::prelude::*;
@@ -41,9 +45,12 @@ use crate::state::AppState;
 /// }
 /// ```
 pub struct App {
-    state: AppState,
+    config: Config,
+    keys: JwtKeys,
     generated_secret: bool,
     plugins: Vec<Arc<dyn Plugin>>,
+    db: Option<Db>,
+    cache: Option<Cache>,
 }
 
 impl App {
@@ -67,52 +74,91 @@ impl App {
     pub fn new(config: Config) -> Result<Self, Error> {
         let (keys, generated_secret) = config.jwt_keys()?;
         Ok(App {
-            state: AppState::new(config, keys),
+            config,
+            keys,
             generated_secret,
             plugins: Vec::new(),
+            db: None,
+            cache: None,
         })
     }
 
-    /// Registers a plugin. Plugins are mounted in registration order; name or
-    /// route collisions are reported when the app is built.
+    /// Registers a plugin. Plugins are migrated and mounted in registration
+    /// order; name or route collisions are reported when the app is built.
     pub fn plugin(mut self, plugin: impl Plugin) -> Self {
         self.plugins.push(Arc::new(plugin));
         self
     }
 
+    /// Uses an already connected database instead of connecting to
+    /// `database.url` (to share one pool, or to reopen it in tests).
+    pub fn with_database(mut self, db: Db) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// Uses this cache instead of the one `cache.url` selects.
+    pub fn with_cache(mut self, cache: Cache) -> Self {
+        self.cache = Some(cache);
+        self
+    }
+
     /// The configuration.
     pub fn config(&self) -> &Config {
-        self.state.config()
+        &self.config
     }
 
     /// The keys tokens are signed and verified with.
     pub fn jwt_keys(&self) -> &JwtKeys {
-        self.state.jwt_keys()
+        &self.keys
     }
 
-    /// The state handed to plugins.
-    pub fn state(&self) -> &AppState {
-        &self.state
-    }
-
-    /// Every route of every registered plugin, with its full path and guard.
-    pub fn routes(&self) -> Result<Vec<MountedRoute>, Error> {
-        Ok(mount::mount(&self.plugins, &self.state)?.routes)
-    }
-
-    /// The complete router: plugins, `GET /health`, JSON 404, request ids,
+    /// Connects the services, applies migrations and mounts the plugins;
+    /// returns the complete router and the state its handlers see.
+    ///
+    /// The router has the plugins, `GET /health`, a JSON 404, request ids,
     /// tracing, panic recovery and the body limit.
-    pub fn into_router(self) -> Result<Router, Error> {
-        self.warn_if_generated_secret();
-        let mounted = mount::mount(&self.plugins, &self.state)?;
-        Ok(middleware::wrap(mounted.router, self.state.config()))
+    pub async fn into_parts(self) -> Result<(Router, AppState), Error> {
+        let (router, state) = self.build().await?;
+        let router = middleware::wrap(router, state.config());
+        Ok((router, state))
     }
 
-    /// Only the plugins' routes (guards included), without the app-level
-    /// layers and routes: for nesting into an axum app that brings its own.
-    pub fn into_plain_router(self) -> Result<Router, Error> {
+    /// [`App::into_parts`] without the state.
+    pub async fn into_router(self) -> Result<Router, Error> {
+        Ok(self.into_parts().await?.0)
+    }
+
+    /// Only the plugins' routes (guards and caches included), without the
+    /// app-level layers and routes: for nesting into an axum app that brings
+    /// its own.
+    pub async fn into_plain_router(self) -> Result<Router, Error> {
+        Ok(self.build().await?.0)
+    }
+
+    /// Every route of every registered plugin, with its full path, guard
+    /// and cache policy (collisions are checked when the app is built).
+    pub fn routes(&self) -> Vec<MountedRoute> {
+        mount::table(&self.plugins)
+    }
+
+    async fn build(self) -> Result<(Router, AppState), Error> {
         self.warn_if_generated_secret();
-        Ok(mount::mount(&self.plugins, &self.state)?.router)
+        let db = match self.db {
+            Some(db) => db,
+            None => Db::connect(&self.config.database).await?,
+        };
+        let cache = match self.cache {
+            Some(cache) => cache,
+            None => Cache::connect(&self.config.cache)?,
+        };
+        for plugin in &self.plugins {
+            let name = plugin.meta().name;
+            db::apply_migrations(&db, &name, plugin.migrations()).await?;
+        }
+        let state = AppState::new(self.config, self.keys, db, cache);
+        let mounted = mount::mount(&self.plugins, &state)?;
+        Ok((mounted.router, state))
     }
 
     fn warn_if_generated_secret(&self) {

@@ -12,6 +12,7 @@ use axum::Router;
 use axum::routing::MethodRouter;
 
 use crate::auth::GuardLayer;
+use crate::cache::CacheLayer;
 use crate::error::Error;
 use crate::plugin::{Method, Plugin, RouteInfo};
 use crate::state::AppState;
@@ -56,15 +57,30 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mou
             )));
         }
         check_prefix(&meta.name, &meta.prefix)?;
+        let plugin_state = state.for_plugin(&meta.name);
 
         let mut by_path: BTreeMap<String, (Vec<Method>, MethodRouter<AppState>)> = BTreeMap::new();
         for (info, method_router) in Arc::clone(plugin).routes().into_entries() {
             check_path(&meta.name, &info.path)?;
             let full = format!("{}{}", meta.prefix, info.path);
+            // Layers run outside-in: guard, then cache, then the handler.
+            let method_router = match &info.cache {
+                Some(_) if info.method != Method::Get => {
+                    return Err(Error::Setup(format!(
+                        "plugin `{}`: {} {full} is cached, but only GET routes can be",
+                        meta.name, info.method
+                    )));
+                }
+                Some(policy) => method_router.route_layer(
+                    CacheLayer::new(policy, plugin_state.cache().clone(), &info.path, !info.guard.is_public())
+                        .map_err(|err| Error::Setup(format!("plugin `{}`: {err}", meta.name)))?,
+                ),
+                None => method_router,
+            };
             let method_router = if info.guard.is_public() {
                 method_router
             } else {
-                method_router.route_layer(GuardLayer::new(info.guard.clone(), state.clone()))
+                method_router.route_layer(GuardLayer::new(info.guard.clone(), plugin_state.clone()))
             };
             match by_path.entry(full.clone()) {
                 Entry::Vacant(slot) => {
@@ -104,12 +120,31 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mou
         for (path, (_, method_router)) in by_path {
             plugin_router = plugin_router.route(&path, method_router);
         }
-        router = router.merge(plugin_router.with_state(state.for_plugin(&meta.name)));
+        router = router.merge(plugin_router.with_state(plugin_state));
     }
     Ok(Mounted {
         router,
         routes: table,
     })
+}
+
+/// The route table without mounting anything.
+pub(crate) fn table(plugins: &[Arc<dyn Plugin>]) -> Vec<MountedRoute> {
+    plugins
+        .iter()
+        .flat_map(|plugin| {
+            let meta = plugin.meta();
+            Arc::clone(plugin)
+                .routes()
+                .into_entries()
+                .into_iter()
+                .map(move |(info, _)| MountedRoute {
+                    plugin: meta.name.to_string(),
+                    path: format!("{}{}", meta.prefix, info.path),
+                    info,
+                })
+        })
+        .collect()
 }
 
 fn insert_path(matcher: &mut matchit::Router<()>, path: &str, owner: &str) -> Result<(), Error> {
@@ -159,7 +194,14 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::plugin::{PluginMeta, Routes};
+    use crate::cache::Cache;
+    use crate::db::Db;
     use crate::security::JwtKeys;
+
+    /// A lazily connected in-memory database: mounting never touches it.
+    fn test_db() -> Db {
+        Db::lazy_for_tests()
+    }
 
     struct Fixed(&'static str, &'static str, Vec<RouteInfo>);
 
@@ -176,7 +218,7 @@ mod tests {
 
     fn mount_all(plugins: Vec<Fixed>) -> Result<Mounted, Error> {
         let keys = JwtKeys::random(Default::default());
-        let state = AppState::new(Config::default(), keys);
+        let state = AppState::new(Config::default(), keys, test_db(), Cache::memory(1024));
         let plugins: Vec<Arc<dyn Plugin>> = plugins
             .into_iter()
             .map(|p| Arc::new(p) as Arc<dyn Plugin>)
@@ -192,8 +234,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn same_path_different_methods_is_one_route() {
+    #[tokio::test]
+    async fn same_path_different_methods_is_one_route() {
         let mounted = mount_all(vec![Fixed(
             "a",
             "/a",
@@ -203,8 +245,8 @@ mod tests {
         assert_eq!(mounted.routes.len(), 2);
     }
 
-    #[test]
-    fn duplicate_names_are_refused() {
+    #[tokio::test]
+    async fn duplicate_names_are_refused() {
         let message = setup_message(mount_all(vec![
             Fixed("a", "/a", vec![]),
             Fixed("a", "/b", vec![]),
@@ -212,8 +254,8 @@ mod tests {
         assert!(message.contains("two plugins are named `a`"), "{message}");
     }
 
-    #[test]
-    fn same_path_in_two_plugins_is_refused() {
+    #[tokio::test]
+    async fn same_path_in_two_plugins_is_refused() {
         let message = setup_message(mount_all(vec![
             Fixed("a", "/x", vec![RouteInfo::get("/y")]),
             Fixed("b", "", vec![RouteInfo::post("/x/y")]),
@@ -221,8 +263,8 @@ mod tests {
         assert!(message.contains("plugin `a` already serves"), "{message}");
     }
 
-    #[test]
-    fn conflicting_parameters_are_refused_instead_of_panicking() {
+    #[tokio::test]
+    async fn conflicting_parameters_are_refused_instead_of_panicking() {
         let message = setup_message(mount_all(vec![
             Fixed("a", "/x", vec![RouteInfo::get("/{id}")]),
             Fixed("b", "/x", vec![RouteInfo::get("/{name}")]),
@@ -230,8 +272,8 @@ mod tests {
         assert!(message.contains("overlaps"), "{message}");
     }
 
-    #[test]
-    fn reserved_and_malformed_paths_are_refused() {
+    #[tokio::test]
+    async fn reserved_and_malformed_paths_are_refused() {
         let message = setup_message(mount_all(vec![Fixed(
             "h",
             "",

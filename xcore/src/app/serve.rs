@@ -21,7 +21,7 @@ impl App {
     /// Serves the app on an already bound listener (e.g. port 0 in tests)
     /// until SIGINT or SIGTERM.
     pub async fn serve(self, listener: TcpListener) -> Result<(), Error> {
-        let router = self.into_router()?;
+        let router = self.into_router().await?;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("xcore listening on http://{addr}");
         }

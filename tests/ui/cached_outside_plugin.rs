@@ -1,0 +1,6 @@
+use xcore::prelude::*;
+
+#[cached(ttl = 60)]
+async fn helper() {}
+
+fn main() {}

@@ -1,0 +1,293 @@
+//! The cache: one handle ([`Cache`]) over an in-process or a Redis backend,
+//! with keys namespaced per plugin, and the response cache behind
+//! `#[cached]` ([`CachePolicy`], [`CacheLayer`]).
+//!
+//! ```
+//! use xcore::prelude::*;
+//! use xcore::cache::Cache;
+//!
+//! async fn produits(cache: Cache) -> xcore::Result<String> {
+//!     if let Some(cached) = cache.get("produits:all").await? {
+//!         return Ok(cached);
+//!     }
+//!     let produits = r#"["clavier","souris"]"#.to_owned(); // from the database
+//!     cache.set("produits:all", &produits, 300).await?; // TTL in seconds
+//!     Ok(produits)
+//! }
+//! ```
+
+mod flight;
+mod memory;
+mod pattern;
+mod redis_store;
+mod route;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use route::{CacheLayer, CachePolicy, KeyTemplate};
+
+use crate::config::CacheConfig;
+use crate::error::Error;
+use crate::state::AppState;
+use memory::MemoryStore;
+use redis_store::RedisStore;
+
+/// Why a cache call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CacheError {
+    /// The backend (Redis) cannot be reached or did not answer in time.
+    #[error("cache unavailable: {0}")]
+    Unavailable(String),
+    /// A TTL of zero seconds was given.
+    #[error("a cache TTL must be at least 1 second")]
+    ZeroTtl,
+    /// A value read with `get_json` is not JSON of the expected type.
+    #[error("cached value has an unexpected shape: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// A value read with `get` is not UTF-8 text.
+    #[error("cached value is not text")]
+    NotText,
+}
+
+impl From<CacheError> for Error {
+    fn from(err: CacheError) -> Self {
+        match err {
+            CacheError::Unavailable(message) => {
+                tracing::warn!(error = %message, "cache unavailable");
+                Error::Unavailable("cache unavailable".into())
+            }
+            other => Error::internal(other),
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Store {
+    Memory(Arc<MemoryStore>),
+    Redis(Arc<RedisStore>),
+}
+
+/// A handle on the cache, scoped to a namespace (each plugin gets its own).
+///
+/// In a handler, take it as an extractor: it is already scoped to the
+/// handler's plugin, so `flush_pattern("produits:*")` can only ever remove
+/// that plugin's keys. TTLs are in seconds.
+#[derive(Clone)]
+pub struct Cache {
+    store: Store,
+    namespace: Arc<str>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.store {
+            Store::Memory(_) => "memory",
+            Store::Redis(_) => "redis",
+        };
+        f.debug_struct("Cache")
+            .field("backend", &backend)
+            .field("namespace", &self.namespace)
+            .finish()
+    }
+}
+
+impl Cache {
+    /// The backend the configuration selects: Redis when `cache.url` is set
+    /// (connected on first use, reconnecting by itself), otherwise in-process.
+    /// Keys start with `cache.prefix`.
+    pub fn connect(config: &CacheConfig) -> Result<Self, Error> {
+        let store = match &config.url {
+            Some(url) => Store::Redis(Arc::new(
+                RedisStore::new(url, Duration::from_millis(config.timeout_ms.max(1)))
+                    .map_err(|err| Error::Config(err.to_string()))?,
+            )),
+            None => Store::Memory(Arc::new(MemoryStore::new(config.memory_max_bytes))),
+        };
+        Ok(Cache {
+            store,
+            namespace: Arc::from(config.prefix.as_str()),
+        })
+    }
+
+    /// An in-process cache bounded to `max_bytes`, without prefix.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), xcore::cache::CacheError> {
+    /// let cache = xcore::cache::Cache::memory(1 << 20);
+    /// cache.set("a", "1", 60).await?;
+    /// assert_eq!(cache.get("a").await?.as_deref(), Some("1"));
+    /// assert!(cache.exists("a").await?);
+    /// assert!(cache.delete("a").await?);
+    /// assert!(!cache.exists("a").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn memory(max_bytes: u64) -> Self {
+        Cache {
+            store: Store::Memory(Arc::new(MemoryStore::new(max_bytes))),
+            namespace: Arc::from(""),
+        }
+    }
+
+    /// The same cache with keys under `name:` inside this namespace.
+    pub fn scoped(&self, name: &str) -> Self {
+        Cache {
+            store: self.store.clone(),
+            namespace: Arc::from(format!("{}{name}:", self.namespace)),
+        }
+    }
+
+    /// Whether this handle talks to Redis.
+    pub fn is_redis(&self) -> bool {
+        matches!(self.store, Store::Redis(_))
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        let mut full = String::with_capacity(self.namespace.len() + key.len());
+        full.push_str(&self.namespace);
+        full.push_str(key);
+        full
+    }
+
+    /// Raw bytes stored under `key`.
+    pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        let key = self.full_key(key);
+        match &self.store {
+            Store::Memory(store) => Ok(store.get(&key)),
+            Store::Redis(store) => store.get(&key).await,
+        }
+    }
+
+    /// Stores raw bytes for `ttl_secs` seconds.
+    pub async fn set_bytes(&self, key: &str, value: impl Into<Bytes>, ttl_secs: u64) -> Result<(), CacheError> {
+        if ttl_secs == 0 {
+            return Err(CacheError::ZeroTtl);
+        }
+        self.set_for(key, value.into(), Duration::from_secs(ttl_secs)).await
+    }
+
+    pub(crate) async fn set_for(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        let key = self.full_key(key);
+        match &self.store {
+            Store::Memory(store) => {
+                store.set(&key, value, ttl);
+                Ok(())
+            }
+            Store::Redis(store) => store.set(&key, value, ttl).await,
+        }
+    }
+
+    /// The text stored under `key`.
+    pub async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
+        match self.get_bytes(key).await? {
+            Some(bytes) => String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| CacheError::NotText),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `value` for `ttl_secs` seconds (at least 1).
+    pub async fn set(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), CacheError> {
+        self.set_bytes(key, Bytes::copy_from_slice(value.as_bytes()), ttl_secs).await
+    }
+
+    /// Removes `key`; whether it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+        let key = self.full_key(key);
+        match &self.store {
+            Store::Memory(store) => Ok(store.delete(&key)),
+            Store::Redis(store) => store.delete(&key).await,
+        }
+    }
+
+    /// Whether `key` holds a live value.
+    pub async fn exists(&self, key: &str) -> Result<bool, CacheError> {
+        let key = self.full_key(key);
+        match &self.store {
+            Store::Memory(store) => Ok(store.exists(&key)),
+            Store::Redis(store) => store.exists(&key).await,
+        }
+    }
+
+    /// Removes every key of this namespace matching the Redis glob
+    /// `pattern` (`*`, `?`, `[...]`); returns how many went. Redis is walked
+    /// with `SCAN`, never `KEYS`.
+    pub async fn flush_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
+        let glob = format!("{}{pattern}", pattern::escape(&self.namespace));
+        match &self.store {
+            Store::Memory(store) => Ok(store.flush(&glob)),
+            Store::Redis(store) => store.flush(&glob).await,
+        }
+    }
+
+    /// The JSON value stored under `key`, decoded.
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
+        match self.get_bytes(key).await? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores `value` as JSON for `ttl_secs` seconds.
+    pub async fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl_secs: u64) -> Result<(), CacheError> {
+        self.set_bytes(key, serde_json::to_vec(value)?, ttl_secs).await
+    }
+
+    /// The cached value of `key`, or `compute()`'s result, stored for
+    /// `ttl_secs` seconds. When the cache is unavailable the value is
+    /// computed and returned uncached (and the outage logged): a cache is
+    /// an optimisation, not a dependency.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> xcore::Result<()> {
+    /// let cache = xcore::cache::Cache::memory(1 << 20);
+    /// let stats: u64 = cache.get_or_set("stats", 120, || async { Ok(42) }).await?;
+    /// let again: u64 = cache.get_or_set("stats", 120, || async { Ok(0) }).await?;
+    /// assert_eq!((stats, again), (42, 42));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn get_or_set<T, F, Fut>(&self, key: &str, ttl_secs: u64, compute: F) -> Result<T, Error>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        match self.get_json::<T>(key).await {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => {}
+            Err(CacheError::Unavailable(reason)) => {
+                tracing::warn!(key, error = %reason, "cache unavailable, computing uncached");
+                return compute().await;
+            }
+            Err(CacheError::Decode(_)) => {} // stale shape: recompute and overwrite
+            Err(other) => return Err(other.into()),
+        }
+        let value = compute().await?;
+        if let Err(err) = self.set_json(key, &value, ttl_secs).await {
+            tracing::warn!(key, error = %err, "could not store in the cache");
+        }
+        Ok(value)
+    }
+}
+
+impl<S> FromRequestParts<S> for Cache
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(AppState::from_ref(state).cache().clone())
+    }
+}

@@ -1,0 +1,129 @@
+//! The Redis backend: a self-healing connection, a deadline on every
+//! command, and `SCAN` (never `KEYS`) for pattern flushes.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::AsyncCommands;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::OnceCell;
+
+use super::CacheError;
+use crate::config::RedactedUrl;
+
+/// After a failed connection attempt, calls fail fast for this long instead
+/// of each waiting for a connect timeout.
+const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+
+pub(crate) struct RedisStore {
+    client: redis::Client,
+    url: RedactedUrl,
+    conn: OnceCell<ConnectionManager>,
+    last_failure: Mutex<Option<Instant>>,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    pub(crate) fn new(url: &RedactedUrl, timeout: Duration) -> Result<Self, CacheError> {
+        let client = redis::Client::open(url.expose())
+            .map_err(|err| CacheError::Unavailable(format!("invalid Redis URL {url}: {err}")))?;
+        Ok(RedisStore {
+            client,
+            url: url.clone(),
+            conn: OnceCell::new(),
+            last_failure: Mutex::new(None),
+            timeout,
+        })
+    }
+
+    /// The connection, made on first use; once made it reconnects by itself.
+    async fn connection(&self) -> Result<ConnectionManager, CacheError> {
+        if let Some(conn) = self.conn.get() {
+            return Ok(conn.clone());
+        }
+        if let Some(failed) = *self.last_failure.lock().unwrap_or_else(|p| p.into_inner())
+            && failed.elapsed() < RECONNECT_PAUSE
+        {
+            return Err(CacheError::Unavailable("Redis unreachable".into()));
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1);
+        let result = self
+            .conn
+            .get_or_try_init(|| self.client.get_connection_manager_with_config(config))
+            .await;
+        match result {
+            Ok(conn) => Ok(conn.clone()),
+            Err(err) => {
+                *self.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                tracing::warn!(cache = %self.url, error = %err, "Redis unreachable");
+                Err(CacheError::Unavailable(format!("Redis unreachable: {err}")))
+            }
+        }
+    }
+
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, CacheError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(self.timeout, command(conn)).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(CacheError::Unavailable(format!("Redis error: {err}"))),
+            Err(_) => Err(CacheError::Unavailable(format!(
+                "Redis did not answer within {} ms",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await })
+            .await
+            .map(|v| v.map(Bytes::from))
+    }
+
+    pub(crate) async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.run(|mut c| async move { c.pset_ex::<_, _, ()>(key, value.as_ref(), millis).await })
+            .await
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<bool, CacheError> {
+        self.run(|mut c| async move { c.del::<_, u64>(key).await }).await.map(|n| n > 0)
+    }
+
+    pub(crate) async fn exists(&self, key: &str) -> Result<bool, CacheError> {
+        self.run(|mut c| async move { c.exists::<_, bool>(key).await }).await
+    }
+
+    pub(crate) async fn flush(&self, glob: &str) -> Result<u64, CacheError> {
+        let mut cursor: u64 = 0;
+        let mut removed = 0;
+        loop {
+            let (next, keys): (u64, Vec<Vec<u8>>) = self
+                .run(|mut c| async move {
+                    redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(glob)
+                        .arg("COUNT")
+                        .arg(500)
+                        .query_async(&mut c)
+                        .await
+                })
+                .await?;
+            if !keys.is_empty() {
+                removed += self.run(|mut c| async move { c.unlink::<_, u64>(keys).await }).await?;
+            }
+            if next == 0 {
+                return Ok(removed);
+            }
+            cursor = next;
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! The response cache behind `#[cached]`: a [`CachePolicy`] on a route and
+//! the [`CacheLayer`] the app wraps the route in.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::{Body, HttpBody, to_bytes};
+use axum::extract::{FromRequestParts, Query, RawPathParams, Request};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, Bytes, BytesMut};
+use tower::{Layer, Service};
+
+use super::Cache;
+use super::flight::Flights;
+use crate::auth::CurrentUser;
+use crate::error::Error;
+
+/// Largest response body the route cache stores; bigger ones pass uncached.
+const MAX_CACHED_BODY: u64 = 8 * 1024 * 1024;
+
+const X_CACHE: &str = "x-cache";
+
+/// How a route's successful responses are cached: for how long, shared by
+/// everyone or per user, under which key.
+///
+/// `#[cached(ttl = 300)]` builds `CachePolicy::ttl_secs(300)`; by hand it
+/// goes on the route with [`RouteInfo::cache`](crate::RouteInfo::cache).
+///
+/// ```
+/// use xcore::cache::CachePolicy;
+///
+/// let policy = CachePolicy::ttl_secs(300).key("produits:all");
+/// assert_eq!(policy.ttl().as_secs(), 300);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachePolicy {
+    ttl: Duration,
+    shared: bool,
+    key: Option<Cow<'static, str>>,
+}
+
+impl CachePolicy {
+    /// Cache for `secs` seconds.
+    pub fn ttl_secs(secs: u64) -> Self {
+        CachePolicy {
+            ttl: Duration::from_secs(secs),
+            shared: false,
+            key: None,
+        }
+    }
+
+    /// On a guarded route, one entry for every user instead of one per user.
+    pub fn shared(mut self) -> Self {
+        self.shared = true;
+        self
+    }
+
+    /// The key template: literal text with `{param}` (a path parameter),
+    /// `{query.name}` (a query parameter) and `{user}` (the user's id).
+    pub fn key(mut self, template: impl Into<Cow<'static, str>>) -> Self {
+        self.key = Some(template.into());
+        self
+    }
+
+    /// How long entries live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// Whether entries are shared by all users.
+    pub fn is_shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The key template, if any.
+    pub fn key_template(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Path(String),
+    Query(String),
+    User,
+}
+
+/// A parsed key template (see [`CachePolicy::key`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyTemplate {
+    parts: Vec<Part>,
+}
+
+impl KeyTemplate {
+    /// Parses `template`, or says what is wrong with it.
+    ///
+    /// ```
+    /// use xcore::cache::KeyTemplate;
+    ///
+    /// let template = KeyTemplate::parse("stats:{user}:{query.day}").unwrap();
+    /// assert!(template.uses_user());
+    /// assert!(KeyTemplate::parse("produits:{").is_err());
+    /// ```
+    pub fn parse(template: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = template;
+        while let Some(open) = rest.find(['{', '}']) {
+            if rest.as_bytes()[open] == b'}' {
+                return Err(format!("unmatched `}}` in cache key `{template}`"));
+            }
+            if open > 0 {
+                parts.push(Part::Literal(rest[..open].to_owned()));
+            }
+            let after = &rest[open + 1..];
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("unclosed `{{` in cache key `{template}`"))?;
+            let name = &after[..close];
+            let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            parts.push(match name {
+                "user" => Part::User,
+                _ => match name.strip_prefix("query.") {
+                    Some(query) if valid(query) => Part::Query(query.to_owned()),
+                    _ if valid(name) => Part::Path(name.to_owned()),
+                    _ => {
+                        return Err(format!(
+                            "`{{{name}}}` in cache key `{template}` is not a placeholder: use `{{param}}`, `{{query.name}}` or `{{user}}`"
+                        ));
+                    }
+                },
+            });
+            rest = &after[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        Ok(KeyTemplate { parts })
+    }
+
+    /// Whether the key includes the user's id.
+    pub fn uses_user(&self) -> bool {
+        self.parts.contains(&Part::User)
+    }
+
+    fn path_params(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Path(name) => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
+    fn uses_query(&self) -> bool {
+        self.parts.iter().any(|p| matches!(p, Part::Query(_)))
+    }
+}
+
+/// What the layer needs, built once per route at start-up.
+struct Shared {
+    ttl: Duration,
+    template: Option<KeyTemplate>,
+    per_user: bool,
+    cache: Cache,
+    flights: Arc<Flights>,
+}
+
+/// Tower layer caching a route's successful `GET` responses (what
+/// `#[cached]` expands to). Answers carry `x-cache: hit`, `miss` or
+/// `bypass` (cache unreachable: served uncached).
+#[derive(Clone)]
+pub struct CacheLayer {
+    shared: Arc<Shared>,
+}
+
+impl CacheLayer {
+    /// A layer for a route at `path` (relative, with its `{params}`),
+    /// storing into `cache`. `guarded` says whether the route has a guard:
+    /// then entries are per user unless the policy is shared. Fails when the
+    /// key template does not fit the route.
+    pub fn new(policy: &CachePolicy, cache: Cache, path: &str, guarded: bool) -> Result<Self, Error> {
+        if policy.ttl.is_zero() {
+            return Err(Error::Setup(format!("route {path}: a cache TTL must be at least 1 second")));
+        }
+        let template = match policy.key_template() {
+            Some(raw) => {
+                let template = KeyTemplate::parse(raw).map_err(|e| Error::Setup(format!("route {path}: {e}")))?;
+                for param in template.path_params() {
+                    if !path.contains(&format!("{{{param}}}")) && !path.contains(&format!("{{*{param}}}")) {
+                        return Err(Error::Setup(format!(
+                            "route {path}: cache key `{raw}` uses `{{{param}}}`, which is not a parameter of the path"
+                        )));
+                    }
+                }
+                if template.uses_user() && !guarded {
+                    return Err(Error::Setup(format!(
+                        "route {path}: cache key `{raw}` uses `{{user}}` but the route has no guard, so no user"
+                    )));
+                }
+                if guarded && !policy.shared && !template.uses_user() {
+                    return Err(Error::Setup(format!(
+                        "route {path}: the route is guarded, so its answer may differ per user: \
+                         add `{{user}}` to the cache key `{raw}`, or mark the policy shared"
+                    )));
+                }
+                Some(template)
+            }
+            None => None,
+        };
+        Ok(CacheLayer {
+            shared: Arc::new(Shared {
+                ttl: policy.ttl,
+                per_user: guarded && !policy.shared && template.is_none(),
+                template,
+                cache,
+                flights: Arc::default(),
+            }),
+        })
+    }
+}
+
+impl<S> Layer<S> for CacheLayer {
+    type Service = CacheService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CacheService {
+            inner,
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+/// The service made by [`CacheLayer`].
+#[derive(Clone)]
+pub struct CacheService<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<Request> for CacheService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        let shared = Arc::clone(&self.shared);
+        Box::pin(async move { Ok(shared.respond(inner, request).await) })
+    }
+}
+
+impl Shared {
+    async fn respond<S>(&self, mut inner: S, request: Request) -> Response
+    where
+        S: Service<Request, Response = Response, Error = Infallible>,
+    {
+        if request.method() != Method::GET {
+            return call(&mut inner, request).await;
+        }
+        let (request, key) = self.key_for(request).await;
+        let Some(key) = key else {
+            return call(&mut inner, request).await;
+        };
+        match self.cache.get_bytes(&key).await {
+            Ok(Some(bytes)) => {
+                if let Some(response) = decode(bytes) {
+                    return tagged(response, "hit");
+                }
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "route cache unavailable, serving uncached");
+                return tagged(call(&mut inner, request).await, "bypass");
+            }
+        }
+
+        let _flight = self.flights.enter(&key).await;
+        // Another request may have filled the entry while this one waited.
+        if let Ok(Some(bytes)) = self.cache.get_bytes(&key).await
+            && let Some(response) = decode(bytes)
+        {
+            return tagged(response, "hit");
+        }
+        let response = call(&mut inner, request).await;
+        if !cacheable(&response) {
+            return tagged(response, "miss");
+        }
+        let (parts, body) = response.into_parts();
+        let body = match to_bytes(body, usize::MAX).await {
+            Ok(body) => body,
+            Err(err) => {
+                return Error::internal(format!("response body failed while caching: {err}")).into_response();
+            }
+        };
+        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        if let Err(err) = self
+            .cache
+            .set_for(&key, encode(parts.status, content_type, &body), self.ttl)
+            .await
+        {
+            tracing::warn!(error = %err, "route cache unavailable, response not stored");
+        }
+        tagged(Response::from_parts(parts, Body::from(body)), "miss")
+    }
+
+    /// The entry key, or `None` when this request cannot be cached (no user
+    /// where one is needed).
+    async fn key_for(&self, request: Request) -> (Request, Option<String>) {
+        let user = request.extensions().get::<CurrentUser>().map(|u| u.id().to_owned());
+        let Some(template) = &self.template else {
+            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+            let key = match (self.per_user, &user) {
+                (false, _) => format!("route:{target}"),
+                (true, Some(user)) => format!("route:{target}#user:{user}"),
+                (true, None) => return (request, None),
+            };
+            return (request, Some(key));
+        };
+
+        let (mut parts, body) = request.into_parts();
+        let path: HashMap<String, String> = if template.path_params().next().is_some() {
+            RawPathParams::from_request_parts(&mut parts, &())
+                .await
+                .map(|params| params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+                .unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        let query: HashMap<String, String> = if template.uses_query() {
+            Query::try_from_uri(&parts.uri).map(|Query(q)| q).unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        let mut key = String::new();
+        for part in &template.parts {
+            match part {
+                Part::Literal(text) => key.push_str(text),
+                Part::Path(name) => key.push_str(path.get(name).map_or("", String::as_str)),
+                Part::Query(name) => key.push_str(query.get(name).map_or("", String::as_str)),
+                Part::User => match &user {
+                    Some(user) => key.push_str(user),
+                    None => return (Request::from_parts(parts, body), None),
+                },
+            }
+        }
+        (Request::from_parts(parts, body), Some(key))
+    }
+}
+
+async fn call<S>(inner: &mut S, request: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    match inner.call(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// Successful, small enough, and not carrying a cookie meant for one client.
+fn cacheable(response: &Response) -> bool {
+    response.status().is_success()
+        && !response.headers().contains_key(header::SET_COOKIE)
+        && response.body().size_hint().upper().is_some_and(|size| size <= MAX_CACHED_BODY)
+}
+
+fn tagged(mut response: Response, state: &'static str) -> Response {
+    response.headers_mut().insert(X_CACHE, HeaderValue::from_static(state));
+    response
+}
+
+// Entry layout: status (u16) | content-type length (u16) | content-type | body.
+fn encode(status: StatusCode, content_type: Option<&str>, body: &Bytes) -> Bytes {
+    let content_type = content_type.unwrap_or("").as_bytes();
+    let content_type = &content_type[..content_type.len().min(usize::from(u16::MAX))];
+    let mut out = BytesMut::with_capacity(4 + content_type.len() + body.len());
+    out.put_u16(status.as_u16());
+    out.put_u16(content_type.len() as u16);
+    out.put_slice(content_type);
+    out.put_slice(body);
+    out.freeze()
+}
+
+fn decode(bytes: Bytes) -> Option<Response> {
+    if bytes.len() < 4 {
+        return None;
+    }
+    let status = StatusCode::from_u16(u16::from_be_bytes([bytes[0], bytes[1]])).ok()?;
+    let length = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
+    let content_type = bytes.get(4..4 + length)?;
+    let body = bytes.slice(4 + length..);
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    if !content_type.is_empty() {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_bytes(content_type).ok()?);
+    }
+    Some(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_parse_or_explain() {
+        let template = KeyTemplate::parse("p:{id}:{query.page}:{user}").expect("valid");
+        assert_eq!(template.path_params().collect::<Vec<_>>(), ["id"]);
+        assert!(template.uses_query() && template.uses_user());
+        for bad in ["a{", "a}", "{}", "{a-b}", "{query.}"] {
+            assert!(KeyTemplate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn entries_round_trip() {
+        let entry = encode(StatusCode::CREATED, Some("application/json"), &Bytes::from_static(b"[1]"));
+        let response = decode(entry).expect("decodes");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        assert!(decode(Bytes::from_static(b"\x00")).is_none());
+    }
+
+    fn policy_error(policy: CachePolicy, path: &str, guarded: bool) -> String {
+        match CacheLayer::new(&policy, Cache::memory(1024), path, guarded) {
+            Err(err) => err.to_string(),
+            Ok(_) => String::new(),
+        }
+    }
+
+    #[test]
+    fn key_templates_must_fit_the_route() {
+        assert!(policy_error(CachePolicy::ttl_secs(0), "/", false).contains("at least 1 second"));
+        assert!(policy_error(CachePolicy::ttl_secs(5).key("x:{id}"), "/{name}", false).contains("not a parameter"));
+        assert!(policy_error(CachePolicy::ttl_secs(5).key("x:{user}"), "/", false).contains("no guard"));
+        assert!(policy_error(CachePolicy::ttl_secs(5).key("x"), "/", true).contains("add `{user}`"));
+        assert!(policy_error(CachePolicy::ttl_secs(5).key("x").shared(), "/", true).is_empty());
+        assert!(policy_error(CachePolicy::ttl_secs(5).key("x:{id}:{user}"), "/{id}", true).is_empty());
+    }
+}

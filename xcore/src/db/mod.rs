@@ -1,0 +1,265 @@
+//! The SQL database: a pooled sqlx connection to SQLite (the embedded
+//! default) or PostgreSQL, chosen at start-up by URL, and per-plugin
+//! migrations.
+//!
+//! Handlers take a [`Db`]; queries go through sqlx's `Any` driver, so the same
+//! code runs on both databases. The portable subset:
+//!
+//! * placeholders are `$1`, `$2`, ... (both databases accept them);
+//! * column types `BIGINT`/`INTEGER`, `TEXT`, `REAL`/`DOUBLE PRECISION`,
+//!   `BOOLEAN`, `BLOB`/`BYTEA` map to Rust `i64`/`i32`, `String`, `f64`,
+//!   `bool`, `Vec<u8>`; store times as `BIGINT` Unix seconds or `TEXT` RFC 3339;
+//! * `INSERT ... RETURNING id` works on both;
+//! * auto-generated ids differ (`INTEGER PRIMARY KEY` vs `GENERATED ... AS
+//!   IDENTITY`): give such a migration a `.sqlite.sql` and a `.postgres.sql`
+//!   variant (see [`Migration`]).
+//!
+//! ```
+//! use xcore::prelude::*;
+//! use xcore::db::Db;
+//!
+//! async fn count_items(db: Db) -> xcore::Result<String> {
+//!     let (count,): (i64,) = xcore::sqlx::query_as("SELECT COUNT(*) FROM items_items")
+//!         .fetch_one(db.pool())
+//!         .await?;
+//!     Ok(count.to_string())
+//! }
+//! ```
+
+mod migrate;
+
+use std::ops::Deref;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+pub use migrate::Migration;
+pub(crate) use migrate::apply as apply_migrations;
+
+use crate::config::DatabaseConfig;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// Which database the URL selected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite (a file, or memory).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The application's database pool; also the handler extractor.
+///
+/// Cloning is cheap (the pool is reference-counted). Outside handlers, get
+/// it from [`Db::connect`] or from the app's state (`TestClient::db`).
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects with the configuration, retrying with backoff for
+    /// `connect_retry_secs` while the database is unreachable.
+    ///
+    /// A SQLite file (and its folder) is created if missing.
+    pub async fn connect(config: &DatabaseConfig) -> Result<Self, Error> {
+        install_default_drivers();
+        let raw = config.url.expose();
+        let (url, backend) = normalize(raw)?;
+        let memory = backend == Backend::Sqlite && url.contains("mode=memory");
+        let options = AnyPoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            // An in-memory SQLite database lives as long as one connection does.
+            .min_connections(u32::from(memory))
+            .idle_timeout((!memory).then_some(Duration::from_secs(600)))
+            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs.max(1)))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers and one writer work at once;
+                        // foreign keys are off by default in SQLite.
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        if !memory {
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                        }
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            });
+
+        let retry_for = Duration::from_secs(config.connect_retry_secs);
+        let started = Instant::now();
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 1u32;
+        loop {
+            match options.clone().connect(&url).await {
+                Ok(pool) => {
+                    tracing::info!(database = %config.url, "database connected");
+                    return Ok(Db { pool, backend });
+                }
+                Err(err) if is_unavailable(&err) && started.elapsed() + delay < retry_for => {
+                    tracing::warn!(
+                        database = %config.url,
+                        attempt,
+                        error = %err,
+                        "database unreachable; retrying in {} ms",
+                        delay.as_millis()
+                    );
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                    attempt += 1;
+                }
+                Err(err) => {
+                    return Err(Error::Setup(format!(
+                        "cannot connect to the database {} (tried for {} s): {err}",
+                        config.url,
+                        started.elapsed().as_secs()
+                    )));
+                }
+            }
+        }
+    }
+
+    /// The sqlx pool, for `query(...).fetch_all(db.pool())`.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A pool that connects on first use, to an empty in-memory database.
+    #[cfg(test)]
+    pub(crate) fn lazy_for_tests() -> Self {
+        install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .connect_lazy("sqlite::memory:")
+            .unwrap_or_else(|err| panic!("lazy pool: {err}"));
+        Db {
+            pool,
+            backend: Backend::Sqlite,
+        }
+    }
+
+    /// Closes every connection (for tests that restart an app on the same file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl Deref for Db {
+    type Target = AnyPool;
+
+    fn deref(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+impl<S> FromRequestParts<S> for Db
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(AppState::from_ref(state).db().clone())
+    }
+}
+
+/// Maps a unique-constraint violation to a 409 with the handler's message;
+/// other errors convert as usual (a lost database is a 503, anything else a
+/// logged 500 whose details stay out of the response).
+///
+/// ```
+/// use xcore::prelude::*;
+/// use xcore::db::{Db, UniqueViolationExt};
+///
+/// async fn register(db: Db, Json(email): Json<String>) -> xcore::Result<StatusCode> {
+///     xcore::sqlx::query("INSERT INTO users_users (email) VALUES ($1)")
+///         .bind(email)
+///         .execute(db.pool())
+///         .await
+///         .conflict_on_unique("this e-mail is already registered")?;
+///     Ok(StatusCode::CREATED)
+/// }
+/// ```
+pub trait UniqueViolationExt<T> {
+    /// `Err(Error::Conflict(message))` for a unique violation.
+    fn conflict_on_unique(self, message: impl Into<String>) -> Result<T, Error>;
+}
+
+impl<T> UniqueViolationExt<T> for Result<T, sqlx::Error> {
+    fn conflict_on_unique(self, message: impl Into<String>) -> Result<T, Error> {
+        self.map_err(|err| match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message.into()),
+            _ => Error::from(err),
+        })
+    }
+}
+
+/// Whether an error means "the database cannot be reached right now".
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
+/// Adds `mode=rwc` to SQLite URLs (create the file) and creates the folder.
+fn normalize(url: &str) -> Result<(String, Backend), Error> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok((url.to_owned(), Backend::Postgres));
+    }
+    let Some(rest) = url.strip_prefix("sqlite:") else {
+        return Err(Error::Config(format!(
+            "database.url must start with sqlite: or postgres:// (got {})",
+            crate::config::RedactedUrl::from(url)
+        )));
+    };
+    if url.contains("mode=") || rest.starts_with(":memory:") {
+        return Ok((url.to_owned(), Backend::Sqlite));
+    }
+    let path = rest.trim_start_matches("//");
+    let file = path.split('?').next().unwrap_or(path);
+    if let Some(parent) = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|err| {
+            Error::Setup(format!("cannot create the folder of the SQLite database {file}: {err}"))
+        })?;
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok((format!("{url}{separator}mode=rwc"), Backend::Sqlite))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_the_file() {
+        assert_eq!(
+            normalize("sqlite://data.db").expect("ok"),
+            ("sqlite://data.db?mode=rwc".to_owned(), Backend::Sqlite)
+        );
+        assert_eq!(
+            normalize("sqlite://data.db?mode=ro").expect("ok").0,
+            "sqlite://data.db?mode=ro"
+        );
+        assert_eq!(normalize("postgres://u:p@h/db").expect("ok").1, Backend::Postgres);
+        let err = normalize("mysql://root:pw@h/db").expect_err("unsupported");
+        assert!(!err.to_string().contains("pw"));
+    }
+}
