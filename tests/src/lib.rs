@@ -22,3 +22,11 @@ pub mod plugins_and_routes {}
 /// Chapter "Guards" of the guide.
 #[doc = include_str!("../../book/src/guards.md")]
 pub mod guards {}
+
+/// Chapter "Database" of the guide.
+#[doc = include_str!("../../book/src/database.md")]
+pub mod database {}
+
+/// Chapter "Cache" of the guide.
+#[doc = include_str!("../../book/src/cache.md")]
+pub mod cache {}

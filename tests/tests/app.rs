@@ -104,7 +104,8 @@ async fn malformed_json_is_a_json_400_and_nothing_is_created() {
 
 #[tokio::test]
 async fn wrong_json_shape_is_a_json_422() {
-    let response = shop().await
+    let response = shop()
+        .await
         .post("/shop/items")
         .json(&serde_json::json!({"name": "clavier", "quantity": -1}))
         .send()
@@ -115,7 +116,8 @@ async fn wrong_json_shape_is_a_json_422() {
 
 #[tokio::test]
 async fn missing_content_type_is_a_json_415() {
-    let response = shop().await
+    let response = shop()
+        .await
         .post("/shop/items")
         .body(r#"{"name": "clavier", "quantity": 1}"#)
         .send()
@@ -185,8 +187,9 @@ async fn internal_error_details_stay_out_of_the_response() {
 async fn oversized_body_is_a_json_413() {
     let mut config = config();
     config.http.body_limit_bytes = 64;
-    let client =
-        TestClient::new(App::new(config).expect("app").plugin(Shop::default())).await.expect("router");
+    let client = TestClient::new(App::new(config).expect("app").plugin(Shop::default()))
+        .await
+        .expect("router");
     let name = "x".repeat(200);
     let response = client
         .post("/shop/items")
@@ -221,7 +224,8 @@ async fn health_answers_and_every_response_has_a_request_id() {
 
 #[tokio::test]
 async fn head_is_answered_by_get_routes() {
-    let response = shop().await
+    let response = shop()
+        .await
         .request(xcore::http::Method::HEAD, "/shop/items/3")
         .send()
         .await;
@@ -273,7 +277,8 @@ async fn hand_written_plugins_work_like_generated_ones() {
         "m",
         "/m",
         vec![RouteInfo::get("/x"), RouteInfo::post("/x")],
-    )).await;
+    ))
+    .await;
     assert_eq!(client.get("/m/x").send().await.text(), "m");
     assert_eq!(client.post("/m/x").send().await.text(), "m");
 }
@@ -284,7 +289,11 @@ async fn two_plugins_with_one_name_are_refused() {
         .expect("app")
         .plugin(manual("dup", "/a", vec![]))
         .plugin(manual("dup", "/b", vec![]));
-    assert!(setup_error(app).await.contains("two plugins are named `dup`"));
+    assert!(
+        setup_error(app)
+            .await
+            .contains("two plugins are named `dup`")
+    );
 }
 
 #[tokio::test]

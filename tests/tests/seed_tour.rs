@@ -12,7 +12,9 @@ use xcore::testing::TestClient;
 use xcore_examples::seed_tour;
 
 async fn tour() -> TestClient {
-    TestClient::new(seed_tour::app(config()).expect("app")).await.expect("router")
+    TestClient::new(seed_tour::app(config()).expect("app"))
+        .await
+        .expect("router")
 }
 
 #[tokio::test]
@@ -95,7 +97,9 @@ async fn serves_over_a_real_socket() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let app = seed_tour::app(config()).expect("app");
-    let client = TestClient::new(seed_tour::app(config()).expect("app")).await.expect("router");
+    let client = TestClient::new(seed_tour::app(config()).expect("app"))
+        .await
+        .expect("router");
     let admin = client.token("1", &["admin"]).expect("token");
     let server = tokio::spawn(app.serve(listener));
 
@@ -144,4 +148,172 @@ async fn serves_over_a_real_socket() {
     .await;
     assert!(still.starts_with("HTTP/1.1 200"), "{still}");
     server.abort();
+}
+
+#[tokio::test]
+async fn items_are_stored_in_the_database() {
+    let client = tour().await;
+    let listed: Vec<serde_json::Value> = client.get("/items/").send().await.json();
+    assert_eq!(listed.len(), 3, "the sample items of migration 0002");
+
+    let body = serde_json::json!({"nom": "Casque"});
+    assert_eq!(
+        client.post("/items/").json(&body).send().await.status(),
+        401
+    );
+    let user = client.token("7", &["lecteur"]).expect("token");
+    let created = client
+        .post("/items/")
+        .bearer(&user)
+        .json(&body)
+        .send()
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json();
+    assert_eq!(created["nom"], "Casque");
+    assert_eq!(created["cree_par"], "7");
+
+    for invalid in [
+        serde_json::json!({}),
+        serde_json::json!({"nom": ""}),
+        serde_json::json!({"nom": 3}),
+    ] {
+        let response = client
+            .post("/items/")
+            .bearer(&user)
+            .json(&invalid)
+            .send()
+            .await;
+        assert_eq!(response.status(), 422, "{invalid}");
+        assert_eq!(error_code(&response), "validation_failed");
+    }
+    let listed: Vec<serde_json::Value> = client.get("/items/").send().await.json();
+    assert_eq!(listed.len(), 4, "invalid bodies created nothing");
+
+    let admin = client.token("1", &["admin"]).expect("token");
+    let missing = client.delete("/items/999").bearer(&admin).send().await;
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn catalogue_list_is_cached_and_flushed_on_creation() {
+    for backend in common::services::caches() {
+        let config = backend.apply(config());
+        let client = TestClient::new(seed_tour::app(config).expect("app"))
+            .await
+            .expect("router");
+        let admin = client.token("1", &["admin"]).expect("token");
+
+        let first = client.get("/catalogue/produits").send().await;
+        assert_eq!(first.header("x-cache"), Some("miss"), "{}", backend.name);
+        assert_eq!(first.text(), "[]");
+        assert_eq!(
+            client
+                .get("/catalogue/produits")
+                .send()
+                .await
+                .header("x-cache"),
+            Some("hit")
+        );
+
+        let produit = serde_json::json!({"nom": "Clavier", "prix_centimes": 4990});
+        assert_eq!(
+            client
+                .post("/catalogue/produits")
+                .json(&produit)
+                .send()
+                .await
+                .status(),
+            401
+        );
+        let reader = client.token("7", &["lecteur"]).expect("token");
+        assert_eq!(
+            client
+                .post("/catalogue/produits")
+                .bearer(&reader)
+                .json(&produit)
+                .send()
+                .await
+                .status(),
+            403
+        );
+        assert_eq!(
+            client
+                .post("/catalogue/produits")
+                .bearer(&admin)
+                .json(&produit)
+                .send()
+                .await
+                .status(),
+            201
+        );
+        let duplicate = client
+            .post("/catalogue/produits")
+            .bearer(&admin)
+            .json(&produit)
+            .send()
+            .await;
+        assert_eq!(duplicate.status(), 409, "{}", backend.name);
+
+        let after = client.get("/catalogue/produits").send().await;
+        assert_eq!(
+            after.header("x-cache"),
+            Some("miss"),
+            "{}: flushed by the creation",
+            backend.name
+        );
+        let produits: Vec<serde_json::Value> = after.json();
+        assert_eq!(produits.len(), 1);
+        assert_eq!(produits[0]["prix_centimes"], 4990);
+    }
+}
+
+#[tokio::test]
+async fn dashboard_is_cached_per_user() {
+    let client = tour().await;
+    let ada = client.token("ada", &[]).expect("token");
+    let bob = client.token("bob", &[]).expect("token");
+    assert_eq!(
+        client.get("/tableau-de-bord/stats").send().await.status(),
+        401
+    );
+
+    let created = client
+        .post("/items/")
+        .bearer(&ada)
+        .json(&serde_json::json!({"nom": "Agenda"}))
+        .send()
+        .await;
+    assert_eq!(created.status(), 201);
+
+    let first = client
+        .get("/tableau-de-bord/stats")
+        .bearer(&ada)
+        .send()
+        .await;
+    assert_eq!(first.header("x-cache"), Some("miss"));
+    let stats: serde_json::Value = first.json();
+    assert_eq!(stats["utilisateur"], "ada");
+    assert_eq!(stats["mes_items"], 1);
+    assert_eq!(stats["items"], 4);
+
+    let other = client
+        .get("/tableau-de-bord/stats")
+        .bearer(&bob)
+        .send()
+        .await;
+    assert_eq!(
+        other.header("x-cache"),
+        Some("miss"),
+        "another user, another entry"
+    );
+    assert_eq!(other.json::<serde_json::Value>()["mes_items"], 0);
+
+    let again = client
+        .get("/tableau-de-bord/stats")
+        .bearer(&ada)
+        .send()
+        .await;
+    assert_eq!(again.header("x-cache"), Some("hit"));
+    assert_eq!(again.json::<serde_json::Value>()["utilisateur"], "ada");
 }

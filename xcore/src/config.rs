@@ -317,12 +317,12 @@ impl Config {
 
 /// `DATABASE_URL` and `REDIS_URL`, the names every hosting platform sets.
 fn conventional_env() -> Env {
-    Env::raw()
-        .only(&["DATABASE_URL", "REDIS_URL"])
-        .map(|key| match key.as_str().to_ascii_lowercase().as_str() {
+    Env::raw().only(&["DATABASE_URL", "REDIS_URL"]).map(|key| {
+        match key.as_str().to_ascii_lowercase().as_str() {
             "database_url" => "database.url".into(),
             _ => "cache.url".into(),
-        })
+        }
+    })
 }
 
 fn env_provider() -> Env {
@@ -393,7 +393,10 @@ mod tests {
             jail.set_env("REDIS_URL", "redis://cache:6379");
             let config = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(config.database.url.expose(), "postgres://app:pw@db/shop");
-            assert_eq!(config.cache.url.as_ref().map(RedactedUrl::expose), Some("redis://cache:6379"));
+            assert_eq!(
+                config.cache.url.as_ref().map(RedactedUrl::expose),
+                Some("redis://cache:6379")
+            );
             jail.set_env("XCORE_DATABASE_URL", "sqlite://other.db");
             let config = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(config.database.url.expose(), "sqlite://other.db");

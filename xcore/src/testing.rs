@@ -54,7 +54,7 @@ pub fn config() -> Config {
     Config::default()
         .with_jwt_secret("xcore testing secret, not for production use")
         .with_database_url(format!(
-            "sqlite://xcore-test-{}?mode=memory&cache=shared",
+            "sqlite:file:xcore-test-{}?mode=memory&cache=shared",
             uuid::Uuid::new_v4().simple()
         ))
 }

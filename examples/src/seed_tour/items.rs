@@ -1,72 +1,96 @@
-//! `/items`: the seed's "Vérifier les rôles" — deleting is for admins.
-//!
-//! The items live in memory for now; the storage issue moves them to the
-//! database.
+//! `/items`: the seed's database service ("Service de base de données") and
+//! its role check ("Vérifier les rôles").
 
-use std::collections::BTreeMap;
-use std::sync::RwLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use xcore::prelude::*;
 
-/// An item of the list.
-#[derive(Debug, Clone, Serialize)]
+/// An item, as stored in `items_items`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Item {
-    /// Identifier.
-    pub id: u64,
+    /// Identifier, chosen by the database.
+    pub id: i64,
     /// Display name.
+    pub nom: String,
+    /// Id of the user who created it (none for the samples).
+    pub cree_par: Option<String>,
+    /// Creation time, Unix seconds.
+    pub cree_le: i64,
+}
+
+/// Body of `POST /items/`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NouvelItem {
+    /// Display name: 1 to 200 characters.
     pub nom: String,
 }
 
-/// Items kept in the plugin's own state.
-pub struct Items {
-    store: RwLock<BTreeMap<u64, Item>>,
-}
+type Row = (i64, String, Option<String>, i64);
 
-impl Default for Items {
-    /// Three sample items, so the routes have something to show and delete.
-    fn default() -> Self {
-        let store = ["Clavier", "Souris", "Écran"]
-            .into_iter()
-            .zip(1..)
-            .map(|(nom, id)| {
-                (
-                    id,
-                    Item {
-                        id,
-                        nom: nom.to_owned(),
-                    },
-                )
-            })
-            .collect();
-        Items {
-            store: RwLock::new(store),
-        }
+fn item((id, nom, cree_par, cree_le): Row) -> Item {
+    Item {
+        id,
+        nom,
+        cree_par,
+        cree_le,
     }
 }
 
-#[plugin(name = "items", version = "1.0.0", prefix = "/items", tags = ["items"])]
+/// Items stored in the database (tables created by its migrations).
+pub struct Items;
+
+#[plugin(name = "items", version = "1.0.0", prefix = "/items", tags = ["items"],
+         migrations = "migrations/items")]
 impl Items {
     /// Lists the items.
     #[route(get, "/")]
-    async fn lister(&self) -> Json<Vec<Item>> {
-        let store = self
-            .store
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        Json(store.values().cloned().collect())
+    async fn lister(db: Db) -> xcore::Result<Json<Vec<Item>>> {
+        let rows: Vec<Row> =
+            xcore::sqlx::query_as("SELECT id, nom, cree_par, cree_le FROM items_items ORDER BY id")
+                .fetch_all(db.pool())
+                .await?;
+        Ok(Json(rows.into_iter().map(item).collect()))
+    }
+
+    /// Creates an item for the signed-in user.
+    #[route(post, "/", auth)]
+    async fn creer(
+        db: Db,
+        user: CurrentUser,
+        Json(data): Json<NouvelItem>,
+    ) -> xcore::Result<(StatusCode, Json<Item>)> {
+        let nom = data.nom.trim();
+        if nom.is_empty() || nom.chars().count() > 200 {
+            return Err(Error::Validation(
+                "`nom` must have 1 to 200 characters".into(),
+            ));
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let row: Row = xcore::sqlx::query_as(
+            "INSERT INTO items_items (nom, cree_par, cree_le) VALUES ($1, $2, $3) RETURNING id, nom, cree_par, cree_le",
+        )
+        .bind(nom)
+        .bind(user.id())
+        .bind(now)
+        .fetch_one(db.pool())
+        .await?;
+        Ok((StatusCode::CREATED, Json(item(row))))
     }
 
     /// Deletes an item: admins only (403 for other users, 401 without a token).
     #[route(delete, "/{item_id}", auth = "admin")]
-    async fn supprimer(&self, Path(item_id): Path<u64>) -> xcore::Result<StatusCode> {
-        let mut store = self
-            .store
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match store.remove(&item_id) {
-            Some(_) => Ok(StatusCode::NO_CONTENT),
-            None => Err(Error::NotFound(format!("item {item_id} does not exist"))),
+    async fn supprimer(db: Db, Path(item_id): Path<i64>) -> xcore::Result<StatusCode> {
+        let done = xcore::sqlx::query("DELETE FROM items_items WHERE id = $1")
+            .bind(item_id)
+            .execute(db.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(Error::NotFound(format!("item {item_id} does not exist")));
         }
+        Ok(StatusCode::NO_CONTENT)
     }
 }

@@ -1,11 +1,14 @@
 //! The seed tutorial ("Utiliser les services existants") as one app.
 //!
 //! Run it with `cargo run --example seed_tour`; it serves on 127.0.0.1:8000
-//! (`XCORE_BIND` to change).
+//! (`XCORE_BIND` to change), stores into `xcore.db` (`DATABASE_URL` to use
+//! PostgreSQL) and caches in memory (`REDIS_URL` to use Redis).
 
+pub mod catalogue;
 pub mod hello;
 pub mod items;
 pub mod profil;
+pub mod tableau_de_bord;
 
 use xcore::App;
 use xcore::config::Config;
@@ -15,5 +18,7 @@ pub fn app(config: Config) -> xcore::Result<App> {
     Ok(App::new(config)?
         .plugin(hello::Hello)
         .plugin(profil::Profil)
-        .plugin(items::Items::default()))
+        .plugin(items::Items)
+        .plugin(catalogue::Catalogue)
+        .plugin(tableau_de_bord::TableauDeBord))
 }

@@ -16,7 +16,9 @@ pub fn config() -> Config {
 }
 
 pub async fn client(plugin: impl Plugin) -> TestClient {
-    TestClient::new(App::new(config()).expect("app").plugin(plugin)).await.expect("router")
+    TestClient::new(App::new(config()).expect("app").plugin(plugin))
+        .await
+        .expect("router")
 }
 
 /// Asserts the JSON error envelope and returns its code.
@@ -29,3 +31,5 @@ pub fn error_code(response: &xcore::testing::TestResponse) -> String {
         .unwrap_or_else(|| panic!("not an error body: {body}"))
         .to_owned()
 }
+
+pub mod services;

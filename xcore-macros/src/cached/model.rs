@@ -5,9 +5,9 @@ use syn::{Attribute, LitStr};
 
 use super::parse;
 use crate::diagnostics::Errors;
+use crate::route::Route;
 use crate::route::parse::HttpMethod;
 use crate::route::path::Segment;
-use crate::route::Route;
 
 /// A validated cache declaration.
 pub(crate) struct CacheSpec {
@@ -68,7 +68,10 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
                     }
                 }
                 if uses_user && !guarded {
-                    errors.error(key.span(), "`{user}` needs a signed-in user, but this route has no guard (`auth`)");
+                    errors.error(
+                        key.span(),
+                        "`{user}` needs a signed-in user, but this route has no guard (`auth`)",
+                    );
                     ok = false;
                 }
                 if guarded && !uses_user && args.shared.is_none() {

@@ -7,7 +7,8 @@ use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Token};
 
 use crate::diagnostics::Errors;
 
-const USAGE: &str = "expected `#[cached(ttl = 300)]` (seconds), optionally with `shared` and `key = \"...\"`";
+const USAGE: &str =
+    "expected `#[cached(ttl = 300)]` (seconds), optionally with `shared` and `key = \"...\"`";
 const OPTIONS: &str = "ttl, shared, key";
 
 /// `#[cached(...)]`, parsed.
@@ -22,13 +23,15 @@ pub(crate) struct CachedArgs {
 pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs> {
     let span = attr.path().span();
     let metas = match &attr.meta {
-        Meta::List(_) => match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
-            Ok(metas) => metas,
-            Err(error) => {
-                errors.push(error);
-                return None;
+        Meta::List(_) => {
+            match attr.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+                Ok(metas) => metas,
+                Err(error) => {
+                    errors.push(error);
+                    return None;
+                }
             }
-        },
+        }
         _ => {
             errors.error(span, format!("`#[cached]` needs a TTL: {USAGE}"));
             return None;
@@ -41,40 +44,61 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
     let mut ok = true;
     for meta in metas {
         let Some(ident) = meta.path().get_ident() else {
-            errors.error(meta.path().span(), format!("unknown option; expected one of {OPTIONS}"));
+            errors.error(
+                meta.path().span(),
+                format!("unknown option; expected one of {OPTIONS}"),
+            );
             ok = false;
             continue;
         };
         let name = ident.to_string();
         if let Some((_, previous)) = seen.iter().find(|(n, _)| *n == name) {
-            errors.duplicate(ident.span(), format!("`{name}` is given twice"), *previous, format!("`{name}` first given here"));
+            errors.duplicate(
+                ident.span(),
+                format!("`{name}` is given twice"),
+                *previous,
+                format!("`{name}` first given here"),
+            );
             ok = false;
             continue;
         }
         seen.push((name.clone(), ident.span()));
         match (name.as_str(), &meta) {
-            ("ttl", Meta::NameValue(pair)) => match &pair.value {
-                Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => match int.base10_parse::<u64>() {
-                    Ok(0) => {
-                        errors.error(int.span(), "the TTL is in seconds and must be at least 1");
+            ("ttl", Meta::NameValue(pair)) => {
+                match &pair.value {
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Int(int), ..
+                    }) => match int.base10_parse::<u64>() {
+                        Ok(0) => {
+                            errors
+                                .error(int.span(), "the TTL is in seconds and must be at least 1");
+                            ok = false;
+                        }
+                        Ok(secs) if int.suffix().is_empty() => ttl = Some((int.span(), secs)),
+                        _ => {
+                            errors.error(int.span(), "`ttl` is a whole number of seconds without suffix, e.g. `ttl = 300`");
+                            ok = false;
+                        }
+                    },
+                    other => {
+                        errors.error(
+                            other.span(),
+                            "`ttl` is a whole number of seconds, e.g. `ttl = 300` for five minutes",
+                        );
                         ok = false;
                     }
-                    Ok(secs) if int.suffix().is_empty() => ttl = Some((int.span(), secs)),
-                    _ => {
-                        errors.error(int.span(), "`ttl` is a whole number of seconds without suffix, e.g. `ttl = 300`");
-                        ok = false;
-                    }
-                },
-                other => {
-                    errors.error(other.span(), "`ttl` is a whole number of seconds, e.g. `ttl = 300` for five minutes");
-                    ok = false;
                 }
-            },
+            }
             ("shared", Meta::Path(_)) => shared = Some(ident.span()),
             ("key", Meta::NameValue(pair)) => match &pair.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) => key = Some(lit.clone()),
+                Expr::Lit(ExprLit {
+                    lit: Lit::Str(lit), ..
+                }) => key = Some(lit.clone()),
                 other => {
-                    errors.error(other.span(), "`key` takes a string template, e.g. `key = \"produits:all\"`");
+                    errors.error(
+                        other.span(),
+                        "`key` takes a string template, e.g. `key = \"produits:all\"`",
+                    );
                     ok = false;
                 }
             },
@@ -87,15 +111,24 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
                 ok = false;
             }
             ("key", _) => {
-                errors.error(ident.span(), "`key` takes a string template: `key = \"produits:all\"`");
+                errors.error(
+                    ident.span(),
+                    "`key` takes a string template: `key = \"produits:all\"`",
+                );
                 ok = false;
             }
             ("ttl_secs" | "seconds" | "expire" | "ttl_seconds", _) => {
-                errors.error(ident.span(), format!("unknown option `{name}`: the lifetime is `ttl`, in seconds"));
+                errors.error(
+                    ident.span(),
+                    format!("unknown option `{name}`: the lifetime is `ttl`, in seconds"),
+                );
                 ok = false;
             }
             _ => {
-                errors.error(ident.span(), format!("unknown option `{name}`; expected one of {OPTIONS}"));
+                errors.error(
+                    ident.span(),
+                    format!("unknown option `{name}`; expected one of {OPTIONS}"),
+                );
                 ok = false;
             }
         }
@@ -106,5 +139,10 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
         }
         return None;
     };
-    ok.then_some(CachedArgs { span, ttl_secs, shared, key })
+    ok.then_some(CachedArgs {
+        span,
+        ttl_secs,
+        shared,
+        key,
+    })
 }

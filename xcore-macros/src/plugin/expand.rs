@@ -31,7 +31,8 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
     });
     let description = model.description.as_ref().map(|d| quote!(.description(#d)));
     let checks = model.routes.iter().map(bound_checks);
-    let migrations = (!model.migrations.is_empty()).then(|| super::migrations::expand(&model.migrations));
+    let migrations =
+        (!model.migrations.is_empty()).then(|| super::migrations::expand(&model.migrations));
     let routes = model.routes.iter().map(route);
 
     quote! {

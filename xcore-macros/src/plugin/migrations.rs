@@ -27,7 +27,10 @@ pub(crate) struct MigrationFiles {
 
 pub(crate) fn collect(folder: &LitStr, errors: &mut Errors) -> Vec<(i64, MigrationFiles)> {
     let Some(root) = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from) else {
-        errors.error(folder.span(), "CARGO_MANIFEST_DIR is not set: build with cargo");
+        errors.error(
+            folder.span(),
+            "CARGO_MANIFEST_DIR is not set: build with cargo",
+        );
         return Vec::new();
     };
     let dir = root.join(folder.value());
@@ -79,7 +82,10 @@ pub(crate) fn collect(folder: &LitStr, errors: &mut Errors) -> Vec<(i64, Migrati
         if !entry.name.is_empty() && entry.name != name {
             errors.error(
                 folder.span(),
-                format!("migrations `{}` and `{file}` share the version {version}", entry.file),
+                format!(
+                    "migrations `{}` and `{file}` share the version {version}",
+                    entry.file
+                ),
             );
             continue;
         }

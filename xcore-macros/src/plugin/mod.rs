@@ -95,7 +95,10 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
             );
         }
         for extra in cached_attrs.iter().skip(1) {
-            errors.error(syn::spanned::Spanned::span(extra.path()), "`#[cached]` is given twice");
+            errors.error(
+                syn::spanned::Spanned::span(extra.path()),
+                "`#[cached]` is given twice",
+            );
         }
         let Some(first) = route_attrs.first() else {
             if let Some(attr) = cached_attrs.first() {

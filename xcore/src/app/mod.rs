@@ -157,8 +157,8 @@ impl App {
             db::apply_migrations(&db, &name, plugin.migrations()).await?;
         }
         let state = AppState::new(self.config, self.keys, db, cache);
-        let mounted = mount::mount(&self.plugins, &state)?;
-        Ok((mounted.router, state))
+        let router = mount::mount(&self.plugins, &state)?;
+        Ok((router, state))
     }
 
     fn warn_if_generated_secret(&self) {

@@ -31,12 +31,7 @@ pub struct MountedRoute {
 /// Paths served by the app itself, which no plugin may take.
 pub(crate) const RESERVED: &[&str] = &["/health"];
 
-pub(crate) struct Mounted {
-    pub router: Router,
-    pub routes: Vec<MountedRoute>,
-}
-
-pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mounted, Error> {
+pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Router, Error> {
     let mut matcher = matchit::Router::new();
     // path -> plugin that owns it
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
@@ -46,7 +41,6 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mou
     }
     let mut names: BTreeMap<String, ()> = BTreeMap::new();
     let mut router = Router::new();
-    let mut table = Vec::new();
 
     for plugin in plugins {
         let meta = plugin.meta();
@@ -72,8 +66,13 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mou
                     )));
                 }
                 Some(policy) => method_router.route_layer(
-                    CacheLayer::new(policy, plugin_state.cache().clone(), &info.path, !info.guard.is_public())
-                        .map_err(|err| Error::Setup(format!("plugin `{}`: {err}", meta.name)))?,
+                    CacheLayer::new(
+                        policy,
+                        plugin_state.cache().clone(),
+                        &info.path,
+                        !info.guard.is_public(),
+                    )
+                    .map_err(|err| Error::Setup(format!("plugin `{}`: {err}", meta.name)))?,
                 ),
                 None => method_router,
             };
@@ -109,11 +108,6 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mou
                     *existing = merged;
                 }
             }
-            table.push(MountedRoute {
-                plugin: meta.name.to_string(),
-                path: full,
-                info,
-            });
         }
 
         let mut plugin_router = Router::new();
@@ -122,10 +116,7 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Mou
         }
         router = router.merge(plugin_router.with_state(plugin_state));
     }
-    Ok(Mounted {
-        router,
-        routes: table,
-    })
+    Ok(router)
 }
 
 /// The route table without mounting anything.
@@ -192,10 +183,10 @@ fn check_path(plugin: &str, path: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
-    use crate::plugin::{PluginMeta, Routes};
     use crate::cache::Cache;
+    use crate::config::Config;
     use crate::db::Db;
+    use crate::plugin::{PluginMeta, Routes};
     use crate::security::JwtKeys;
 
     /// A lazily connected in-memory database: mounting never touches it.
@@ -216,7 +207,7 @@ mod tests {
         }
     }
 
-    fn mount_all(plugins: Vec<Fixed>) -> Result<Mounted, Error> {
+    fn mount_all(plugins: Vec<Fixed>) -> Result<Router, Error> {
         let keys = JwtKeys::random(Default::default());
         let state = AppState::new(Config::default(), keys, test_db(), Cache::memory(1024));
         let plugins: Vec<Arc<dyn Plugin>> = plugins
@@ -226,7 +217,7 @@ mod tests {
         mount(&plugins, &state)
     }
 
-    fn setup_message(result: Result<Mounted, Error>) -> String {
+    fn setup_message(result: Result<Router, Error>) -> String {
         match result {
             Err(Error::Setup(message)) => message,
             Err(other) => panic!("unexpected error {other}"),
@@ -236,13 +227,14 @@ mod tests {
 
     #[tokio::test]
     async fn same_path_different_methods_is_one_route() {
-        let mounted = mount_all(vec![Fixed(
+        let plugins = vec![Fixed(
             "a",
             "/a",
             vec![RouteInfo::get("/x"), RouteInfo::post("/x")],
-        )])
-        .expect("mounts");
-        assert_eq!(mounted.routes.len(), 2);
+        )];
+        let table = table(&[Arc::new(Fixed("a", "/a", plugins[0].2.clone())) as Arc<dyn Plugin>]);
+        assert_eq!(table.len(), 2);
+        let _router = mount_all(plugins).expect("mounts");
     }
 
     #[tokio::test]

@@ -36,8 +36,15 @@ impl Flights {
 
 impl Drop for Flight {
     fn drop(&mut self) {
-        let mutex = self.lock.take().map(|guard| OwnedMutexGuard::mutex(&guard).clone());
-        let mut running = self.flights.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mutex = self
+            .lock
+            .take()
+            .map(|guard| OwnedMutexGuard::mutex(&guard).clone());
+        let mut running = self
+            .flights
+            .running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         // The guard is gone; two references left (the map and `mutex`): nobody waits.
         if let Some(mutex) = mutex
             && Arc::strong_count(&mutex) <= 2

@@ -168,14 +168,25 @@ impl Cache {
     }
 
     /// Stores raw bytes for `ttl_secs` seconds.
-    pub async fn set_bytes(&self, key: &str, value: impl Into<Bytes>, ttl_secs: u64) -> Result<(), CacheError> {
+    pub async fn set_bytes(
+        &self,
+        key: &str,
+        value: impl Into<Bytes>,
+        ttl_secs: u64,
+    ) -> Result<(), CacheError> {
         if ttl_secs == 0 {
             return Err(CacheError::ZeroTtl);
         }
-        self.set_for(key, value.into(), Duration::from_secs(ttl_secs)).await
+        self.set_for(key, value.into(), Duration::from_secs(ttl_secs))
+            .await
     }
 
-    pub(crate) async fn set_for(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+    pub(crate) async fn set_for(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
         let key = self.full_key(key);
         match &self.store {
             Store::Memory(store) => {
@@ -189,14 +200,17 @@ impl Cache {
     /// The text stored under `key`.
     pub async fn get(&self, key: &str) -> Result<Option<String>, CacheError> {
         match self.get_bytes(key).await? {
-            Some(bytes) => String::from_utf8(bytes.to_vec()).map(Some).map_err(|_| CacheError::NotText),
+            Some(bytes) => String::from_utf8(bytes.to_vec())
+                .map(Some)
+                .map_err(|_| CacheError::NotText),
             None => Ok(None),
         }
     }
 
     /// Stores `value` for `ttl_secs` seconds (at least 1).
     pub async fn set(&self, key: &str, value: &str, ttl_secs: u64) -> Result<(), CacheError> {
-        self.set_bytes(key, Bytes::copy_from_slice(value.as_bytes()), ttl_secs).await
+        self.set_bytes(key, Bytes::copy_from_slice(value.as_bytes()), ttl_secs)
+            .await
     }
 
     /// Removes `key`; whether it existed.
@@ -237,8 +251,14 @@ impl Cache {
     }
 
     /// Stores `value` as JSON for `ttl_secs` seconds.
-    pub async fn set_json<T: Serialize + ?Sized>(&self, key: &str, value: &T, ttl_secs: u64) -> Result<(), CacheError> {
-        self.set_bytes(key, serde_json::to_vec(value)?, ttl_secs).await
+    pub async fn set_json<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl_secs: u64,
+    ) -> Result<(), CacheError> {
+        self.set_bytes(key, serde_json::to_vec(value)?, ttl_secs)
+            .await
     }
 
     /// The cached value of `key`, or `compute()`'s result, stored for
@@ -256,7 +276,12 @@ impl Cache {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn get_or_set<T, F, Fut>(&self, key: &str, ttl_secs: u64, compute: F) -> Result<T, Error>
+    pub async fn get_or_set<T, F, Fut>(
+        &self,
+        key: &str,
+        ttl_secs: u64,
+        compute: F,
+    ) -> Result<T, Error>
     where
         T: Serialize + DeserializeOwned,
         F: FnOnce() -> Fut,

@@ -87,18 +87,26 @@ impl RedisStore {
             .map(|v| v.map(Bytes::from))
     }
 
-    pub(crate) async fn set(&self, key: &str, value: Bytes, ttl: Duration) -> Result<(), CacheError> {
+    pub(crate) async fn set(
+        &self,
+        key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         self.run(|mut c| async move { c.pset_ex::<_, _, ()>(key, value.as_ref(), millis).await })
             .await
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, CacheError> {
-        self.run(|mut c| async move { c.del::<_, u64>(key).await }).await.map(|n| n > 0)
+        self.run(|mut c| async move { c.del::<_, u64>(key).await })
+            .await
+            .map(|n| n > 0)
     }
 
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, CacheError> {
-        self.run(|mut c| async move { c.exists::<_, bool>(key).await }).await
+        self.run(|mut c| async move { c.exists::<_, bool>(key).await })
+            .await
     }
 
     pub(crate) async fn flush(&self, glob: &str) -> Result<u64, CacheError> {
@@ -118,7 +126,9 @@ impl RedisStore {
                 })
                 .await?;
             if !keys.is_empty() {
-                removed += self.run(|mut c| async move { c.unlink::<_, u64>(keys).await }).await?;
+                removed += self
+                    .run(|mut c| async move { c.unlink::<_, u64>(keys).await })
+                    .await?;
             }
             if next == 0 {
                 return Ok(removed);

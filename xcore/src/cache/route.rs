@@ -123,7 +123,8 @@ impl KeyTemplate {
                 .find('}')
                 .ok_or_else(|| format!("unclosed `{{` in cache key `{template}`"))?;
             let name = &after[..close];
-            let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid =
+                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             parts.push(match name {
                 "user" => Part::User,
                 _ => match name.strip_prefix("query.") {
@@ -183,15 +184,25 @@ impl CacheLayer {
     /// storing into `cache`. `guarded` says whether the route has a guard:
     /// then entries are per user unless the policy is shared. Fails when the
     /// key template does not fit the route.
-    pub fn new(policy: &CachePolicy, cache: Cache, path: &str, guarded: bool) -> Result<Self, Error> {
+    pub fn new(
+        policy: &CachePolicy,
+        cache: Cache,
+        path: &str,
+        guarded: bool,
+    ) -> Result<Self, Error> {
         if policy.ttl.is_zero() {
-            return Err(Error::Setup(format!("route {path}: a cache TTL must be at least 1 second")));
+            return Err(Error::Setup(format!(
+                "route {path}: a cache TTL must be at least 1 second"
+            )));
         }
         let template = match policy.key_template() {
             Some(raw) => {
-                let template = KeyTemplate::parse(raw).map_err(|e| Error::Setup(format!("route {path}: {e}")))?;
+                let template = KeyTemplate::parse(raw)
+                    .map_err(|e| Error::Setup(format!("route {path}: {e}")))?;
                 for param in template.path_params() {
-                    if !path.contains(&format!("{{{param}}}")) && !path.contains(&format!("{{*{param}}}")) {
+                    if !path.contains(&format!("{{{param}}}"))
+                        && !path.contains(&format!("{{*{param}}}"))
+                    {
                         return Err(Error::Setup(format!(
                             "route {path}: cache key `{raw}` uses `{{{param}}}`, which is not a parameter of the path"
                         )));
@@ -303,10 +314,14 @@ impl Shared {
         let body = match to_bytes(body, usize::MAX).await {
             Ok(body) => body,
             Err(err) => {
-                return Error::internal(format!("response body failed while caching: {err}")).into_response();
+                return Error::internal(format!("response body failed while caching: {err}"))
+                    .into_response();
             }
         };
-        let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         if let Err(err) = self
             .cache
             .set_for(&key, encode(parts.status, content_type, &body), self.ttl)
@@ -320,7 +335,10 @@ impl Shared {
     /// The entry key, or `None` when this request cannot be cached (no user
     /// where one is needed).
     async fn key_for(&self, request: Request) -> (Request, Option<String>) {
-        let user = request.extensions().get::<CurrentUser>().map(|u| u.id().to_owned());
+        let user = request
+            .extensions()
+            .get::<CurrentUser>()
+            .map(|u| u.id().to_owned());
         let Some(template) = &self.template else {
             let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
             let key = match (self.per_user, &user) {
@@ -335,13 +353,20 @@ impl Shared {
         let path: HashMap<String, String> = if template.path_params().next().is_some() {
             RawPathParams::from_request_parts(&mut parts, &())
                 .await
-                .map(|params| params.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
+                .map(|params| {
+                    params
+                        .iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect()
+                })
                 .unwrap_or_default()
         } else {
             HashMap::new()
         };
         let query: HashMap<String, String> = if template.uses_query() {
-            Query::try_from_uri(&parts.uri).map(|Query(q)| q).unwrap_or_default()
+            Query::try_from_uri(&parts.uri)
+                .map(|Query(q)| q)
+                .unwrap_or_default()
         } else {
             HashMap::new()
         };
@@ -375,11 +400,17 @@ where
 fn cacheable(response: &Response) -> bool {
     response.status().is_success()
         && !response.headers().contains_key(header::SET_COOKIE)
-        && response.body().size_hint().upper().is_some_and(|size| size <= MAX_CACHED_BODY)
+        && response
+            .body()
+            .size_hint()
+            .upper()
+            .is_some_and(|size| size <= MAX_CACHED_BODY)
 }
 
 fn tagged(mut response: Response, state: &'static str) -> Response {
-    response.headers_mut().insert(X_CACHE, HeaderValue::from_static(state));
+    response
+        .headers_mut()
+        .insert(X_CACHE, HeaderValue::from_static(state));
     response
 }
 
@@ -406,9 +437,10 @@ fn decode(bytes: Bytes) -> Option<Response> {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     if !content_type.is_empty() {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_bytes(content_type).ok()?);
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_bytes(content_type).ok()?,
+        );
     }
     Some(response)
 }
@@ -429,7 +461,11 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
-        let entry = encode(StatusCode::CREATED, Some("application/json"), &Bytes::from_static(b"[1]"));
+        let entry = encode(
+            StatusCode::CREATED,
+            Some("application/json"),
+            &Bytes::from_static(b"[1]"),
+        );
         let response = decode(entry).expect("decodes");
         assert_eq!(response.status(), StatusCode::CREATED);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
@@ -446,10 +482,19 @@ mod tests {
     #[test]
     fn key_templates_must_fit_the_route() {
         assert!(policy_error(CachePolicy::ttl_secs(0), "/", false).contains("at least 1 second"));
-        assert!(policy_error(CachePolicy::ttl_secs(5).key("x:{id}"), "/{name}", false).contains("not a parameter"));
-        assert!(policy_error(CachePolicy::ttl_secs(5).key("x:{user}"), "/", false).contains("no guard"));
-        assert!(policy_error(CachePolicy::ttl_secs(5).key("x"), "/", true).contains("add `{user}`"));
+        assert!(
+            policy_error(CachePolicy::ttl_secs(5).key("x:{id}"), "/{name}", false)
+                .contains("not a parameter")
+        );
+        assert!(
+            policy_error(CachePolicy::ttl_secs(5).key("x:{user}"), "/", false).contains("no guard")
+        );
+        assert!(
+            policy_error(CachePolicy::ttl_secs(5).key("x"), "/", true).contains("add `{user}`")
+        );
         assert!(policy_error(CachePolicy::ttl_secs(5).key("x").shared(), "/", true).is_empty());
-        assert!(policy_error(CachePolicy::ttl_secs(5).key("x:{id}:{user}"), "/{id}", true).is_empty());
+        assert!(
+            policy_error(CachePolicy::ttl_secs(5).key("x:{id}:{user}"), "/{id}", true).is_empty()
+        );
     }
 }

@@ -86,7 +86,7 @@ const HISTORY: &str = "CREATE TABLE IF NOT EXISTS xcore_migrations (\
 
 /// Key of the PostgreSQL advisory lock that serialises start-ups of several
 /// instances (arbitrary, fixed: "xcore" in ASCII).
-const LOCK_KEY: i64 = 0x7863_6f72_65;
+const LOCK_KEY: i64 = 0x0078_636f_7265;
 
 /// Applies the pending migrations of `plugin`; returns how many ran.
 pub(crate) async fn apply(db: &Db, plugin: &str, migrations: &[Migration]) -> Result<usize, Error> {
@@ -94,9 +94,15 @@ pub(crate) async fn apply(db: &Db, plugin: &str, migrations: &[Migration]) -> Re
         return Ok(0);
     }
     let fail = |file: &str, err: &dyn std::fmt::Display| {
-        Error::Setup(format!("migration {file} of plugin `{plugin}` failed: {err}"))
+        Error::Setup(format!(
+            "migration {file} of plugin `{plugin}` failed: {err}"
+        ))
     };
-    let mut conn = db.pool().acquire().await.map_err(|e| fail("(history)", &e))?;
+    let mut conn = db
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| fail("(history)", &e))?;
     let conn: &mut AnyConnection = conn.acquire().await.map_err(|e| fail("(history)", &e))?;
     if db.backend() == Backend::Postgres {
         sqlx::query("SELECT pg_advisory_lock($1)")
@@ -108,7 +114,10 @@ pub(crate) async fn apply(db: &Db, plugin: &str, migrations: &[Migration]) -> Re
     let result = apply_locked(conn, db.backend(), plugin, migrations).await;
     if db.backend() == Backend::Postgres {
         // Released also when the connection closes; unlock to reuse it.
-        let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(LOCK_KEY).execute(&mut *conn).await;
+        let _ = sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await;
     }
     result
 }
@@ -120,9 +129,13 @@ async fn apply_locked(
     migrations: &[Migration],
 ) -> Result<usize, Error> {
     let fail = |file: &str, err: &dyn std::fmt::Display| {
-        Error::Setup(format!("migration {file} of plugin `{plugin}` failed: {err}"))
+        Error::Setup(format!(
+            "migration {file} of plugin `{plugin}` failed: {err}"
+        ))
     };
-    conn.execute(HISTORY).await.map_err(|e| fail("(history)", &e))?;
+    conn.execute(HISTORY)
+        .await
+        .map_err(|e| fail("(history)", &e))?;
     let applied: Vec<(i64, String)> =
         sqlx::query_as("SELECT version, checksum FROM xcore_migrations WHERE plugin = $1")
             .bind(plugin)
@@ -147,7 +160,9 @@ async fn apply_locked(
             }
             continue;
         }
-        let mut tx = Connection::begin(&mut *conn).await.map_err(|e| fail(migration.file, &e))?;
+        let mut tx = Connection::begin(&mut *conn)
+            .await
+            .map_err(|e| fail(migration.file, &e))?;
         sqlx::raw_sql(sql)
             .execute(&mut *tx)
             .await
@@ -179,8 +194,10 @@ fn now_secs() -> i64 {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+            let _ = write!(out, "{b:02x}");
+            out
+        })
 }

@@ -201,7 +201,9 @@ pub trait UniqueViolationExt<T> {
 impl<T> UniqueViolationExt<T> for Result<T, sqlx::Error> {
     fn conflict_on_unique(self, message: impl Into<String>) -> Result<T, Error> {
         self.map_err(|err| match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(message.into()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Error::Conflict(message.into())
+            }
             _ => Error::from(err),
         })
     }
@@ -235,9 +237,14 @@ fn normalize(url: &str) -> Result<(String, Backend), Error> {
     }
     let path = rest.trim_start_matches("//");
     let file = path.split('?').next().unwrap_or(path);
-    if let Some(parent) = Path::new(file).parent().filter(|p| !p.as_os_str().is_empty()) {
+    if let Some(parent) = Path::new(file)
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+    {
         std::fs::create_dir_all(parent).map_err(|err| {
-            Error::Setup(format!("cannot create the folder of the SQLite database {file}: {err}"))
+            Error::Setup(format!(
+                "cannot create the folder of the SQLite database {file}: {err}"
+            ))
         })?;
     }
     let separator = if url.contains('?') { '&' } else { '?' };
@@ -258,7 +265,10 @@ mod tests {
             normalize("sqlite://data.db?mode=ro").expect("ok").0,
             "sqlite://data.db?mode=ro"
         );
-        assert_eq!(normalize("postgres://u:p@h/db").expect("ok").1, Backend::Postgres);
+        assert_eq!(
+            normalize("postgres://u:p@h/db").expect("ok").1,
+            Backend::Postgres
+        );
         let err = normalize("mysql://root:pw@h/db").expect_err("unsupported");
         assert!(!err.to_string().contains("pw"));
     }

@@ -1,0 +1,5 @@
+CREATE TABLE catalogue_produits (
+    id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    nom TEXT NOT NULL UNIQUE,
+    prix_centimes BIGINT NOT NULL
+);

@@ -1,0 +1,90 @@
+//! `/catalogue`: the seed's cache service ("Service de cache"): the product
+//! list is cached for five minutes and flushed when a product is added.
+
+use serde::{Deserialize, Serialize};
+use xcore::db::UniqueViolationExt;
+use xcore::prelude::*;
+
+/// A product.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Produit {
+    /// Identifier.
+    pub id: i64,
+    /// Unique name.
+    pub nom: String,
+    /// Price in cents.
+    pub prix_centimes: i64,
+}
+
+/// Body of `POST /catalogue/produits`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NouveauProduit {
+    /// Unique name.
+    pub nom: String,
+    /// Price in cents, not negative.
+    pub prix_centimes: i64,
+}
+
+/// The product catalogue.
+pub struct Catalogue;
+
+#[plugin(name = "catalogue", version = "1.0.0", prefix = "/catalogue", tags = ["catalogue"],
+         migrations = "migrations/catalogue")]
+impl Catalogue {
+    /// The products, cached for 300 s under `produits:all`.
+    #[route(get, "/produits")]
+    #[cached(ttl = 300, key = "produits:all")]
+    async fn produits(db: Db) -> xcore::Result<Json<Vec<Produit>>> {
+        let rows: Vec<(i64, String, i64)> = xcore::sqlx::query_as(
+            "SELECT id, nom, prix_centimes FROM catalogue_produits ORDER BY id",
+        )
+        .fetch_all(db.pool())
+        .await?;
+        Ok(Json(
+            rows.into_iter()
+                .map(|(id, nom, prix_centimes)| Produit {
+                    id,
+                    nom,
+                    prix_centimes,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Adds a product (admins) and flushes the cached list.
+    #[route(post, "/produits", auth = "admin")]
+    async fn ajouter(
+        db: Db,
+        cache: Cache,
+        Json(data): Json<NouveauProduit>,
+    ) -> xcore::Result<(StatusCode, Json<Produit>)> {
+        let nom = data.nom.trim();
+        if nom.is_empty() || data.prix_centimes < 0 {
+            return Err(Error::Validation(
+                "`nom` must not be empty and `prix_centimes` not negative".into(),
+            ));
+        }
+        let (id, nom, prix_centimes): (i64, String, i64) = xcore::sqlx::query_as(
+            "INSERT INTO catalogue_produits (nom, prix_centimes) VALUES ($1, $2) RETURNING id, nom, prix_centimes",
+        )
+        .bind(nom)
+        .bind(data.prix_centimes)
+        .fetch_one(db.pool())
+        .await
+        .conflict_on_unique(format!("a product named `{nom}` already exists"))?;
+        // The product is stored either way; a cache outage only delays its
+        // appearance in the list until the entry expires.
+        if let Err(err) = cache.flush_pattern("produits:*").await {
+            tracing::warn!(error = %err, "could not flush the cached product list");
+        }
+        Ok((
+            StatusCode::CREATED,
+            Json(Produit {
+                id,
+                nom,
+                prix_centimes,
+            }),
+        ))
+    }
+}

@@ -1,0 +1,118 @@
+//! The real services the storage suites run against: SQLite always;
+//! PostgreSQL and Redis when `XCORE_TEST_DATABASE_URL` / `XCORE_TEST_REDIS_URL`
+//! are set (required when `XCORE_TEST_REQUIRE_SERVICES=1`, as in CI).
+//! Each test gets a fresh database or key prefix, so tests run in parallel.
+
+use xcore::config::Config;
+
+fn required() -> bool {
+    std::env::var("XCORE_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+fn service_url(variable: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required() => panic!("{variable} is not set but XCORE_TEST_REQUIRE_SERVICES=1"),
+        _ => {
+            eprintln!("skipped: {variable} is not set");
+            None
+        }
+    }
+}
+
+/// A database configuration of one kind.
+pub struct TestDatabase {
+    pub name: &'static str,
+    pub url: String,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary folder removed on drop (for SQLite files).
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("xcore-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// SQLite (a fresh file) and, when available, PostgreSQL (a fresh database).
+pub async fn databases() -> Vec<TestDatabase> {
+    let dir = TempDir::new();
+    let mut all = vec![TestDatabase {
+        name: "sqlite",
+        url: format!("sqlite://{}/app.db", dir.0.display()),
+        _dir: Some(dir),
+    }];
+    if let Some(admin_url) = service_url("XCORE_TEST_DATABASE_URL") {
+        all.push(TestDatabase {
+            name: "postgres",
+            url: fresh_postgres_database(&admin_url).await,
+            _dir: None,
+        });
+    }
+    all
+}
+
+/// Creates an empty database next to the one `admin_url` names.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use xcore::sqlx::Executor;
+    let name = format!("xcore_test_{}", uuid::Uuid::new_v4().simple());
+    let admin = xcore::sqlx::PgPool::connect(admin_url)
+        .await
+        .expect("connect to XCORE_TEST_DATABASE_URL");
+    admin
+        .execute(xcore::sqlx::AssertSqlSafe(format!(
+            "CREATE DATABASE {name}"
+        )))
+        .await
+        .expect("create test database");
+    admin.close().await;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("database URL with a database name");
+    format!("{base}/{name}")
+}
+
+/// A cache configuration of one kind.
+pub struct TestCache {
+    pub name: &'static str,
+    pub url: Option<String>,
+    pub prefix: String,
+}
+
+/// The in-process cache and, when available, Redis (with a fresh prefix).
+pub fn caches() -> Vec<TestCache> {
+    let prefix = format!("xcore-test-{}:", uuid::Uuid::new_v4().simple());
+    let mut all = vec![TestCache {
+        name: "memory",
+        url: None,
+        prefix: prefix.clone(),
+    }];
+    if let Some(url) = service_url("XCORE_TEST_REDIS_URL") {
+        all.push(TestCache {
+            name: "redis",
+            url: Some(url),
+            prefix,
+        });
+    }
+    all
+}
+
+impl TestCache {
+    /// `base` with this cache selected.
+    pub fn apply(&self, base: Config) -> Config {
+        let mut config = base.with_cache_url(self.url.as_deref());
+        config.cache.prefix = self.prefix.clone();
+        config
+    }
+}
