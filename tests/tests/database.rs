@@ -6,7 +6,6 @@ mod common;
 use std::sync::Arc;
 
 use common::services::{self, TestDatabase};
-use serde::Deserialize;
 use xcore::db::{Backend, Db, Migration, UniqueViolationExt};
 use xcore::prelude::*;
 use xcore::testing::TestClient;
@@ -24,12 +23,6 @@ const NOTES_V1: &[Migration] = &[
         .postgres("CREATE TABLE notes_notes (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, texte TEXT NOT NULL UNIQUE)"),
     Migration::new(2, "add_auteur", "0002_add_auteur.sql").sql("ALTER TABLE notes_notes ADD COLUMN auteur TEXT"),
 ];
-
-#[derive(Deserialize, Debug, PartialEq)]
-struct Note {
-    id: i64,
-    texte: String,
-}
 
 async fn create_note(db: Db, Json(texte): Json<String>) -> xcore::Result<(StatusCode, Json<i64>)> {
     let (id,): (i64,) =

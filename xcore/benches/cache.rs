@@ -25,7 +25,10 @@ use xcore::prelude::*;
 const BODY: &[u8] = br#"[{"id":1,"nom":"Clavier","prix_centimes":4990},{"id":2,"nom":"Souris","prix_centimes":1990}]"#;
 
 fn body() -> ([(header::HeaderName, &'static str); 1], Bytes) {
-    ([(header::CONTENT_TYPE, "application/json")], Bytes::from_static(BODY))
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Bytes::from_static(BODY),
+    )
 }
 
 struct Catalogue;
@@ -49,11 +52,22 @@ static TOTALS: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTree
 fn router(rt: &Runtime, redis: Option<&str>) -> Router {
     let mut config = xcore::testing::config().with_cache_url(redis);
     config.cache.prefix = format!("xcore-bench-{}:", std::process::id());
-    rt.block_on(App::new(config).expect("app").plugin(Catalogue).into_plain_router())
-        .expect("router")
+    rt.block_on(
+        App::new(config)
+            .expect("app")
+            .plugin(Catalogue)
+            .into_plain_router(),
+    )
+    .expect("router")
 }
 
-fn measure(c: &mut Criterion, rt: &Runtime, name: &'static str, router: Router, path: &'static str) {
+fn measure(
+    c: &mut Criterion,
+    rt: &Runtime,
+    name: &'static str,
+    router: Router,
+    path: &'static str,
+) {
     // Warm the entry so every measured request is a hit.
     rt.block_on(async {
         let request = Request::get(path).body(Body::empty()).expect("request");
@@ -67,7 +81,11 @@ fn measure(c: &mut Criterion, rt: &Runtime, name: &'static str, router: Router, 
                     let request = Request::get(path).body(Body::empty()).expect("request");
                     let response = router.clone().oneshot(request).await.expect("infallible");
                     assert!(response.status().is_success());
-                    black_box(to_bytes(response.into_body(), usize::MAX).await.expect("body"));
+                    black_box(
+                        to_bytes(response.into_body(), usize::MAX)
+                            .await
+                            .expect("body"),
+                    );
                 }
                 start.elapsed()
             });
@@ -81,25 +99,41 @@ fn measure(c: &mut Criterion, rt: &Runtime, name: &'static str, router: Router, 
 }
 
 fn redis_url(rt: &Runtime) -> Option<String> {
-    let url = std::env::var("XCORE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url =
+        std::env::var("XCORE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let reachable = rt.block_on(async {
         let client = redis::Client::open(url.as_str()).ok()?;
-        let mut conn = tokio::time::timeout(Duration::from_secs(1), client.get_multiplexed_async_connection())
+        let mut conn = tokio::time::timeout(
+            Duration::from_secs(1),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .ok()?
+        .ok()?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
             .await
-            .ok()?
-            .ok()?;
-        redis::cmd("PING").query_async::<String>(&mut conn).await.ok()
+            .ok()
     });
     reachable.map(|_| url)
 }
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let memory = router(&rt, None);
     measure(c, &rt, "cache/direct", memory.clone(), "/catalogue/direct");
     measure(c, &rt, "cache/hit_memory", memory, "/catalogue/produits");
     match redis_url(&rt) {
-        Some(url) => measure(c, &rt, "cache/hit_redis", router(&rt, Some(&url)), "/catalogue/produits"),
+        Some(url) => measure(
+            c,
+            &rt,
+            "cache/hit_redis",
+            router(&rt, Some(&url)),
+            "/catalogue/produits",
+        ),
         None => eprintln!("Redis unreachable: cache/hit_redis skipped"),
     }
 }

@@ -58,7 +58,9 @@ impl Bench {
 static TOTALS: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTreeMap::new());
 
 fn app() -> App {
-    App::new(xcore::testing::config()).expect("app").plugin(Bench)
+    App::new(xcore::testing::config())
+        .expect("app")
+        .plugin(Bench)
 }
 
 fn request(path: &'static str, token: Option<&str>) -> impl Fn() -> Request<Body> {

@@ -1,81 +1,125 @@
-//! The in-process backend: bounded by bytes, with a TTL per entry.
+//! The in-process backend: bounded by bytes (keys plus values), each entry
+//! with its own expiry. Expired entries read as absent and are dropped on
+//! access or pushed out by newer ones.
+//!
+//! Expiry uses the coarse monotonic clock (a few milliseconds of
+//! resolution, a fraction of the cost of `Instant::now()` on every hit):
+//! TTLs are whole seconds, so the difference never shows.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use coarsetime::Instant;
 
 use bytes::Bytes;
-use moka::Expiry;
-use moka::sync::Cache;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
 
 use super::pattern;
 
 #[derive(Clone)]
 struct Entry {
     value: Bytes,
-    ttl: Duration,
+    expires: Instant,
 }
 
-struct PerEntryTtl;
-
-impl Expiry<String, Entry> for PerEntryTtl {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        entry: &Entry,
-        _created: Instant,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
-    }
-
-    fn expire_after_update(
-        &self,
-        _key: &String,
-        entry: &Entry,
-        _updated: Instant,
-        _remaining: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(entry.ttl)
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        self.expires > now
     }
 }
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<String, Entry> for ByBytes {
+    fn weight(&self, key: &String, entry: &Entry) -> u64 {
+        (key.len() + entry.value.len()) as u64
+    }
+}
+
+/// Rough size of an entry, to size the table for `max_bytes`.
+const TYPICAL_ENTRY: u64 = 1024;
 
 pub(crate) struct MemoryStore {
-    entries: Cache<String, Entry>,
+    entries: Cache<String, Entry, ByBytes>,
 }
 
 impl MemoryStore {
     pub(crate) fn new(max_bytes: u64) -> Self {
-        let entries = Cache::builder()
-            .max_capacity(max_bytes)
-            .weigher(|key: &String, entry: &Entry| {
-                u32::try_from(key.len() + entry.value.len()).unwrap_or(u32::MAX)
-            })
-            .expire_after(PerEntryTtl)
-            .build();
-        MemoryStore { entries }
+        let estimated =
+            usize::try_from((max_bytes / TYPICAL_ENTRY).clamp(16, 1 << 20)).unwrap_or(16);
+        MemoryStore {
+            entries: Cache::with_weighter(estimated, max_bytes, ByBytes),
+        }
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Bytes> {
-        self.entries.get(key).map(|entry| entry.value)
+        let entry = self.entries.get(key)?;
+        if entry.live(Instant::now()) {
+            Some(entry.value)
+        } else {
+            self.entries.remove(key);
+            None
+        }
     }
 
     pub(crate) fn set(&self, key: &str, value: Bytes, ttl: Duration) {
-        self.entries.insert(key.to_owned(), Entry { value, ttl });
+        let expires = Instant::now() + coarsetime::Duration::from(ttl);
+        self.entries
+            .insert(key.to_owned(), Entry { value, expires });
     }
 
     pub(crate) fn delete(&self, key: &str) -> bool {
-        self.entries.remove(key).is_some()
+        self.entries
+            .remove(key)
+            .is_some_and(|(_, entry)| entry.live(Instant::now()))
     }
 
     pub(crate) fn exists(&self, key: &str) -> bool {
-        self.entries.contains_key(key)
+        self.get(key).is_some()
     }
 
     pub(crate) fn flush(&self, glob: &str) -> u64 {
-        let mut removed = 0;
-        for (key, _) in self.entries.iter() {
-            if pattern::matches(glob, &key) && self.entries.remove(key.as_str()).is_some() {
-                removed += 1;
+        let now = Instant::now();
+        let removed = AtomicU64::new(0);
+        self.entries.retain(|key, entry| {
+            let matched = pattern::matches(glob, key);
+            if matched && entry.live(now) {
+                removed.fetch_add(1, Ordering::Relaxed);
             }
+            !matched
+        });
+        removed.into_inner()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_is_bounded() {
+        let store = MemoryStore::new(10 * 1024);
+        for i in 0..1000 {
+            store.set(
+                &format!("k{i}"),
+                Bytes::from(vec![0; 100]),
+                Duration::from_secs(60),
+            );
         }
-        removed
+        let kept = (0..1000).filter(|i| store.exists(&format!("k{i}"))).count();
+        assert!(
+            kept > 0 && kept <= 100,
+            "kept {kept} entries of ~104 bytes in 10 KiB"
+        );
+    }
+
+    #[test]
+    fn expired_entries_read_as_absent() {
+        let store = MemoryStore::new(1 << 20);
+        store.set("a", Bytes::from_static(b"1"), Duration::ZERO);
+        assert_eq!(store.get("a"), None);
+        assert!(!store.delete("a"));
     }
 }

@@ -151,7 +151,7 @@ impl Cache {
         matches!(self.store, Store::Redis(_))
     }
 
-    fn full_key(&self, key: &str) -> String {
+    pub(crate) fn full_key(&self, key: &str) -> String {
         let mut full = String::with_capacity(self.namespace.len() + key.len());
         full.push_str(&self.namespace);
         full.push_str(key);
@@ -160,10 +160,22 @@ impl Cache {
 
     /// Raw bytes stored under `key`.
     pub async fn get_bytes(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
-        let key = self.full_key(key);
+        self.get_full(&self.full_key(key)).await
+    }
+
+    pub(crate) async fn get_full(&self, full_key: &str) -> Result<Option<Bytes>, CacheError> {
         match &self.store {
-            Store::Memory(store) => Ok(store.get(&key)),
-            Store::Redis(store) => store.get(&key).await,
+            Store::Memory(store) => Ok(store.get(full_key)),
+            Store::Redis(store) => store.get(full_key).await,
+        }
+    }
+
+    /// A lookup that needs no waiting: `Some` for the in-process backend,
+    /// `None` when the answer must come from Redis.
+    pub(crate) fn get_full_now(&self, full_key: &str) -> Option<Option<Bytes>> {
+        match &self.store {
+            Store::Memory(store) => Some(store.get(full_key)),
+            Store::Redis(_) => None,
         }
     }
 
@@ -187,13 +199,21 @@ impl Cache {
         value: Bytes,
         ttl: Duration,
     ) -> Result<(), CacheError> {
-        let key = self.full_key(key);
+        self.set_full(&self.full_key(key), value, ttl).await
+    }
+
+    pub(crate) async fn set_full(
+        &self,
+        full_key: &str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
         match &self.store {
             Store::Memory(store) => {
-                store.set(&key, value, ttl);
+                store.set(full_key, value, ttl);
                 Ok(())
             }
-            Store::Redis(store) => store.set(&key, value, ttl).await,
+            Store::Redis(store) => store.set(full_key, value, ttl).await,
         }
     }
 

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::{Ready, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -11,9 +12,10 @@ use std::time::Duration;
 
 use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::{FromRequestParts, Query, RawPathParams, Request};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use futures_util::future::Either;
 use tower::{Layer, Service};
 
 use super::Cache;
@@ -24,7 +26,16 @@ use crate::error::Error;
 /// Largest response body the route cache stores; bigger ones pass uncached.
 const MAX_CACHED_BODY: u64 = 8 * 1024 * 1024;
 
-const X_CACHE: &str = "x-cache";
+const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// Content types stored as a one-number code instead of text, so a hit
+/// rebuilds its header without parsing.
+const KNOWN_TYPES: [&str; 4] = [
+    "application/json",
+    "text/plain; charset=utf-8",
+    "text/html; charset=utf-8",
+    "application/octet-stream",
+];
 
 /// How a route's successful responses are cached: for how long, shared by
 /// everyone or per user, under which key.
@@ -166,6 +177,8 @@ impl KeyTemplate {
 struct Shared {
     ttl: Duration,
     template: Option<KeyTemplate>,
+    /// The full key when it does not depend on the request.
+    fixed_key: Option<String>,
     per_user: bool,
     cache: Cache,
     flights: Arc<Flights>,
@@ -223,11 +236,17 @@ impl CacheLayer {
             }
             None => None,
         };
+        let fixed_key = template.as_ref().and_then(|t| match t.parts.as_slice() {
+            [] => Some(cache.full_key("")),
+            [Part::Literal(text)] => Some(cache.full_key(text)),
+            _ => None,
+        });
         Ok(CacheLayer {
             shared: Arc::new(Shared {
                 ttl: policy.ttl,
                 per_user: guarded && !policy.shared && template.is_none(),
                 template,
+                fixed_key,
                 cache,
                 flights: Arc::default(),
             }),
@@ -240,17 +259,29 @@ impl<S> Layer<S> for CacheLayer {
 
     fn layer(&self, inner: S) -> Self::Service {
         CacheService {
-            inner,
+            inner: Arc::new(inner),
             shared: Arc::clone(&self.shared),
         }
     }
 }
 
 /// The service made by [`CacheLayer`].
-#[derive(Clone)]
+///
+/// axum clones a route's service for every request; the handler behind it
+/// sits in an `Arc` and is cloned only on a miss, so a hit costs no
+/// allocation.
 pub struct CacheService<S> {
-    inner: S,
+    inner: Arc<S>,
     shared: Arc<Shared>,
+}
+
+impl<S> Clone for CacheService<S> {
+    fn clone(&self) -> Self {
+        CacheService {
+            inner: Arc::clone(&self.inner),
+            shared: Arc::clone(&self.shared),
+        }
+    }
 }
 
 impl<S> Service<Request> for CacheService<S>
@@ -260,21 +291,57 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Either<Ready<Result<Response, Infallible>>, BoxedResponse>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness of the handler is awaited on the clone that serves a miss.
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let clone = self.inner.clone();
-        let inner = std::mem::replace(&mut self.inner, clone);
+        // The hot path: a hit in the in-process cache is answered without
+        // allocating a future or waiting.
+        if let Some(response) = self.shared.immediate_hit(&request) {
+            return Either::Left(ready(Ok(tagged(response, "hit"))));
+        }
+        let inner = S::clone(&self.inner);
         let shared = Arc::clone(&self.shared);
-        Box::pin(async move { Ok(shared.respond(inner, request).await) })
+        Either::Right(Box::pin(
+            async move { Ok(shared.respond(inner, request).await) },
+        ))
     }
 }
 
+/// The future of a request that may wait on the cache or the handler.
+pub type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 impl Shared {
+    fn immediate_hit(&self, request: &Request) -> Option<Response> {
+        if request.method() != Method::GET {
+            return None;
+        }
+        let bytes = match &self.fixed_key {
+            Some(key) => self.cache.get_full_now(key)??,
+            None if self.template.is_none() => {
+                let key = self.cache.full_key(&self.default_key(request)?);
+                self.cache.get_full_now(&key)??
+            }
+            None => return None,
+        };
+        decode(bytes)
+    }
+
+    /// The key when no template is given: the path and query, plus the user
+    /// on a guarded route (`None`: no user where one is needed).
+    fn default_key(&self, request: &Request) -> Option<String> {
+        let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        if !self.per_user {
+            return Some(format!("route:{target}"));
+        }
+        let user = request.extensions().get::<CurrentUser>()?;
+        Some(format!("route:{target}#user:{}", user.id()))
+    }
+
     async fn respond<S>(&self, mut inner: S, request: Request) -> Response
     where
         S: Service<Request, Response = Response, Error = Infallible>,
@@ -286,7 +353,7 @@ impl Shared {
         let Some(key) = key else {
             return call(&mut inner, request).await;
         };
-        match self.cache.get_bytes(&key).await {
+        match self.cache.get_full(&key).await {
             Ok(Some(bytes)) => {
                 if let Some(response) = decode(bytes) {
                     return tagged(response, "hit");
@@ -301,7 +368,7 @@ impl Shared {
 
         let _flight = self.flights.enter(&key).await;
         // Another request may have filled the entry while this one waited.
-        if let Ok(Some(bytes)) = self.cache.get_bytes(&key).await
+        if let Ok(Some(bytes)) = self.cache.get_full(&key).await
             && let Some(response) = decode(bytes)
         {
             return tagged(response, "hit");
@@ -324,7 +391,7 @@ impl Shared {
             .and_then(|v| v.to_str().ok());
         if let Err(err) = self
             .cache
-            .set_for(&key, encode(parts.status, content_type, &body), self.ttl)
+            .set_full(&key, encode(parts.status, content_type, &body), self.ttl)
             .await
         {
             tracing::warn!(error = %err, "route cache unavailable, response not stored");
@@ -382,7 +449,10 @@ impl Shared {
                 },
             }
         }
-        (Request::from_parts(parts, body), Some(key))
+        (
+            Request::from_parts(parts, body),
+            Some(self.cache.full_key(&key)),
+        )
     }
 }
 
@@ -390,8 +460,11 @@ async fn call<S>(inner: &mut S, request: Request) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {
-    match inner.call(request).await {
-        Ok(response) => response,
+    match tower::ServiceExt::ready(inner).await {
+        Ok(service) => match service.call(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        },
         Err(never) => match never {},
     }
 }
@@ -414,33 +487,54 @@ fn tagged(mut response: Response, state: &'static str) -> Response {
     response
 }
 
-// Entry layout: status (u16) | content-type length (u16) | content-type | body.
+// Entry layout: status (u16) | content-type (u16 length, then the text; or
+// u16::MAX - i for KNOWN_TYPES[i]) | body.
 fn encode(status: StatusCode, content_type: Option<&str>, body: &Bytes) -> Bytes {
-    let content_type = content_type.unwrap_or("").as_bytes();
-    let content_type = &content_type[..content_type.len().min(usize::from(u16::MAX))];
-    let mut out = BytesMut::with_capacity(4 + content_type.len() + body.len());
+    let content_type = content_type.unwrap_or("");
+    let known = KNOWN_TYPES.iter().position(|known| *known == content_type);
+    let text = match known {
+        Some(_) => &[][..],
+        None => &content_type.as_bytes()[..content_type.len().min(usize::from(u16::MAX - 16))],
+    };
+    let mut out = BytesMut::with_capacity(4 + text.len() + body.len());
     out.put_u16(status.as_u16());
-    out.put_u16(content_type.len() as u16);
-    out.put_slice(content_type);
+    match known {
+        Some(index) => out.put_u16(u16::MAX - index as u16),
+        None => out.put_u16(text.len() as u16),
+    }
+    out.put_slice(text);
     out.put_slice(body);
     out.freeze()
 }
 
-fn decode(bytes: Bytes) -> Option<Response> {
+fn decode(mut bytes: Bytes) -> Option<Response> {
     if bytes.len() < 4 {
         return None;
     }
     let status = StatusCode::from_u16(u16::from_be_bytes([bytes[0], bytes[1]])).ok()?;
-    let length = usize::from(u16::from_be_bytes([bytes[2], bytes[3]]));
-    let content_type = bytes.get(4..4 + length)?;
-    let body = bytes.slice(4 + length..);
-    let mut response = Response::new(Body::from(body));
+    let code = u16::from_be_bytes([bytes[2], bytes[3]]);
+    let (content_type, body_start) = match usize::from(u16::MAX - code) {
+        index if index < KNOWN_TYPES.len() => {
+            (Some(HeaderValue::from_static(KNOWN_TYPES[index])), 4)
+        }
+        _ => {
+            let length = usize::from(code);
+            let text = bytes.get(4..4 + length)?;
+            let value = (!text.is_empty())
+                .then(|| HeaderValue::from_bytes(text))
+                .transpose()
+                .ok()?;
+            (value, 4 + length)
+        }
+    };
+    // Advancing keeps the same buffer (no reference-count traffic).
+    bytes.advance(body_start);
+    let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
-    if !content_type.is_empty() {
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_bytes(content_type).ok()?,
-        );
+    if let Some(content_type) = content_type {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
     }
     Some(response)
 }
@@ -461,14 +555,18 @@ mod tests {
 
     #[test]
     fn entries_round_trip() {
-        let entry = encode(
-            StatusCode::CREATED,
-            Some("application/json"),
-            &Bytes::from_static(b"[1]"),
-        );
-        let response = decode(entry).expect("decodes");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        for content_type in ["application/json", "image/svg+xml"] {
+            let entry = encode(
+                StatusCode::CREATED,
+                Some(content_type),
+                &Bytes::from_static(b"[1]"),
+            );
+            let response = decode(entry).expect("decodes");
+            assert_eq!(response.status(), StatusCode::CREATED);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], content_type);
+        }
+        let bare = decode(encode(StatusCode::OK, None, &Bytes::new())).expect("decodes");
+        assert!(bare.headers().get(header::CONTENT_TYPE).is_none());
         assert!(decode(Bytes::from_static(b"\x00")).is_none());
     }
 
