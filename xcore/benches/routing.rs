@@ -3,6 +3,8 @@
 //! * `routing/xcore_macro` vs `routing/axum_by_hand`: the same handler behind
 //!   a `#[route]` (plugin router, no app middleware) and behind a plain
 //!   `axum::Router`. Target: within noise (ratio ≈ 1.0).
+//! * `routing/xcore_by_hand`: the same plugin implementing `Plugin` by hand,
+//!   to separate the macro's cost (none expected) from xcore's mounting.
 //! * `guard/admin` vs `guard/public`: the cost of verifying an HS256 bearer
 //!   token and checking a role, against the same route unguarded.
 //! * `app/full_stack` vs `routing/axum_by_hand`: the whole `App::into_router`
@@ -51,6 +53,29 @@ impl Bench {
     #[route(get, "/admin/items/{id}", auth = "admin")]
     async fn show_admin(id: Path<u64>) -> Json<Item> {
         show_item(id).await
+    }
+}
+
+// glibc's allocator makes timings depend on what ran earlier in the process
+// (the same router measured first or third differed by ~15% here); mimalloc,
+// which production servers often use, gives stable, comparable figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The same routes written as a `Plugin` by hand, without the macros.
+struct ByHand;
+
+impl xcore::Plugin for ByHand {
+    fn meta(&self) -> xcore::PluginMeta {
+        xcore::PluginMeta::new("by_hand").prefix("/bench")
+    }
+    fn routes(self: std::sync::Arc<Self>) -> xcore::Routes {
+        xcore::Routes::new()
+            .route(xcore::RouteInfo::get("/items/{id}"), show_item)
+            .route(
+                xcore::RouteInfo::get("/admin/items/{id}").guard(Guard::role("admin")),
+                show_item,
+            )
     }
 }
 
@@ -107,6 +132,7 @@ fn measure(
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
         .expect("runtime");
     let token = {
@@ -121,6 +147,14 @@ fn benches(c: &mut Criterion) {
         .route("/bench/items/{id}", axum::routing::get(show_item))
         .route("/bench/admin/items/{id}", axum::routing::get(show_item));
     let plain = rt.block_on(app().into_plain_router()).expect("router");
+    let manual = rt
+        .block_on(
+            App::new(xcore::testing::config())
+                .expect("app")
+                .plugin(ByHand)
+                .into_plain_router(),
+        )
+        .expect("router");
     let full = rt.block_on(app().into_router()).expect("router");
 
     measure(
@@ -135,6 +169,13 @@ fn benches(c: &mut Criterion) {
         &rt,
         "routing/xcore_macro",
         plain.clone(),
+        request("/bench/items/7", None),
+    );
+    measure(
+        c,
+        &rt,
+        "routing/xcore_by_hand",
+        manual,
         request("/bench/items/7", None),
     );
     measure(
@@ -173,6 +214,11 @@ fn print_ratios() {
             "#[route] router / hand-written axum",
             "routing/xcore_macro",
             "routing/axum_by_hand",
+        ),
+        (
+            "#[route] router / hand-written Plugin impl",
+            "routing/xcore_macro",
+            "routing/xcore_by_hand",
         ),
         (
             "auth = \"admin\" route / unguarded route",

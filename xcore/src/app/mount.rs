@@ -110,11 +110,11 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
             }
         }
 
-        let mut plugin_router = Router::new();
+        // State applied per route and routes added to one router: merging
+        // per-plugin routers costs about 100 ns per request in axum 0.8.
         for (path, (_, method_router)) in by_path {
-            plugin_router = plugin_router.route(&path, method_router);
+            router = router.route(&path, method_router.with_state(plugin_state.clone()));
         }
-        router = router.merge(plugin_router.with_state(plugin_state));
     }
     Ok(router)
 }
