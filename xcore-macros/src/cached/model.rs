@@ -1,7 +1,8 @@
 //! `#[cached]` checked against its route: method, guard and key template.
 
 use proc_macro2::Span;
-use syn::{Attribute, LitStr};
+use syn::spanned::Spanned;
+use syn::{Attribute, GenericArgument, LitStr, PathArguments, Type};
 
 use super::parse;
 use crate::diagnostics::Errors;
@@ -31,6 +32,15 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
         ok = false;
     }
     let guarded = route.guard.signed_in;
+    if !guarded && let Some(ty) = route.handler.args.iter().find(|ty| reads_user(ty)) {
+        errors.error(
+            ty.span(),
+            "this handler reads the signed-in user, but the route has no guard: one cached answer \
+             would be served to everyone, even without a token.\n\
+             help: add `auth` to the `#[route]` (entries are then kept per user), or do not cache this route",
+        );
+        ok = false;
+    }
     if let Some(key) = &args.key {
         match placeholders(&key.value()) {
             Err(message) => {
@@ -105,6 +115,29 @@ fn shared_on_public_route(errors: &mut Errors, span: Span) {
         span,
         "`shared` only applies to guarded routes; a public route's entry is already shared by everyone",
     );
+}
+
+/// Whether a handler argument is `CurrentUser` or `Option<CurrentUser>`:
+/// its answer then depends on who asks.
+fn reads_user(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident == "CurrentUser" {
+        return true;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) if last.ident == "Option" => {
+            args.args.iter().any(|arg| match arg {
+                GenericArgument::Type(inner) => reads_user(inner),
+                _ => false,
+            })
+        }
+        _ => false,
+    }
 }
 
 /// The placeholder names of a key template, or why it is malformed.
