@@ -1,4 +1,4 @@
-//! Security primitives: signing and verifying access tokens (JWT).
+//! Security primitives: password hashing (argon2id) and access tokens (JWT).
 //!
 //! The algorithm is fixed by configuration and never read from a token's
 //! header, so `alg: none` or an algorithm swap is rejected like any forgery.
@@ -13,8 +13,12 @@
 //! assert_eq!(decode_token(&keys, &token).unwrap().roles, ["admin"]);
 //! ```
 
+mod password;
 mod secret;
 mod token;
 
+pub use password::{
+    PasswordParams, hash_password, hash_password_with, needs_rehash, verify_password,
+};
 pub use secret::Secret;
 pub use token::{Claims, JwtAlgorithm, JwtKeys, create_token, decode_token};
