@@ -7,6 +7,14 @@
 //! | `auth.jwt_secret`           | `XCORE_AUTH_JWT_SECRET`            | generated (dev)  |
 //! | `auth.jwt_algorithm`        | `XCORE_AUTH_JWT_ALGORITHM`         | `HS256`          |
 //! | `auth.access_token_ttl_secs`| `XCORE_AUTH_ACCESS_TOKEN_TTL_SECS` | `900`            |
+//! | `auth.refresh_token_ttl_secs` | `XCORE_AUTH_REFRESH_TOKEN_TTL_SECS` | `2592000` (30 days) |
+//! | `auth.endpoints`            | `XCORE_AUTH_ENDPOINTS`             | `true` (the `/auth` plugin) |
+//! | `auth.password_min_length`  | `XCORE_AUTH_PASSWORD_MIN_LENGTH`   | `8`              |
+//! | `auth.login_max_failures`   | `XCORE_AUTH_LOGIN_MAX_FAILURES`    | `10`             |
+//! | `auth.login_failure_window_secs` | `XCORE_AUTH_LOGIN_FAILURE_WINDOW_SECS` | `900` |
+//! | `auth.argon2_memory_kib`, `auth.argon2_iterations`, `auth.argon2_parallelism` | `XCORE_AUTH_ARGON2_*` | `19456`, `2`, `1` (OWASP) |
+//! | `admin.endpoints`           | `XCORE_ADMIN_ENDPOINTS`            | `true` (the `/admin` plugin) |
+//! | `admin.email`, `admin.password` | `XCORE_ADMIN_EMAIL`, `XCORE_ADMIN_PASSWORD` | none: first admin created at start-up when set |
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
 //! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
 //! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
@@ -43,7 +51,7 @@ use crate::error::Error;
 use crate::security::{JwtAlgorithm, JwtKeys, Secret};
 
 /// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
-const SECTIONS: &[&str] = &["auth", "http", "database", "cache"];
+const SECTIONS: &[&str] = &["auth", "admin", "http", "database", "cache"];
 
 /// Which rules apply: development is forgiving and loud, production is strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -67,8 +75,10 @@ pub struct Config {
     pub env: Environment,
     /// Address `App::run` listens on.
     pub bind: SocketAddr,
-    /// Tokens and guards.
+    /// Tokens, guards, accounts.
     pub auth: AuthConfig,
+    /// The admin API and the first administrator.
+    pub admin: AdminConfig,
     /// HTTP limits.
     pub http: HttpConfig,
     /// The SQL database.
@@ -200,6 +210,46 @@ pub struct AuthConfig {
     pub jwt_algorithm: JwtAlgorithm,
     /// Lifetime of access tokens, in seconds.
     pub access_token_ttl_secs: u64,
+    /// Lifetime of a session's refresh tokens, in seconds.
+    pub refresh_token_ttl_secs: u64,
+    /// Whether the built-in `/auth` plugin is mounted.
+    pub endpoints: bool,
+    /// Shortest password accepted at registration and change.
+    pub password_min_length: usize,
+    /// Failed logins for one e-mail within the window before a 429.
+    pub login_max_failures: u32,
+    /// The window of `login_max_failures`, in seconds.
+    pub login_failure_window_secs: u64,
+    /// Argon2id memory per hash, in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id passes.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+}
+
+/// The `[admin]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct AdminConfig {
+    /// Whether the built-in `/admin` plugin is mounted.
+    pub endpoints: bool,
+    /// E-mail of the first administrator, created or promoted at start-up
+    /// when no administrator exists.
+    pub email: Option<String>,
+    /// Password of that account when it has to be created.
+    pub password: Option<Secret>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            endpoints: true,
+            email: None,
+            password: None,
+        }
+    }
 }
 
 /// The `[http]` section.
@@ -217,6 +267,7 @@ impl Default for Config {
             env: Environment::Development,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             auth: AuthConfig::default(),
+            admin: AdminConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
@@ -230,6 +281,14 @@ impl Default for AuthConfig {
             jwt_secret: None,
             jwt_algorithm: JwtAlgorithm::HS256,
             access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            endpoints: true,
+            password_min_length: 8,
+            login_max_failures: 10,
+            login_failure_window_secs: 15 * 60,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
         }
     }
 }
@@ -290,6 +349,15 @@ impl Config {
     pub fn with_env(mut self, env: Environment) -> Self {
         self.env = env;
         self
+    }
+
+    /// The argon2id parameters of `[auth]`.
+    pub fn password_params(&self) -> crate::security::PasswordParams {
+        crate::security::PasswordParams {
+            memory_kib: self.auth.argon2_memory_kib,
+            iterations: self.auth.argon2_iterations,
+            parallelism: self.auth.argon2_parallelism,
+        }
     }
 
     /// Lifetime of access tokens.

@@ -36,6 +36,10 @@ pub enum AuthFailure {
     /// The token was valid once but its `exp` has passed.
     #[error("token expired")]
     Expired,
+    /// A login with an unknown e-mail or a wrong password (one message for
+    /// both, so the answer does not tell which e-mails exist).
+    #[error("invalid e-mail or password")]
+    BadCredentials,
 }
 
 /// Everything that can go wrong in xcore, at start-up or while serving a request.
@@ -73,6 +77,12 @@ pub enum Error {
     /// 422: well-formed, but the values are not acceptable.
     #[error("{0}")]
     Validation(String),
+    /// 429: too many attempts; retry after this many seconds (`Retry-After`).
+    #[error("too many attempts, retry in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until the next attempt may succeed.
+        retry_after_secs: u64,
+    },
     /// 503: a service the request needs is unavailable; retrying later may work.
     #[error("{0}")]
     Unavailable(String),
@@ -113,6 +123,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
             Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_)
             | Error::Setup(_)
@@ -131,6 +142,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Validation(_) => "validation_failed",
+            Error::TooManyRequests { .. } => "too_many_requests",
             Error::Unavailable(_) => "service_unavailable",
             _ => "internal_error",
         }
@@ -215,10 +227,18 @@ impl IntoResponse for Error {
             return json_error(status, self.code(), message);
         }
         let mut response = json_error(status, self.code(), &self.to_string());
+        if let Error::TooManyRequests { retry_after_secs } = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
+        }
         if let Error::Unauthorized(reason) = self {
             // RFC 6750 §3: a missing token gets the bare challenge, a bad one names the error.
             let challenge = match reason {
-                AuthFailure::Missing => HeaderValue::from_static("Bearer"),
+                AuthFailure::Missing | AuthFailure::BadCredentials => {
+                    HeaderValue::from_static("Bearer")
+                }
                 _ => HeaderValue::from_static(r#"Bearer error="invalid_token""#),
             };
             response

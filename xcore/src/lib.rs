@@ -37,6 +37,11 @@
 //!
 //! The guide (the `book/` folder of the repository) teaches each service.
 
+// The built-in plugins use the crate's own macros, whose expansions name
+// `::xcore`.
+extern crate self as xcore;
+
+pub mod accounts;
 mod app;
 pub mod auth;
 pub mod cache;

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use crate::accounts::Accounts;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::Db;
@@ -40,13 +41,20 @@ struct Shared {
     config: Config,
     keys: JwtKeys,
     db: Db,
+    accounts: Accounts,
 }
 
 impl AppState {
     pub(crate) fn new(config: Config, keys: JwtKeys, db: Db, cache: Cache) -> Self {
+        let accounts = Accounts::new(&config, db.clone(), cache.clone(), keys.clone());
         AppState {
             scoped: Arc::new(Scoped {
-                shared: Arc::new(Shared { config, keys, db }),
+                shared: Arc::new(Shared {
+                    config,
+                    keys,
+                    db,
+                    accounts,
+                }),
                 plugin: Box::from(""),
                 cache,
             }),
@@ -62,6 +70,11 @@ impl AppState {
                 cache: self.scoped.cache.scoped(name),
             }),
         }
+    }
+
+    /// Users, sessions, roles and permissions.
+    pub fn accounts(&self) -> &Accounts {
+        &self.scoped.shared.accounts
     }
 
     /// The database pool.

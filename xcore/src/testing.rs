@@ -44,19 +44,24 @@ use crate::security::{Claims, create_token};
 use crate::state::AppState;
 
 /// A configuration for tests: a fixed JWT secret, a fresh in-memory SQLite
-/// database of its own (so tests run in parallel), the in-process cache.
+/// database of its own (so tests run in parallel), the in-process cache,
+/// and cheap password hashing.
 ///
 /// ```
 /// let config = xcore::testing::config();
 /// assert!(config.database.url.expose().contains("mode=memory"));
 /// ```
 pub fn config() -> Config {
-    Config::default()
+    let mut config = Config::default()
         .with_jwt_secret("xcore testing secret, not for production use")
         .with_database_url(format!(
             "sqlite:file:xcore-test-{}?mode=memory&cache=shared",
             uuid::Uuid::new_v4().simple()
-        ))
+        ));
+    // Cheap password hashing: tests log in often; production keeps OWASP's cost.
+    config.auth.argon2_memory_kib = 1024;
+    config.auth.argon2_iterations = 1;
+    config
 }
 
 /// Sends requests to an app's router in-process.

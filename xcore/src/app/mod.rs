@@ -10,6 +10,7 @@ use axum::Router;
 
 pub use mount::MountedRoute;
 
+use crate::accounts;
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{self, Db};
@@ -136,14 +137,29 @@ impl App {
         Ok(self.build().await?.0)
     }
 
-    /// Every route of every registered plugin, with its full path, guard
-    /// and cache policy (collisions are checked when the app is built).
+    /// Every route of every mounted plugin (the built-in `/auth` and
+    /// `/admin` included unless disabled), with its full path, guard and
+    /// cache policy. Collisions are checked when the app is built.
     pub fn routes(&self) -> Vec<MountedRoute> {
-        mount::table(&self.plugins)
+        mount::table(&self.mounted_plugins())
+    }
+
+    /// The built-in plugins the configuration enables, then the user's.
+    fn mounted_plugins(&self) -> Vec<Arc<dyn Plugin>> {
+        let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
+        if self.config.auth.endpoints {
+            plugins.push(Arc::new(accounts::Auth));
+        }
+        if self.config.admin.endpoints {
+            plugins.push(Arc::new(accounts::Admin));
+        }
+        plugins.extend(self.plugins.iter().cloned());
+        plugins
     }
 
     async fn build(self) -> Result<(Router, AppState), Error> {
         self.warn_if_generated_secret();
+        let plugins = self.mounted_plugins();
         let db = match self.db {
             Some(db) => db,
             None => Db::connect(&self.config.database).await?,
@@ -152,12 +168,16 @@ impl App {
             Some(cache) => cache,
             None => Cache::connect(&self.config.cache)?,
         };
-        for plugin in &self.plugins {
+        // The accounts tables exist even when the `/auth` endpoints are off:
+        // guards read them.
+        db::apply_migrations(&db, "auth", accounts::Auth.migrations()).await?;
+        for plugin in plugins.iter().filter(|p| p.meta().name != "auth") {
             let name = plugin.meta().name;
             db::apply_migrations(&db, &name, plugin.migrations()).await?;
         }
         let state = AppState::new(self.config, self.keys, db, cache);
-        let router = mount::mount(&self.plugins, &state)?;
+        state.accounts().bootstrap_admin(state.config()).await?;
+        let router = mount::mount(&plugins, &state)?;
         Ok((router, state))
     }
 

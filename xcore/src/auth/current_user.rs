@@ -4,7 +4,7 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::{HeaderMap, header, request::Parts};
 
 use crate::error::{AuthFailure, Error};
-use crate::security::{Claims, JwtKeys, decode_token};
+use crate::security::{Claims, decode_token};
 use crate::state::AppState;
 
 /// The signed-in user, taken from a verified bearer token.
@@ -76,10 +76,11 @@ impl CurrentUser {
         &self.claims
     }
 
-    /// Verifies the bearer token of a request.
-    pub(crate) fn authenticate(headers: &HeaderMap, keys: &JwtKeys) -> Result<Self, AuthFailure> {
-        let token = bearer_token(headers)?;
-        decode_token(keys, token).map(CurrentUser::from_claims)
+    /// Verifies the bearer token of a request, then its session.
+    pub(crate) async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Self, Error> {
+        let token = bearer_token(headers).map_err(Error::Unauthorized)?;
+        let claims = decode_token(state.jwt_keys(), token).map_err(Error::Unauthorized)?;
+        crate::accounts::resolve(state, claims).await
     }
 }
 
@@ -123,7 +124,7 @@ where
             return Ok(user.clone());
         }
         let state = AppState::from_ref(state);
-        CurrentUser::authenticate(&parts.headers, state.jwt_keys()).map_err(Error::Unauthorized)
+        CurrentUser::authenticate(&parts.headers, &state).await
     }
 }
 

@@ -1,15 +1,13 @@
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use futures_util::future::Either;
 use tower::{Layer, Service};
 
 use super::{CurrentUser, Guard};
-use crate::error::Error;
 use crate::state::AppState;
 
 /// Tower layer enforcing a [`Guard`] in front of a route.
@@ -56,26 +54,34 @@ pub struct GuardService<S> {
 
 impl<S> Service<Request> for GuardService<S>
 where
-    S: Service<Request, Response = Response, Error = Infallible> + Clone,
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<S::Future, Ready<Result<Response, Infallible>>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        let verdict = CurrentUser::authenticate(request.headers(), self.state.jwt_keys())
-            .map_err(Error::Unauthorized)
-            .and_then(|user| self.guard.check(&user).map(|()| user));
-        match verdict {
-            Ok(user) => {
-                request.extensions_mut().insert(user);
-                Either::Left(self.inner.call(request))
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let guard = Arc::clone(&self.guard);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let verdict = match CurrentUser::authenticate(request.headers(), &state).await {
+                Ok(user) => guard.check(&user).map(|()| user),
+                Err(err) => Err(err),
+            };
+            match verdict {
+                Ok(user) => {
+                    request.extensions_mut().insert(user);
+                    inner.call(request).await
+                }
+                Err(rejection) => Ok(rejection.into_response()),
             }
-            Err(rejection) => Either::Right(ready(Ok(rejection.into_response()))),
-        }
+        })
     }
 }

@@ -69,6 +69,13 @@ pub struct Claims {
     pub exp: u64,
     /// Unique token id.
     pub jti: String,
+    /// Session the token belongs to (tokens from `/auth/login`); such tokens
+    /// are checked against revocations and role changes on every request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The user's authorisation version when the token was issued.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ver: Option<i64>,
 }
 
 fn now_secs() -> u64 {
@@ -90,6 +97,8 @@ impl Claims {
             iat,
             exp: iat.saturating_add(ttl.as_secs()),
             jti: uuid::Uuid::new_v4().to_string(),
+            sid: None,
+            ver: None,
         }
     }
 
