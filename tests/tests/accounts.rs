@@ -918,3 +918,107 @@ async fn no_password_hash_token_or_secret_reaches_the_logs() {
         "a password hash reached the logs"
     );
 }
+
+#[tokio::test]
+async fn refresh_tokens_are_stored_only_as_hashes_and_old_hashes_are_upgraded() {
+    let client = app().await;
+    let (id, _, refresh) = signed_up(&client, "ada@example.com").await;
+    let stored: Vec<(String,)> = xcore::sqlx::query_as("SELECT hash FROM xcore_refresh_tokens")
+        .fetch_all(client.db().pool())
+        .await
+        .expect("tokens");
+    assert!(!stored.is_empty());
+    assert!(
+        stored
+            .iter()
+            .all(|(hash,)| hash != &refresh && hash.len() == 64)
+    );
+
+    // A hash made with weaker parameters is replaced at the next login.
+    let weak = xcore::security::PasswordParams {
+        memory_kib: 512,
+        iterations: 1,
+        parallelism: 1,
+    };
+    let old = xcore::security::hash_password_with("correct horse", weak)
+        .await
+        .expect("hash");
+    xcore::sqlx::query("UPDATE xcore_users SET password_hash = $1 WHERE id = $2")
+        .bind(&old)
+        .bind(id)
+        .execute(client.db().pool())
+        .await
+        .expect("update");
+    assert_eq!(
+        login(&client, "ada@example.com", "correct horse")
+            .await
+            .status(),
+        200
+    );
+    let (now,): (String,) =
+        xcore::sqlx::query_as("SELECT password_hash FROM xcore_users WHERE id = $1")
+            .bind(id)
+            .fetch_one(client.db().pool())
+            .await
+            .expect("hash");
+    assert_ne!(now, old);
+    assert!(
+        now.contains("m=1024,t=1,p=1"),
+        "upgraded to the configured parameters: {now}"
+    );
+}
+
+#[tokio::test]
+async fn unchanged_sessions_are_checked_without_the_database() {
+    let client = app().await;
+    let admin = admin_token(&client).await;
+    assert_eq!(
+        client
+            .post("/admin/roles")
+            .bearer(&admin)
+            .json(&json!({"name": "editor"}))
+            .send()
+            .await
+            .status(),
+        201
+    );
+    let (ada, token, _) = signed_up(&client, "ada@example.com").await;
+    assert_eq!(
+        client
+            .put(&format!("/admin/users/{ada}/roles/editor"))
+            .bearer(&admin)
+            .send()
+            .await
+            .status(),
+        204
+    );
+    // A fresh token carries the current version.
+    let pair: Value = login(&client, "ada@example.com", "correct horse")
+        .await
+        .json();
+    let fresh = pair["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(
+        client
+            .get("/desk/editor")
+            .bearer(&fresh)
+            .send()
+            .await
+            .status(),
+        200
+    );
+    let _ = token;
+
+    // With the database gone, the guard still decides from the cache.
+    client.db().close().await;
+    for _ in 0..3 {
+        assert_eq!(
+            client
+                .get("/desk/editor")
+                .bearer(&fresh)
+                .send()
+                .await
+                .status(),
+            200
+        );
+    }
+}

@@ -34,16 +34,26 @@ async fn profil_needs_a_token_and_returns_the_user() {
     assert_eq!(response.status(), 401);
     assert_eq!(response.header("www-authenticate"), Some("Bearer"));
 
-    let claims = client
-        .claims("42")
-        .with_email("ada@example.com")
-        .with_roles(["reader"]);
-    let token = client.token_for(&claims).expect("token");
-    let response = client.get("/profil/moi").bearer(&token).send().await;
-    assert_eq!(response.status(), 200);
+    let credentials = serde_json::json!({"email": "ada@example.com", "password": "correct horse"});
+    let created = client
+        .post("/auth/register")
+        .json(&credentials)
+        .send()
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>()["id"].clone();
+    let pair: serde_json::Value = client
+        .post("/auth/login")
+        .json(&credentials)
+        .send()
+        .await
+        .json();
+    let token = pair["access_token"].as_str().expect("token");
+    let response = client.get("/profil/moi").bearer(token).send().await;
+    assert_eq!(response.status(), 200, "{}", response.text());
     assert_eq!(
         response.json::<serde_json::Value>(),
-        serde_json::json!({"id": "42", "email": "ada@example.com", "roles": ["reader"]})
+        serde_json::json!({"id": id, "email": "ada@example.com", "roles": [], "permissions": []})
     );
 }
 
@@ -316,4 +326,70 @@ async fn dashboard_is_cached_per_user() {
         .await;
     assert_eq!(again.header("x-cache"), Some("hit"));
     assert_eq!(again.json::<serde_json::Value>()["utilisateur"], "ada");
+}
+
+#[tokio::test]
+async fn guarded_seed_routes_work_with_real_accounts() {
+    let mut config = config();
+    config.admin.email = Some("admin@example.com".into());
+    config.admin.password = Some("admin password 123".into());
+    let client = TestClient::new(seed_tour::app(config).expect("app"))
+        .await
+        .expect("router");
+    let login = |email: &'static str, password: &'static str| {
+        let client = client.clone();
+        async move {
+            let pair: serde_json::Value = client
+                .post("/auth/login")
+                .json(&serde_json::json!({"email": email, "password": password}))
+                .send()
+                .await
+                .json();
+            pair["access_token"].as_str().expect("token").to_owned()
+        }
+    };
+    let register = client
+        .post("/auth/register")
+        .json(&serde_json::json!({"email": "ada@example.com", "password": "correct horse"}))
+        .send()
+        .await;
+    assert_eq!(register.status(), 201);
+    let ada = login("ada@example.com", "correct horse").await;
+    let admin = login("admin@example.com", "admin password 123").await;
+
+    let created = client
+        .post("/items/")
+        .bearer(&ada)
+        .json(&serde_json::json!({"nom": "Lampe"}))
+        .send()
+        .await;
+    assert_eq!(created.status(), 201);
+    let id = created.json::<serde_json::Value>()["id"]
+        .as_i64()
+        .expect("id");
+    assert_eq!(
+        client
+            .delete(&format!("/items/{id}"))
+            .bearer(&ada)
+            .send()
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        client
+            .delete(&format!("/items/{id}"))
+            .bearer(&admin)
+            .send()
+            .await
+            .status(),
+        204
+    );
+    let stats: serde_json::Value = client
+        .get("/tableau-de-bord/stats")
+        .bearer(&ada)
+        .send()
+        .await
+        .json();
+    assert_eq!(stats["mes_items"], 0);
 }
