@@ -7,6 +7,10 @@
 //!   to separate the macro's cost (none expected) from xcore's mounting.
 //! * `guard/admin` vs `guard/public`: the cost of verifying an HS256 bearer
 //!   token and checking a role, against the same route unguarded.
+//! * `session/admin_*` vs `session/public_*`: a token issued by `/auth/login`
+//!   (with a session) on a guarded route, checked against the in-process
+//!   cache or Redis, against the same request on an unguarded route, both
+//!   through the full app.
 //! * `app/full_stack` vs `routing/axum_by_hand`: the whole `App::into_router`
 //!   (request id, tracing span, JSON errors, panic guard, body limit), for
 //!   information.
@@ -199,6 +203,80 @@ fn benches(c: &mut Criterion) {
         full,
         request("/bench/items/7", None),
     );
+    session_benches(c, &rt);
+}
+
+/// A full app whose admin logged in through `/auth`: its token has a
+/// session, so the guard checks it against the cache.
+fn session_app(rt: &Runtime, redis: Option<&str>) -> (Router, String) {
+    let mut config = xcore::testing::config().with_cache_url(redis);
+    config.cache.prefix = format!("xcore-bench-{}:", uuid_like());
+    config.admin.email = Some("admin@example.com".into());
+    config.admin.password = Some("bench password".into());
+    let (router, state) = rt
+        .block_on(App::new(config).expect("app").plugin(Bench).into_parts())
+        .expect("app");
+    let pair = rt
+        .block_on(
+            state
+                .accounts()
+                .login("admin@example.com", "bench password"),
+        )
+        .expect("login");
+    (router, pair.access_token)
+}
+
+fn uuid_like() -> String {
+    format!("{}-{:?}", std::process::id(), Instant::now())
+}
+
+fn redis_url(rt: &Runtime) -> Option<String> {
+    let url =
+        std::env::var("XCORE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut config = xcore::testing::config().with_cache_url(Some(&url));
+    config.cache.timeout_ms = 1000;
+    let cache = xcore::cache::Cache::connect(&config.cache).ok()?;
+    rt.block_on(cache.set("bench-ping", "1", 5))
+        .ok()
+        .map(|_| url)
+}
+
+fn session_benches(c: &mut Criterion, rt: &Runtime) {
+    let (memory, token) = session_app(rt, None);
+    measure(
+        c,
+        rt,
+        "session/public_memory",
+        memory.clone(),
+        request("/bench/items/7", Some(&token)),
+    );
+    measure(
+        c,
+        rt,
+        "session/admin_memory",
+        memory,
+        request("/bench/admin/items/7", Some(&token)),
+    );
+    match redis_url(rt) {
+        Some(url) => {
+            let (redis, token) = session_app(rt, Some(&url));
+            measure(
+                c,
+                rt,
+                "session/public_redis",
+                redis.clone(),
+                request("/bench/items/7", Some(&token)),
+            );
+            measure(
+                c,
+                rt,
+                "session/admin_redis",
+                redis,
+                request("/bench/admin/items/7", Some(&token)),
+            );
+        }
+        None => eprintln!("Redis unreachable: session/*_redis skipped"),
+    }
 }
 
 fn print_ratios() {
@@ -224,6 +302,16 @@ fn print_ratios() {
             "auth = \"admin\" route / unguarded route",
             "guard/admin",
             "guard/public",
+        ),
+        (
+            "session-token admin route / public (memory)",
+            "session/admin_memory",
+            "session/public_memory",
+        ),
+        (
+            "session-token admin route / public (Redis)",
+            "session/admin_redis",
+            "session/public_redis",
         ),
         (
             "full App stack / hand-written axum",
