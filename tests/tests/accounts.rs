@@ -1022,3 +1022,51 @@ async fn unchanged_sessions_are_checked_without_the_database() {
         );
     }
 }
+
+#[tokio::test]
+async fn session_checks_fail_closed_when_the_cache_is_unreachable() {
+    let config = accounts_config().with_cache_url(Some("redis://127.0.0.1:1"));
+    let client = app_with(config).await;
+    let (_, token, _) = signed_up(&client, "ada@example.com").await;
+    let response = client.get("/auth/me").bearer(&token).send().await;
+    assert_eq!(
+        response.status(),
+        503,
+        "revocations cannot be checked: refuse"
+    );
+    assert_eq!(common::error_code(&response), "service_unavailable");
+    assert_eq!(
+        client.get("/desk/open").send().await.status(),
+        200,
+        "public routes still answer"
+    );
+}
+
+#[tokio::test]
+async fn malformed_login_bodies_are_client_errors() {
+    let client = app().await;
+    let missing = client
+        .post("/auth/login")
+        .json(&json!({"email": "ada@example.com"}))
+        .send()
+        .await;
+    assert_eq!(missing.status(), 422);
+    let broken = client
+        .post("/auth/login")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await;
+    assert_eq!(broken.status(), 400);
+    let form = client
+        .post("/auth/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("username=ada%40example.com")
+        .send()
+        .await;
+    assert_eq!(form.status(), 422);
+    assert!(
+        form.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"))
+    );
+}

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::store::now;
+use super::store::{VERSION_TTL_SECS, now};
 use crate::auth::CurrentUser;
 use crate::error::{AuthFailure, Error};
 use crate::security::Claims;
@@ -65,9 +65,12 @@ pub(crate) async fn resolve(state: &AppState, mut claims: Claims) -> Result<Curr
     if revoked != 0 || expires_at <= now() {
         return Err(invalid());
     }
-    let ttl = MEMO_SECS.max(state.config().auth.access_token_ttl_secs + 60);
     let _ = cache
-        .set(&format!("ver:{user}"), &latest.to_string(), ttl)
+        .set(
+            &format!("ver:{user}"),
+            &latest.to_string(),
+            VERSION_TTL_SECS,
+        )
         .await;
     if latest != version {
         let (roles, permissions) = accounts.access_of(user).await?;

@@ -14,6 +14,9 @@ use crate::security::{
     verify_password,
 };
 
+/// Lifetime of a user's authorisation version in the cache, in seconds.
+pub(crate) const VERSION_TTL_SECS: u64 = 60;
+
 /// The role every installation has.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -388,6 +391,12 @@ impl Accounts {
 
     /// Makes every outstanding token of these users re-checked on its next
     /// request: bumps their version in the database, then in the cache.
+    ///
+    /// If the cache cannot be written the change is still saved (the
+    /// database is the reference) and the call fails with a 503: guards fail
+    /// closed while the cache is down, and a cached version lives at most
+    /// `VERSION_TTL_SECS`, so the change holds everywhere within that time
+    /// of the cache's return.
     pub(crate) async fn bump(&self, users: &[i64]) -> Result<(), Error> {
         for user in users {
             sqlx::query("UPDATE xcore_users SET auth_version = auth_version + 1 WHERE id = $1")
@@ -399,7 +408,7 @@ impl Accounts {
                 .set(
                     &format!("ver:{user}"),
                     &version.to_string(),
-                    self.access_ttl.as_secs().max(1) + 60,
+                    VERSION_TTL_SECS,
                 )
                 .await?;
         }
@@ -453,7 +462,11 @@ impl Accounts {
             .bind(ADMIN_ROLE)
             .execute(self.db.pool())
             .await?;
-        self.bump(&[id]).await?;
+        // A new administrator has no tokens yet: a cache outage at start-up
+        // must not stop the app.
+        if let Err(err) = self.bump(&[id]).await {
+            tracing::warn!(error = %err, "first administrator set up; cache not updated");
+        }
         tracing::info!(user = id, "first administrator set up");
         Ok(())
     }
