@@ -30,3 +30,15 @@ pub mod database {}
 /// Chapter "Cache" of the guide.
 #[doc = include_str!("../../book/src/cache.md")]
 pub mod cache {}
+
+/// Chapter "Authentication" of the guide.
+#[doc = include_str!("../../book/src/authentication.md")]
+pub mod authentication {}
+
+/// Chapter "Security" of the guide.
+#[doc = include_str!("../../book/src/security.md")]
+pub mod security {}
+
+/// Chapter "Admin: roles and permissions" of the guide.
+#[doc = include_str!("../../book/src/admin.md")]
+pub mod admin {}

@@ -18,18 +18,15 @@
 //! Run with `cargo bench -p xcore --bench routing`; the ratios are printed
 //! after criterion's own report.
 
-use std::collections::BTreeMap;
-use std::hint::black_box;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
-use axum::http::{Request, header};
 use criterion::{Criterion, criterion_group};
 use serde::Serialize;
+use support::{measure, print_ratios, redis_url, request};
 use tokio::runtime::Runtime;
-use tower::ServiceExt;
 use xcore::prelude::*;
 
 #[derive(Serialize)]
@@ -60,12 +57,6 @@ impl Bench {
     }
 }
 
-// glibc's allocator makes timings depend on what ran earlier in the process
-// (the same router measured first or third differed by ~15% here); mimalloc,
-// which production servers often use, gives stable, comparable figures.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// The same routes written as a `Plugin` by hand, without the macros.
 struct ByHand;
 
@@ -83,62 +74,14 @@ impl xcore::Plugin for ByHand {
     }
 }
 
-/// Total time and iterations per benchmark, to compute ratios at the end.
-static TOTALS: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTreeMap::new());
-
 fn app() -> App {
     App::new(xcore::testing::config())
         .expect("app")
         .plugin(Bench)
 }
 
-fn request(path: &'static str, token: Option<&str>) -> impl Fn() -> Request<Body> {
-    let authorization = token.map(|t| format!("Bearer {t}"));
-    move || {
-        let mut builder = Request::get(path);
-        if let Some(value) = &authorization {
-            builder = builder.header(header::AUTHORIZATION, value);
-        }
-        builder.body(Body::empty()).expect("request")
-    }
-}
-
-fn measure(
-    c: &mut Criterion,
-    rt: &Runtime,
-    name: &'static str,
-    router: Router,
-    make: impl Fn() -> Request<Body>,
-) {
-    c.bench_function(name, |b| {
-        b.iter_custom(|iters| {
-            let elapsed = rt.block_on(async {
-                let start = Instant::now();
-                for _ in 0..iters {
-                    let response = router.clone().oneshot(make()).await.expect("infallible");
-                    assert!(response.status().is_success());
-                    black_box(
-                        to_bytes(response.into_body(), usize::MAX)
-                            .await
-                            .expect("body"),
-                    );
-                }
-                start.elapsed()
-            });
-            let mut totals = TOTALS.lock().expect("totals");
-            let entry = totals.entry(name).or_default();
-            entry.0 += elapsed;
-            entry.1 += iters;
-            elapsed
-        });
-    });
-}
-
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = support::runtime();
     let token = {
         let app = app();
         let claims =
@@ -210,7 +153,7 @@ fn benches(c: &mut Criterion) {
 /// session, so the guard checks it against the cache.
 fn session_app(rt: &Runtime, redis: Option<&str>) -> (Router, String) {
     let mut config = xcore::testing::config().with_cache_url(redis);
-    config.cache.prefix = format!("xcore-bench-{}:", uuid_like());
+    config.cache.prefix = support::prefix();
     config.admin.email = Some("admin@example.com".into());
     config.admin.password = Some("bench password".into());
     let (router, state) = rt
@@ -224,21 +167,6 @@ fn session_app(rt: &Runtime, redis: Option<&str>) -> (Router, String) {
         )
         .expect("login");
     (router, pair.access_token)
-}
-
-fn uuid_like() -> String {
-    format!("{}-{:?}", std::process::id(), Instant::now())
-}
-
-fn redis_url(rt: &Runtime) -> Option<String> {
-    let url =
-        std::env::var("XCORE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
-    let mut config = xcore::testing::config().with_cache_url(Some(&url));
-    config.cache.timeout_ms = 1000;
-    let cache = xcore::cache::Cache::connect(&config.cache).ok()?;
-    rt.block_on(cache.set("bench-ping", "1", 5))
-        .ok()
-        .map(|_| url)
 }
 
 fn session_benches(c: &mut Criterion, rt: &Runtime) {
@@ -279,15 +207,19 @@ fn session_benches(c: &mut Criterion, rt: &Runtime) {
     }
 }
 
-fn print_ratios() {
-    let totals = TOTALS.lock().expect("totals");
-    let mean = |name: &str| {
-        totals
-            .get(name)
-            .map(|(total, iters)| total.as_secs_f64() * 1e9 / *iters as f64)
-    };
-    println!("\nratios (mean time per request, same run):");
-    for (label, numerator, denominator) in [
+criterion_group! {
+    name = routing;
+    config = Criterion::default()
+        .sample_size(60)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = benches
+}
+
+fn main() {
+    routing();
+    Criterion::default().configure_from_args().final_summary();
+    print_ratios(&[
         (
             "#[route] router / hand-written axum",
             "routing/xcore_macro",
@@ -318,24 +250,5 @@ fn print_ratios() {
             "app/full_stack",
             "routing/axum_by_hand",
         ),
-    ] {
-        if let (Some(n), Some(d)) = (mean(numerator), mean(denominator)) {
-            println!("  {label:<42} {:>6.3}   ({n:.0} ns vs {d:.0} ns)", n / d);
-        }
-    }
-}
-
-criterion_group! {
-    name = routing;
-    config = Criterion::default()
-        .sample_size(60)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
-    targets = benches
-}
-
-fn main() {
-    routing();
-    Criterion::default().configure_from_args().final_summary();
-    print_ratios();
+    ]);
 }

@@ -43,21 +43,23 @@ use crate::error::Error;
 use crate::security::{Claims, create_token};
 use crate::state::AppState;
 
-/// A configuration for tests: a fixed JWT secret, a fresh in-memory SQLite
-/// database of its own (so tests run in parallel), the in-process cache,
-/// and cheap password hashing.
+/// A configuration for tests: a fixed JWT secret, a fresh SQLite database
+/// of its own in the system's temporary folder (so tests run in parallel
+/// and an app can be restarted on it), the in-process cache, and cheap
+/// password hashing.
 ///
 /// ```
 /// let config = xcore::testing::config();
-/// assert!(config.database.url.expose().contains("mode=memory"));
+/// assert!(config.database.url.expose().contains("xcore-test-"));
 /// ```
 pub fn config() -> Config {
+    // A file rather than a shared in-memory database: SQLite's shared-cache
+    // mode takes table-level locks that make concurrent schema reads fail.
+    let file =
+        std::env::temp_dir().join(format!("xcore-test-{}.db", uuid::Uuid::new_v4().simple()));
     let mut config = Config::default()
         .with_jwt_secret("xcore testing secret, not for production use")
-        .with_database_url(format!(
-            "sqlite:file:xcore-test-{}?mode=memory&cache=shared",
-            uuid::Uuid::new_v4().simple()
-        ));
+        .with_database_url(format!("sqlite://{}", file.display()));
     // Cheap password hashing: tests log in often; production keeps OWASP's cost.
     config.auth.argon2_memory_kib = 1024;
     config.auth.argon2_iterations = 1;

@@ -81,11 +81,7 @@ async fn exists(accounts: &Accounts, sql: &'static str, key: &str) -> Result<boo
 }
 
 async fn role_exists(accounts: &Accounts, role: &str) -> Result<()> {
-    if exists(accounts, "SELECT 1 FROM xcore_roles WHERE name = $1", role).await? {
-        Ok(())
-    } else {
-        Err(Error::NotFound(format!("role `{role}` does not exist")))
-    }
+    accounts.require_role(role).await
 }
 
 async fn permission_exists(accounts: &Accounts, permission: &str) -> Result<()> {
@@ -322,17 +318,7 @@ impl Admin {
         State(state): State<AppState>,
         Path((id, role)): Path<(i64, String)>,
     ) -> Result<StatusCode> {
-        let accounts = state.accounts();
-        accounts.user(id).await?;
-        role_exists(accounts, &role).await?;
-        sqlx::query(
-            "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(id)
-        .bind(&role)
-        .execute(accounts.db().pool())
-        .await?;
-        accounts.bump(&[id]).await?;
+        state.accounts().grant_role(id, &role).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 
@@ -342,23 +328,7 @@ impl Admin {
         State(state): State<AppState>,
         Path((id, role)): Path<(i64, String)>,
     ) -> Result<StatusCode> {
-        let accounts = state.accounts();
-        accounts.user(id).await?;
-        role_exists(accounts, &role).await?;
-        if role == ADMIN_ROLE {
-            let admins = holders(accounts, ADMIN_ROLE).await?;
-            if admins == [id] {
-                return Err(Error::Conflict(
-                    "this is the last administrator: grant `admin` to someone else first".into(),
-                ));
-            }
-        }
-        sqlx::query("DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2")
-            .bind(id)
-            .bind(&role)
-            .execute(accounts.db().pool())
-            .await?;
-        accounts.bump(&[id]).await?;
+        state.accounts().revoke_role(id, &role).await?;
         Ok(StatusCode::NO_CONTENT)
     }
 }

@@ -271,8 +271,11 @@ impl Accounts {
 
     /// A new access token and refresh token for a session.
     async fn issue(&self, id: i64, email: &str, session: &str) -> Result<TokenPair, Error> {
-        let (roles, permissions) = self.access_of(id).await?;
+        // Version first: a role change landing between the two reads then
+        // leaves a token whose version is already stale (re-checked), never
+        // old roles under a new version.
         let version = self.version(id).await?;
+        let (roles, permissions) = self.access_of(id).await?;
         let mut claims = Claims::new(id.to_string(), self.access_ttl)
             .with_email(email)
             .with_roles(roles)
@@ -300,15 +303,15 @@ impl Accounts {
     /// its whole session (someone else holds a copy).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
         let invalid = || Error::Unauthorized(AuthFailure::Invalid);
-        let row: Option<(String, i64, i64, i64, i64, String)> = sqlx::query_as(
-            "SELECT t.session_id, t.used, t.expires_at, s.revoked, s.user_id, u.email \
+        let row: Option<(String, i64, i64, i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT t.session_id, t.used, t.expires_at, s.revoked, s.user_id, u.email, s.expires_at \
              FROM xcore_refresh_tokens t JOIN xcore_sessions s ON s.id = t.session_id \
              JOIN xcore_users u ON u.id = s.user_id WHERE t.hash = $1",
         )
         .bind(sha256_hex(refresh_token))
         .fetch_optional(self.db.pool())
         .await?;
-        let Some((session, used, expires_at, revoked, user, email)) = row else {
+        let Some((session, used, expires_at, revoked, user, email, session_ends)) = row else {
             return Err(invalid());
         };
         if used != 0 {
@@ -316,7 +319,8 @@ impl Accounts {
             self.revoke_session(user, &session).await?;
             return Err(invalid());
         }
-        if revoked != 0 || expires_at <= now() {
+        // Sessions last a fixed time from login; refreshing does not extend them.
+        if revoked != 0 || expires_at.min(session_ends) <= now() {
             return Err(invalid());
         }
         let marked =
@@ -413,6 +417,59 @@ impl Accounts {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Gives `role` to a user (idempotent); effective on their next request.
+    /// 404 for an unknown user or role.
+    pub async fn grant_role(&self, user: i64, role: &str) -> Result<(), Error> {
+        self.user(user).await?;
+        self.require_role(role).await?;
+        sqlx::query(
+            "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(role)
+        .execute(self.db.pool())
+        .await?;
+        self.bump(&[user]).await
+    }
+
+    /// Takes `role` from a user (idempotent); effective on their next
+    /// request. 409 when it would leave no administrator.
+    pub async fn revoke_role(&self, user: i64, role: &str) -> Result<(), Error> {
+        self.user(user).await?;
+        self.require_role(role).await?;
+        if role == ADMIN_ROLE {
+            let (others,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM xcore_user_roles WHERE role = $1 AND user_id <> $2",
+            )
+            .bind(ADMIN_ROLE)
+            .bind(user)
+            .fetch_one(self.db.pool())
+            .await?;
+            if others == 0 {
+                return Err(Error::Conflict(
+                    "this is the last administrator: grant `admin` to someone else first".into(),
+                ));
+            }
+        }
+        sqlx::query("DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2")
+            .bind(user)
+            .bind(role)
+            .execute(self.db.pool())
+            .await?;
+        self.bump(&[user]).await
+    }
+
+    /// 404 unless `role` exists.
+    pub(crate) async fn require_role(&self, role: &str) -> Result<(), Error> {
+        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM xcore_roles WHERE name = $1")
+            .bind(role)
+            .fetch_optional(self.db.pool())
+            .await?;
+        found
+            .map(|_| ())
+            .ok_or_else(|| Error::NotFound(format!("role `{role}` does not exist")))
     }
 
     /// Creates or promotes the first administrator when none exists.

@@ -1,0 +1,110 @@
+//! What both benchmarks share: in-process requests through a router, timed
+//! per benchmark so ratios between two of them (same run) can be printed.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::http::{Request, header};
+use criterion::Criterion;
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
+
+// glibc's allocator makes timings depend on what ran earlier in the process
+// (the same router measured first or third differed by ~15% here); mimalloc,
+// which production servers often use, gives stable, comparable figures.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Total time and iterations per benchmark.
+static TOTALS: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTreeMap::new());
+
+/// A single-threaded runtime with timers (the database pool needs them).
+pub fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// A `GET path` request factory, with a bearer token if given.
+pub fn request(path: &'static str, token: Option<&str>) -> impl Fn() -> Request<Body> {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    move || {
+        let mut builder = Request::get(path);
+        if let Some(value) = &authorization {
+            builder = builder.header(header::AUTHORIZATION, value);
+        }
+        builder.body(Body::empty()).expect("request")
+    }
+}
+
+/// Benchmarks `router` answering `make()` requests (each response read in
+/// full), and records the totals under `name`.
+pub fn measure(
+    c: &mut Criterion,
+    rt: &Runtime,
+    name: &'static str,
+    router: Router,
+    make: impl Fn() -> Request<Body>,
+) {
+    c.bench_function(name, |b| {
+        b.iter_custom(|iters| {
+            let elapsed = rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let response = router.clone().oneshot(make()).await.expect("infallible");
+                    assert!(response.status().is_success());
+                    black_box(
+                        to_bytes(response.into_body(), usize::MAX)
+                            .await
+                            .expect("body"),
+                    );
+                }
+                start.elapsed()
+            });
+            let mut totals = TOTALS.lock().expect("totals");
+            let entry = totals.entry(name).or_default();
+            entry.0 += elapsed;
+            entry.1 += iters;
+            elapsed
+        });
+    });
+}
+
+/// Redis from `XCORE_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`),
+/// if it answers.
+pub fn redis_url(rt: &Runtime) -> Option<String> {
+    let url =
+        std::env::var("XCORE_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let mut config = xcore::testing::config().with_cache_url(Some(&url));
+    config.cache.timeout_ms = 1000;
+    let cache = xcore::cache::Cache::connect(&config.cache).ok()?;
+    rt.block_on(cache.set("bench-ping", "1", 5))
+        .ok()
+        .map(|_| url)
+}
+
+/// A cache prefix of this process, so runs never read each other's entries.
+pub fn prefix() -> String {
+    format!("xcore-bench-{}:", std::process::id())
+}
+
+/// Prints `label  numerator/denominator` for each pair measured in this run.
+pub fn print_ratios(pairs: &[(&str, &str, &str)]) {
+    let totals = TOTALS.lock().expect("totals");
+    let mean = |name: &str| {
+        totals
+            .get(name)
+            .map(|(total, iters)| total.as_secs_f64() * 1e9 / *iters as f64)
+    };
+    println!("\nratios (mean time per request, same run):");
+    for (label, numerator, denominator) in pairs {
+        if let (Some(n), Some(d)) = (mean(numerator), mean(denominator)) {
+            println!("  {label:<46} {:>7.3}   ({n:.0} ns vs {d:.0} ns)", n / d);
+        }
+    }
+}
