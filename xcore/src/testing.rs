@@ -66,6 +66,23 @@ pub fn config() -> Config {
     config
 }
 
+/// Removes the test databases earlier runs left behind (older than an hour).
+fn remove_old_test_databases() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    for entry in entries.flatten() {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified < hour_ago);
+        if old && entry.file_name().to_string_lossy().starts_with("xcore-test-") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Sends requests to an app's router in-process.
 #[derive(Clone)]
 pub struct TestClient {
