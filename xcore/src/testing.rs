@@ -55,6 +55,8 @@ use crate::state::AppState;
 pub fn config() -> Config {
     // A file rather than a shared in-memory database: SQLite's shared-cache
     // mode takes table-level locks that make concurrent schema reads fail.
+    static SWEEP: std::sync::Once = std::sync::Once::new();
+    SWEEP.call_once(remove_old_test_databases);
     let file =
         std::env::temp_dir().join(format!("xcore-test-{}.db", uuid::Uuid::new_v4().simple()));
     let mut config = Config::default()
@@ -77,7 +79,12 @@ fn remove_old_test_databases() {
             .metadata()
             .and_then(|m| m.modified())
             .is_ok_and(|modified| modified < hour_ago);
-        if old && entry.file_name().to_string_lossy().starts_with("xcore-test-") {
+        if old
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("xcore-test-")
+        {
             let _ = std::fs::remove_file(entry.path());
         }
     }
