@@ -16,6 +16,8 @@
 //! | `admin.endpoints`           | `XCORE_ADMIN_ENDPOINTS`            | `true` (the `/admin` plugin) |
 //! | `admin.email`, `admin.password` | `XCORE_ADMIN_EMAIL`, `XCORE_ADMIN_PASSWORD` | none: first admin created at start-up when set |
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
+//! | `otp.length`, `otp.ttl_secs`, `otp.max_attempts` | `XCORE_OTP_*` | `6`, `300`, `5` |
+//! | `otp.totp_issuer`           | `XCORE_OTP_TOTP_ISSUER`            | `xcore`          |
 //! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
 //! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
 //! | `database.connect_retry_secs` | `XCORE_DATABASE_CONNECT_RETRY_SECS` | `30`          |
@@ -48,10 +50,12 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::security::{JwtAlgorithm, JwtKeys, Secret};
+#[cfg(test)]
+use crate::security::JwtKeys;
+use crate::security::{JwtAlgorithm, Secret};
 
 /// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
-const SECTIONS: &[&str] = &["auth", "admin", "http", "database", "cache"];
+const SECTIONS: &[&str] = &["auth", "admin", "otp", "http", "database", "cache"];
 
 /// Which rules apply: development is forgiving and loud, production is strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -81,10 +85,38 @@ pub struct Config {
     pub admin: AdminConfig,
     /// HTTP limits.
     pub http: HttpConfig,
+    /// One-time codes.
+    pub otp: OtpConfig,
     /// The SQL database.
     pub database: DatabaseConfig,
     /// The cache.
     pub cache: CacheConfig,
+}
+
+/// The `[otp]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OtpConfig {
+    /// Digits of a one-time code (6 to 10).
+    pub length: u32,
+    /// Lifetime of a code, in seconds.
+    pub ttl_secs: u64,
+    /// Wrong attempts after which a code is dead.
+    pub max_attempts: u32,
+    /// Issuer shown by authenticator apps for TOTP.
+    pub totp_issuer: String,
+}
+
+impl Default for OtpConfig {
+    fn default() -> Self {
+        OtpConfig {
+            length: 6,
+            ttl_secs: 300,
+            max_attempts: 5,
+            totp_issuer: "xcore".to_owned(),
+        }
+    }
 }
 
 /// The `[database]` section.
@@ -268,6 +300,7 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
+            otp: OtpConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
@@ -368,16 +401,27 @@ impl Config {
     /// Builds the token keys: from the configured secret, or — in development
     /// only — from a random one, which is reported through the returned flag so
     /// the caller can warn.
+    #[cfg(test)]
     pub(crate) fn jwt_keys(&self) -> Result<(JwtKeys, bool), Error> {
+        let (secret, generated) = self.master_secret()?;
+        Ok((JwtKeys::new(self.auth.jwt_algorithm, &secret)?, generated))
+    }
+
+    /// The application secret: the configured JWT secret, or — in
+    /// development only — a random one (flagged so the caller can warn).
+    /// Token keys use it as is; other keys (one-time codes, TOTP secrets)
+    /// are derived from it per purpose.
+    pub(crate) fn master_secret(&self) -> Result<(Secret, bool), Error> {
         match (&self.auth.jwt_secret, self.env) {
-            (Some(secret), _) => Ok((JwtKeys::new(self.auth.jwt_algorithm, secret)?, false)),
+            (Some(secret), _) => Ok((secret.clone(), false)),
             (None, Environment::Production) => Err(Error::Config(
                 "no JWT secret configured: in production set XCORE_AUTH_JWT_SECRET \
                  (or auth.jwt_secret in xcore.toml) to a random value of at least 32 bytes"
                     .into(),
             )),
             (None, Environment::Development) => {
-                Ok((JwtKeys::random(self.auth.jwt_algorithm), true))
+                let bytes: [u8; 32] = rand::random();
+                Ok((Secret::new(bytes.to_vec()), true))
             }
         }
     }

@@ -20,6 +20,7 @@ pub use crate::auth::{CurrentUser, Guard};
 pub use crate::cache::Cache;
 pub use crate::db::Db;
 pub use crate::error::{Error, Result};
+pub use crate::otp::Otp;
 pub use crate::plugin::Plugin;
 pub use crate::state::AppState;
 pub use axum::Json;

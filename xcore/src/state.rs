@@ -8,7 +8,8 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
-use crate::security::{Claims, JwtKeys, create_token};
+use crate::otp::{Otp, OtpSender};
+use crate::security::{Claims, JwtKeys, Secret, create_token, derive_key};
 
 /// Shared application state, handed to every plugin router.
 ///
@@ -42,11 +43,27 @@ struct Shared {
     keys: JwtKeys,
     db: Db,
     accounts: Accounts,
+    otp: Otp,
+    otp_sender: Arc<dyn OtpSender>,
 }
 
 impl AppState {
-    pub(crate) fn new(config: Config, keys: JwtKeys, db: Db, cache: Cache) -> Self {
-        let accounts = Accounts::new(&config, db.clone(), cache.clone(), keys.clone());
+    pub(crate) fn new(
+        config: Config,
+        keys: JwtKeys,
+        secret: &Secret,
+        db: Db,
+        cache: Cache,
+        otp_sender: Arc<dyn OtpSender>,
+    ) -> Self {
+        let accounts = Accounts::new(
+            &config,
+            db.clone(),
+            cache.clone(),
+            keys.clone(),
+            derive_key(secret, "totp secrets"),
+        );
+        let otp = Otp::new(&config.otp, &cache, derive_key(secret, "one-time codes"));
         AppState {
             scoped: Arc::new(Scoped {
                 shared: Arc::new(Shared {
@@ -54,6 +71,8 @@ impl AppState {
                     keys,
                     db,
                     accounts,
+                    otp,
+                    otp_sender,
                 }),
                 plugin: Box::from(""),
                 cache,
@@ -75,6 +94,16 @@ impl AppState {
     /// Users, sessions, roles and permissions.
     pub fn accounts(&self) -> &Accounts {
         &self.scoped.shared.accounts
+    }
+
+    /// The one-time code service.
+    pub fn otp(&self) -> &Otp {
+        &self.scoped.shared.otp
+    }
+
+    /// The sender of one-time codes.
+    pub fn otp_sender(&self) -> &dyn OtpSender {
+        self.scoped.shared.otp_sender.as_ref()
     }
 
     /// The database pool.

@@ -7,7 +7,9 @@ use axum::http::header;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::store::{TokenPair, User};
+use super::store::{LoginOutcome, TokenPair, User};
+use super::totp::TotpSetup;
+use crate::otp::{OtpCheck, OtpRecipient};
 use crate::prelude::*;
 
 /// The built-in authentication endpoints, mounted under `/auth`.
@@ -39,6 +41,29 @@ struct RefreshBody {
 struct PasswordChange {
     current_password: String,
     new_password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CodeBody {
+    code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MfaBody {
+    mfa_token: String,
+    code: String,
+}
+
+#[derive(serde::Serialize)]
+struct Sent {
+    expires_in: u64,
+}
+
+#[derive(serde::Serialize)]
+struct Verified {
+    verified: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -83,7 +108,7 @@ impl Auth {
     async fn login(
         State(state): State<AppState>,
         request: Request,
-    ) -> std::result::Result<Json<TokenPair>, Response> {
+    ) -> std::result::Result<Json<LoginOutcome>, Response> {
         let form = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -163,6 +188,94 @@ impl Auth {
                 &body.current_password,
                 &body.new_password,
             )
+            .await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    /// Completes the login of an account with TOTP on: `{mfa_token, code}`
+    /// gives the token pair. Wrong codes count towards the login throttle.
+    #[route(post, "/login/totp")]
+    async fn login_totp(
+        State(state): State<AppState>,
+        Json(body): Json<MfaBody>,
+    ) -> Result<Json<TokenPair>> {
+        Ok(Json(
+            state
+                .accounts()
+                .login_totp(&body.mfa_token, &body.code)
+                .await?,
+        ))
+    }
+
+    /// Sends the user a one-time code through the application's sender: 202.
+    #[route(post, "/otp/send", auth)]
+    async fn otp_send(
+        State(state): State<AppState>,
+        otp: Otp,
+        user: CurrentUser,
+    ) -> Result<(StatusCode, Json<Sent>)> {
+        let code = otp.generate(user.id()).await?;
+        let to = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
+        state.otp_sender().send(&to, &code).await?;
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(Sent {
+                expires_in: state.config().otp.ttl_secs,
+            }),
+        ))
+    }
+
+    /// Checks the user's one-time code: 200 `{verified: true}`, 400 for a
+    /// wrong or expired code, 429 once the attempts are used up.
+    #[route(post, "/otp/verify", auth)]
+    async fn otp_verify(
+        otp: Otp,
+        user: CurrentUser,
+        Json(body): Json<CodeBody>,
+    ) -> Result<Json<Verified>> {
+        match otp.check(user.id(), &body.code).await? {
+            OtpCheck::Valid => Ok(Json(Verified { verified: true })),
+            OtpCheck::Invalid => Err(Error::BadRequest("wrong or expired code".into())),
+            OtpCheck::Exhausted => Err(Error::TooManyRequests {
+                retry_after_secs: 1,
+            }),
+        }
+    }
+
+    /// Starts TOTP setup: `{secret, otpauth_uri, qr_png_base64}`, shown
+    /// once; confirm with a first code to turn it on.
+    #[route(post, "/totp/setup", auth)]
+    async fn totp_setup(
+        State(state): State<AppState>,
+        user: CurrentUser,
+    ) -> Result<Json<TotpSetup>> {
+        Ok(Json(state.accounts().totp_setup(user_id(&user)?).await?))
+    }
+
+    /// Turns TOTP on with a first valid code: 204; 400 for a wrong code.
+    #[route(post, "/totp/confirm", auth)]
+    async fn totp_confirm(
+        State(state): State<AppState>,
+        user: CurrentUser,
+        Json(body): Json<CodeBody>,
+    ) -> Result<StatusCode> {
+        state
+            .accounts()
+            .totp_confirm(user_id(&user)?, &body.code)
+            .await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    /// Turns TOTP off, given a valid code: 204.
+    #[route(delete, "/totp", auth)]
+    async fn totp_disable(
+        State(state): State<AppState>,
+        user: CurrentUser,
+        Json(body): Json<CodeBody>,
+    ) -> Result<StatusCode> {
+        state
+            .accounts()
+            .totp_disable(user_id(&user)?, &body.code)
             .await?;
         Ok(StatusCode::NO_CONTENT)
     }

@@ -14,8 +14,10 @@ mod admin;
 mod auth;
 mod resolve;
 mod store;
+mod totp;
 
 pub use admin::Admin;
 pub use auth::Auth;
 pub(crate) use resolve::resolve;
-pub use store::{Accounts, TokenPair, User};
+pub use store::{Accounts, LoginOutcome, TokenPair, User};
+pub use totp::{MfaChallenge, TotpSetup};

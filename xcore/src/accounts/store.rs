@@ -31,6 +31,19 @@ pub struct User {
     pub roles: Vec<String>,
     /// Permission names (through the roles).
     pub permissions: Vec<String>,
+    /// Whether TOTP two-factor authentication is on.
+    pub totp_enabled: bool,
+}
+
+/// What a login answers: tokens, or a TOTP challenge for accounts with the
+/// second factor on.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum LoginOutcome {
+    /// Signed in.
+    Tokens(TokenPair),
+    /// Send a TOTP code with the token to `POST /auth/login/totp`.
+    MfaRequired(super::totp::MfaChallenge),
 }
 
 /// What a successful login or refresh returns.
@@ -58,6 +71,8 @@ pub struct Accounts {
     min_password: usize,
     max_failures: u32,
     failure_window: u64,
+    totp_key: std::sync::Arc<[u8; 32]>,
+    totp_issuer: String,
 }
 
 pub(crate) fn now() -> i64 {
@@ -66,7 +81,7 @@ pub(crate) fn now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     Sha256::digest(text.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -93,7 +108,13 @@ fn valid_email(email: &str) -> bool {
 }
 
 impl Accounts {
-    pub(crate) fn new(config: &Config, db: Db, cache: Cache, keys: JwtKeys) -> Self {
+    pub(crate) fn new(
+        config: &Config,
+        db: Db,
+        cache: Cache,
+        keys: JwtKeys,
+        totp_key: [u8; 32],
+    ) -> Self {
         Accounts {
             db,
             cache: cache.scoped("xcore-auth"),
@@ -104,6 +125,8 @@ impl Accounts {
             min_password: config.auth.password_min_length,
             max_failures: config.auth.login_max_failures,
             failure_window: config.auth.login_failure_window_secs,
+            totp_key: std::sync::Arc::new(totp_key),
+            totp_issuer: config.otp.totp_issuer.clone(),
         }
     }
 
@@ -113,6 +136,14 @@ impl Accounts {
 
     pub(crate) fn cache(&self) -> &Cache {
         &self.cache
+    }
+
+    pub(crate) fn totp_key(&self) -> &[u8] {
+        self.totp_key.as_ref()
+    }
+
+    pub(crate) fn totp_issuer(&self) -> &str {
+        &self.totp_issuer
     }
 
     fn check_password(&self, password: &str) -> Result<(), Error> {
@@ -156,6 +187,7 @@ impl Accounts {
             email,
             roles: Vec::new(),
             permissions: Vec::new(),
+            totp_enabled: false,
         })
     }
 
@@ -172,6 +204,7 @@ impl Accounts {
             email,
             roles,
             permissions,
+            totp_enabled: self.totp_enabled(id).await?,
         })
     }
 
@@ -197,7 +230,7 @@ impl Accounts {
     /// Checks e-mail and password and opens a session. Unknown e-mail and
     /// wrong password give the same 401 after the same work; too many
     /// failures for one e-mail give a 429.
-    pub async fn login(&self, email: &str, password: &str) -> Result<TokenPair, Error> {
+    pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome, Error> {
         let email = email.trim().to_lowercase();
         self.check_throttle(&email).await?;
         let row: Option<(i64, String)> =
@@ -219,17 +252,10 @@ impl Accounts {
             }
         };
         let Some((id, hash)) = row.filter(|_| verified) else {
-            sqlx::query("INSERT INTO xcore_login_failures (email, at) VALUES ($1, $2)")
-                .bind(&email)
-                .bind(now())
-                .execute(self.db.pool())
-                .await?;
+            self.record_failure(&email).await?;
             return Err(Error::Unauthorized(AuthFailure::BadCredentials));
         };
-        sqlx::query("DELETE FROM xcore_login_failures WHERE email = $1")
-            .bind(&email)
-            .execute(self.db.pool())
-            .await?;
+        // Failures are cleared when a session starts (after any second factor).
         if needs_rehash(&hash, self.params) {
             let rehashed = hash_password_with(password, self.params).await?;
             sqlx::query("UPDATE xcore_users SET password_hash = $1 WHERE id = $2")
@@ -238,6 +264,27 @@ impl Accounts {
                 .execute(self.db.pool())
                 .await?;
         }
+        if self.totp_enabled(id).await? {
+            return Ok(LoginOutcome::MfaRequired(self.mfa_challenge(id).await?));
+        }
+        Ok(LoginOutcome::Tokens(self.start_session(id, &email).await?))
+    }
+
+    pub(crate) async fn record_failure(&self, email: &str) -> Result<(), Error> {
+        sqlx::query("INSERT INTO xcore_login_failures (email, at) VALUES ($1, $2)")
+            .bind(email)
+            .bind(now())
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Opens a session for a verified user and issues its first tokens.
+    pub(crate) async fn start_session(&self, id: i64, email: &str) -> Result<TokenPair, Error> {
+        sqlx::query("DELETE FROM xcore_login_failures WHERE email = $1")
+            .bind(email)
+            .execute(self.db.pool())
+            .await?;
         let session = uuid::Uuid::new_v4().to_string();
         sqlx::query("INSERT INTO xcore_sessions (id, user_id, revoked, created_at, expires_at) VALUES ($1, $2, 0, $3, $4)")
             .bind(&session)
@@ -246,10 +293,10 @@ impl Accounts {
             .bind(now() + self.refresh_ttl.as_secs() as i64)
             .execute(self.db.pool())
             .await?;
-        self.issue(id, &email, &session).await
+        self.issue(id, email, &session).await
     }
 
-    async fn check_throttle(&self, email: &str) -> Result<(), Error> {
+    pub(crate) async fn check_throttle(&self, email: &str) -> Result<(), Error> {
         let since = now() - self.failure_window as i64;
         let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), MIN(at) FROM xcore_login_failures WHERE email = $1 AND at > $2",

@@ -12,12 +12,13 @@ pub use mount::MountedRoute;
 
 use crate::accounts;
 use crate::cache::Cache;
-use crate::config::Config;
+use crate::config::{Config, Environment};
 use crate::db::{self, Db};
 use crate::error::Error;
 use crate::middleware;
+use crate::otp::{LogSender, OtpSender};
 use crate::plugin::Plugin;
-use crate::security::JwtKeys;
+use crate::security::{JwtKeys, Secret};
 use crate::state::AppState;
 
 /// An xcore application: configuration plus plugins.
@@ -48,6 +49,8 @@ use crate::state::AppState;
 pub struct App {
     config: Config,
     keys: JwtKeys,
+    secret: Secret,
+    otp_sender: Arc<dyn OtpSender>,
     generated_secret: bool,
     plugins: Vec<Arc<dyn Plugin>>,
     db: Option<Db>,
@@ -73,10 +76,13 @@ impl App {
     /// # Ok::<(), xcore::Error>(())
     /// ```
     pub fn new(config: Config) -> Result<Self, Error> {
-        let (keys, generated_secret) = config.jwt_keys()?;
+        let (secret, generated_secret) = config.master_secret()?;
+        let keys = JwtKeys::new(config.auth.jwt_algorithm, &secret)?;
         Ok(App {
             config,
             keys,
+            secret,
+            otp_sender: Arc::new(LogSender),
             generated_secret,
             plugins: Vec::new(),
             db: None,
@@ -95,6 +101,14 @@ impl App {
     /// `database.url` (to share one pool, or to reopen it in tests).
     pub fn with_database(mut self, db: Db) -> Self {
         self.db = Some(db);
+        self
+    }
+
+    /// Delivers one-time codes with `sender` (e-mail, SMS...). Without one
+    /// the development [`LogSender`] writes codes to the log, which
+    /// production refuses.
+    pub fn otp_sender(mut self, sender: impl OtpSender) -> Self {
+        self.otp_sender = Arc::new(sender);
         self
     }
 
@@ -159,6 +173,13 @@ impl App {
 
     async fn build(self) -> Result<(Router, AppState), Error> {
         self.warn_if_generated_secret();
+        if self.config.env == Environment::Production && !self.otp_sender.production_ready() {
+            return Err(Error::Config(
+                "one-time codes would be written to the log: register a real sender with \
+                 App::otp_sender before running in production"
+                    .into(),
+            ));
+        }
         let plugins = self.mounted_plugins();
         let db = match self.db {
             Some(db) => db,
@@ -175,7 +196,14 @@ impl App {
             let name = plugin.meta().name;
             db::apply_migrations(&db, &name, plugin.migrations()).await?;
         }
-        let state = AppState::new(self.config, self.keys, db, cache);
+        let state = AppState::new(
+            self.config,
+            self.keys,
+            &self.secret,
+            db,
+            cache,
+            self.otp_sender,
+        );
         state.accounts().bootstrap_admin(state.config()).await?;
         let router = mount::mount(&plugins, &state)?;
         Ok((router, state))

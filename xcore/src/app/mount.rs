@@ -209,7 +209,16 @@ mod tests {
 
     fn mount_all(plugins: Vec<Fixed>) -> Result<Router, Error> {
         let keys = JwtKeys::random(Default::default());
-        let state = AppState::new(Config::default(), keys, test_db(), Cache::memory(1024));
+        let secret = crate::security::Secret::from("mount tests secret, thirty-two bytes");
+        let sender = Arc::new(crate::otp::LogSender);
+        let state = AppState::new(
+            Config::default(),
+            keys,
+            &secret,
+            test_db(),
+            Cache::memory(1024),
+            sender,
+        );
         let plugins: Vec<Arc<dyn Plugin>> = plugins
             .into_iter()
             .map(|p| Arc::new(p) as Arc<dyn Plugin>)

@@ -43,6 +43,8 @@ const TYPICAL_ENTRY: u64 = 1024;
 
 pub(crate) struct MemoryStore {
     entries: Cache<String, Entry, ByBytes>,
+    /// Serialises read-modify-write counters.
+    counters: std::sync::Mutex<()>,
 }
 
 impl MemoryStore {
@@ -51,6 +53,7 @@ impl MemoryStore {
             usize::try_from((max_bytes / TYPICAL_ENTRY).clamp(16, 1 << 20)).unwrap_or(16);
         MemoryStore {
             entries: Cache::with_weighter(estimated, max_bytes, ByBytes),
+            counters: std::sync::Mutex::new(()),
         }
     }
 
@@ -78,6 +81,32 @@ impl MemoryStore {
 
     pub(crate) fn exists(&self, key: &str) -> bool {
         self.get(key).is_some()
+    }
+
+    /// Adds one to the counter at `key` (created at 1 with `ttl`, which later
+    /// increments keep); returns the new value.
+    pub(crate) fn increment(&self, key: &str, ttl: Duration) -> i64 {
+        let _serial = self.counters.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let current = self.entries.get(key).filter(|entry| entry.live(now));
+        let (value, expires) = match current {
+            Some(entry) => {
+                let value = std::str::from_utf8(&entry.value)
+                    .ok()
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                (value + 1, entry.expires)
+            }
+            None => (1, now + coarsetime::Duration::from(ttl)),
+        };
+        self.entries.insert(
+            key.to_owned(),
+            Entry {
+                value: Bytes::from(value.to_string()),
+                expires,
+            },
+        );
+        value
     }
 
     pub(crate) fn flush(&self, glob: &str) -> u64 {

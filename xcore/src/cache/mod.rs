@@ -262,6 +262,31 @@ impl Cache {
         }
     }
 
+    /// Adds one to the counter at `key` and returns the new value; a new
+    /// counter starts at 1 and expires after `ttl_secs` seconds (later
+    /// increments keep that expiry). Atomic, also across instances on Redis.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), xcore::cache::CacheError> {
+    /// let cache = xcore::cache::Cache::memory(1 << 20);
+    /// assert_eq!(cache.increment("attempts", 60).await?, 1);
+    /// assert_eq!(cache.increment("attempts", 60).await?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn increment(&self, key: &str, ttl_secs: u64) -> Result<i64, CacheError> {
+        if ttl_secs == 0 {
+            return Err(CacheError::ZeroTtl);
+        }
+        let key = self.full_key(key);
+        let ttl = Duration::from_secs(ttl_secs);
+        match &self.store {
+            Store::Memory(store) => Ok(store.increment(&key, ttl)),
+            Store::Redis(store) => store.increment(&key, ttl).await,
+        }
+    }
+
     /// The JSON value stored under `key`, decoded.
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, CacheError> {
         match self.get_bytes(key).await? {

@@ -109,6 +109,24 @@ impl RedisStore {
             .await
     }
 
+    pub(crate) async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
+        let secs = ttl.as_secs().max(1);
+        self.run(|mut c| async move {
+            // One round trip, applied atomically; NX keeps the first expiry.
+            let (value, _): (i64, i64) = redis::pipe()
+                .atomic()
+                .incr(key, 1)
+                .cmd("EXPIRE")
+                .arg(key)
+                .arg(secs)
+                .arg("NX")
+                .query_async(&mut c)
+                .await?;
+            Ok(value)
+        })
+        .await
+    }
+
     pub(crate) async fn flush(&self, glob: &str) -> Result<u64, CacheError> {
         let mut cursor: u64 = 0;
         let mut removed = 0;

@@ -13,10 +13,12 @@
 //! assert_eq!(decode_token(&keys, &token).unwrap().roles, ["admin"]);
 //! ```
 
+mod derive;
 mod password;
 mod secret;
 mod token;
 
+pub(crate) use derive::derive_key;
 pub use password::{
     PasswordParams, hash_password, hash_password_with, needs_rehash, verify_password,
 };

@@ -1,0 +1,225 @@
+//! One-time codes: `generate(user_id)` gives a code like `"847291"`,
+//! `verify(user_id, code)` checks it once. Codes are kept in the cache
+//! (so with Redis a code made on one instance verifies on another) as
+//! HMACs, never in clear; they expire, die after a few wrong attempts, and
+//! are delivered by an [`OtpSender`] the application provides.
+//!
+//! ```
+//! use xcore::prelude::*;
+//! use xcore::otp::Otp;
+//!
+//! async fn send_code(otp: Otp, user: CurrentUser) -> xcore::Result<StatusCode> {
+//!     let code = otp.generate(user.id()).await?; // e.g. "847291"
+//!     // ... deliver it (e-mail, SMS) ...
+//!     # let _ = code;
+//!     Ok(StatusCode::ACCEPTED)
+//! }
+//!
+//! async fn check_code(otp: Otp, user: CurrentUser, Json(code): Json<String>) -> xcore::Result<StatusCode> {
+//!     if otp.verify(user.id(), &code).await? {
+//!         Ok(StatusCode::OK)
+//!     } else {
+//!         Err(Error::BadRequest("wrong or expired code".into()))
+//!     }
+//! }
+//! ```
+
+mod sender;
+
+use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use hmac::{Hmac, Mac};
+use rand::RngExt;
+use sha2::Sha256;
+
+pub use sender::{LogSender, OtpRecipient, OtpSender};
+
+use crate::cache::{Cache, CacheError};
+use crate::config::OtpConfig;
+use crate::error::Error;
+use crate::state::AppState;
+
+/// The outcome of [`Otp::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtpCheck {
+    /// Right code: it is now used up.
+    Valid,
+    /// Wrong code, or none pending (expired, used, never sent).
+    Invalid,
+    /// Too many wrong attempts: the code is dead; ask for a new one.
+    Exhausted,
+}
+
+/// The one-time code service, also a handler extractor.
+#[derive(Clone)]
+pub struct Otp {
+    cache: Cache,
+    key: Arc<[u8; 32]>,
+    length: u32,
+    ttl_secs: u64,
+    max_attempts: u32,
+}
+
+impl std::fmt::Debug for Otp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Otp")
+            .field("length", &self.length)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(err: CacheError) -> Error {
+    // Codes live in the cache: without it nothing can be checked; fail closed.
+    tracing::warn!(error = %err, "one-time codes unavailable");
+    Error::Unavailable("one-time codes unavailable".into())
+}
+
+impl Otp {
+    /// The service over `cache` (its `xcore-otp:` namespace), with codes
+    /// authenticated by `key` (derive it from the application secret).
+    pub fn new(config: &OtpConfig, cache: &Cache, key: [u8; 32]) -> Self {
+        Otp {
+            cache: cache.scoped("xcore-otp"),
+            key: Arc::new(key),
+            length: config.length.clamp(6, 10),
+            ttl_secs: config.ttl_secs.max(1),
+            max_attempts: config.max_attempts.max(1),
+        }
+    }
+
+    fn mac(&self, user: &str, code: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
+        mac.update(user.as_bytes());
+        mac.update(b":");
+        mac.update(code.as_bytes());
+        mac
+    }
+
+    /// A fresh code for `user`, replacing any pending one, valid for the
+    /// configured time (default 300 s).
+    pub async fn generate(&self, user: impl std::fmt::Display) -> Result<String, Error> {
+        let user = user.to_string();
+        let upper = 10u64.pow(self.length);
+        let code = format!(
+            "{:0width$}",
+            rand::rng().random_range(0..upper),
+            width = self.length as usize
+        );
+        let tag = self.mac(&user, &code).finalize().into_bytes();
+        self.cache
+            .delete(&format!("attempts:{user}"))
+            .await
+            .map_err(unavailable)?;
+        self.cache
+            .set_bytes(&format!("code:{user}"), tag.to_vec(), self.ttl_secs)
+            .await
+            .map_err(unavailable)?;
+        Ok(code)
+    }
+
+    /// Whether `code` is `user`'s pending code; a right code is used up.
+    pub async fn verify(&self, user: impl std::fmt::Display, code: &str) -> Result<bool, Error> {
+        Ok(self.check(user, code).await? == OtpCheck::Valid)
+    }
+
+    /// Like [`Otp::verify`], telling a wrong code from a dead one.
+    pub async fn check(&self, user: impl std::fmt::Display, code: &str) -> Result<OtpCheck, Error> {
+        let user = user.to_string();
+        let code_key = format!("code:{user}");
+        let attempts_key = format!("attempts:{user}");
+        let attempts = self
+            .cache
+            .increment(&attempts_key, self.ttl_secs)
+            .await
+            .map_err(unavailable)?;
+        if attempts > i64::from(self.max_attempts) {
+            self.cache.delete(&code_key).await.map_err(unavailable)?;
+            return Ok(OtpCheck::Exhausted);
+        }
+        let Some(stored) = self.cache.get_bytes(&code_key).await.map_err(unavailable)? else {
+            return Ok(OtpCheck::Invalid);
+        };
+        // Constant-time comparison of the MACs.
+        if self.mac(&user, code.trim()).verify_slice(&stored).is_err() {
+            return Ok(OtpCheck::Invalid);
+        }
+        // Single use: only the request that removes the code wins.
+        if !self.cache.delete(&code_key).await.map_err(unavailable)? {
+            return Ok(OtpCheck::Invalid);
+        }
+        let _ = self.cache.delete(&attempts_key).await;
+        Ok(OtpCheck::Valid)
+    }
+}
+
+impl<S> FromRequestParts<S> for Otp
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(AppState::from_ref(state).otp().clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn otp(max_attempts: u32) -> Otp {
+        let config = OtpConfig {
+            max_attempts,
+            ..OtpConfig::default()
+        };
+        Otp::new(&config, &Cache::memory(1 << 20), [7; 32])
+    }
+
+    #[tokio::test]
+    async fn a_code_verifies_once() {
+        let otp = otp(5);
+        let code = otp.generate(42).await.expect("code");
+        assert_eq!(code.len(), 6);
+        assert!(code.chars().all(|c| c.is_ascii_digit()));
+        assert!(
+            !otp.verify(41, &code).await.expect("check"),
+            "another user's code"
+        );
+        assert!(otp.verify(42, &code).await.expect("check"));
+        assert!(!otp.verify(42, &code).await.expect("check"), "single use");
+    }
+
+    #[tokio::test]
+    async fn wrong_attempts_kill_the_code() {
+        let otp = otp(2);
+        let code = otp.generate(1).await.expect("code");
+        let wrong = if code == "000000" { "000001" } else { "000000" };
+        assert_eq!(otp.check(1, wrong).await.expect("check"), OtpCheck::Invalid);
+        assert_eq!(otp.check(1, wrong).await.expect("check"), OtpCheck::Invalid);
+        assert_eq!(
+            otp.check(1, &code).await.expect("check"),
+            OtpCheck::Exhausted
+        );
+        let fresh = otp.generate(1).await.expect("code");
+        assert_eq!(
+            otp.check(1, &fresh).await.expect("check"),
+            OtpCheck::Valid,
+            "a new code resets"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_code_replaces_the_previous_one() {
+        let otp = otp(5);
+        let first = otp.generate(9).await.expect("code");
+        let second = otp.generate(9).await.expect("code");
+        if first != second {
+            assert!(!otp.verify(9, &first).await.expect("check"));
+        }
+        assert!(otp.verify(9, &second).await.expect("check"));
+    }
+}
