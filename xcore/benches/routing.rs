@@ -166,6 +166,9 @@ fn session_app(rt: &Runtime, redis: Option<&str>) -> (Router, String) {
                 .login("admin@example.com", "bench password"),
         )
         .expect("login");
+    let xcore::accounts::LoginOutcome::Tokens(pair) = pair else {
+        panic!("the bench admin has no second factor");
+    };
     (router, pair.access_token)
 }
 
