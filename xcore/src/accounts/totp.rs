@@ -6,7 +6,7 @@ use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use rand::RngExt;
 use serde::Serialize;
-use totp_rs::{Algorithm, Builder, Secret as TotpSecret, Totp};
+use totp_rs::{Secret as TotpSecret, Totp};
 
 use super::store::{Accounts, TokenPair, now, sha256_hex};
 use crate::error::{AuthFailure, Error};
@@ -54,16 +54,8 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 
 impl Accounts {
     fn totp(&self, secret: Vec<u8>, email: &str) -> Result<Totp, Error> {
-        Builder::new()
-            .with_algorithm(Algorithm::SHA1)
-            .with_digits(6)
-            .with_skew(1)
-            .with_step_duration(30)
-            .with_secret(secret)
-            .with_account_name(email.replace(':', ""))
-            .with_issuer(Some(self.totp_issuer().replace(':', "")))
-            .build()
-            .map_err(|err| Error::internal(format!("TOTP: {err}")))
+        crate::security::totp(secret, email, self.totp_issuer())
+            .map_err(|err| Error::internal(err.to_string()))
     }
 
     fn seal(&self, secret: &[u8]) -> Result<String, Error> {

@@ -17,6 +17,7 @@ mod derive;
 mod password;
 mod secret;
 mod token;
+mod totp;
 
 pub(crate) use derive::derive_key;
 pub use password::{
@@ -24,3 +25,4 @@ pub use password::{
 };
 pub use secret::Secret;
 pub use token::{Claims, JwtAlgorithm, JwtKeys, create_token, decode_token};
+pub use totp::{totp, totp_code};
