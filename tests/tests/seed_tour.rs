@@ -393,3 +393,63 @@ async fn guarded_seed_routes_work_with_real_accounts() {
         .json();
     assert_eq!(stats["mes_items"], 0);
 }
+
+/// Keeps the codes it is asked to send.
+#[derive(Clone, Default)]
+struct Mailbox(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl xcore::otp::OtpSender for Mailbox {
+    fn send<'a>(
+        &'a self,
+        _to: &'a xcore::otp::OtpRecipient,
+        code: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = xcore::Result<()>> + Send + 'a>> {
+        Box::pin(async move {
+            self.0.lock().expect("mailbox").push(code.to_owned());
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn codes_are_sent_and_verified_as_the_seed_shows() {
+    let mailbox = Mailbox::default();
+    let app = seed_tour::app(config())
+        .expect("app")
+        .otp_sender(mailbox.clone());
+    let client = TestClient::new(app).await.expect("router");
+    let user = client.token("42", &[]).expect("token");
+    assert_eq!(client.post("/codes/envoyer").send().await.status(), 401);
+    assert_eq!(
+        client
+            .post("/codes/envoyer")
+            .bearer(&user)
+            .send()
+            .await
+            .status(),
+        202
+    );
+    let code = mailbox
+        .0
+        .lock()
+        .expect("mailbox")
+        .last()
+        .cloned()
+        .expect("sent");
+    let check = |code: String| {
+        client
+            .post("/codes/verifier")
+            .bearer(&user)
+            .json(&serde_json::json!({"code": code}))
+            .send()
+    };
+    assert_eq!(
+        check(code.clone()).await.json::<serde_json::Value>()["valide"],
+        true
+    );
+    assert_eq!(
+        check(code).await.json::<serde_json::Value>()["valide"],
+        false,
+        "single use"
+    );
+}

@@ -5,6 +5,7 @@
 //! PostgreSQL) and caches in memory (`REDIS_URL` to use Redis).
 
 pub mod catalogue;
+pub mod codes;
 pub mod hello;
 pub mod items;
 pub mod profil;
@@ -20,5 +21,6 @@ pub fn app(config: Config) -> xcore::Result<App> {
         .plugin(profil::Profil)
         .plugin(items::Items)
         .plugin(catalogue::Catalogue)
-        .plugin(tableau_de_bord::TableauDeBord))
+        .plugin(tableau_de_bord::TableauDeBord)
+        .plugin(codes::Codes))
 }

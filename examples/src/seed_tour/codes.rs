@@ -1,0 +1,53 @@
+//! `/codes`: the seed's OTP service ("Service OTP"): send the signed-in user
+//! a one-time code, then check it.
+
+use serde::{Deserialize, Serialize};
+use xcore::otp::OtpRecipient;
+use xcore::prelude::*;
+
+/// One-time codes for the signed-in user.
+pub struct Codes;
+
+/// Body of `POST /codes/verifier`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeSoumis {
+    /// The code the user received.
+    pub code: String,
+}
+
+/// Answer of `POST /codes/verifier`.
+#[derive(Debug, Serialize)]
+pub struct Verification {
+    /// Whether the code was right (a right code is then used up).
+    pub valide: bool,
+}
+
+#[plugin(name = "codes", version = "1.0.0", prefix = "/codes", tags = ["codes"])]
+impl Codes {
+    /// Generates a code (e.g. "847291", valid 300 s) and hands it to the
+    /// app's sender; in development it is written to the log.
+    #[route(post, "/envoyer", auth)]
+    async fn envoyer(
+        State(state): State<AppState>,
+        otp: Otp,
+        user: CurrentUser,
+    ) -> xcore::Result<StatusCode> {
+        let code = otp.generate(user.id()).await?;
+        let destinataire = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
+        state.otp_sender().send(&destinataire, &code).await?;
+        Ok(StatusCode::ACCEPTED)
+    }
+
+    /// Checks a submitted code: single use, five attempts at most.
+    #[route(post, "/verifier", auth)]
+    async fn verifier(
+        otp: Otp,
+        user: CurrentUser,
+        Json(body): Json<CodeSoumis>,
+    ) -> xcore::Result<Json<Verification>> {
+        Ok(Json(Verification {
+            valide: otp.verify(user.id(), &body.code).await?,
+        }))
+    }
+}
