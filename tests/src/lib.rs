@@ -42,3 +42,7 @@ pub mod security {}
 /// Chapter "Admin: roles and permissions" of the guide.
 #[doc = include_str!("../../book/src/admin.md")]
 pub mod admin {}
+
+/// Chapter "One-time codes and two-factor" of the guide.
+#[doc = include_str!("../../book/src/otp.md")]
+pub mod otp {}

@@ -40,6 +40,9 @@ pub enum AuthFailure {
     /// both, so the answer does not tell which e-mails exist).
     #[error("invalid e-mail or password")]
     BadCredentials,
+    /// A wrong or expired second-factor code at login.
+    #[error("wrong or expired code")]
+    WrongCode,
 }
 
 /// Everything that can go wrong in xcore, at start-up or while serving a request.
@@ -236,7 +239,7 @@ impl IntoResponse for Error {
         if let Error::Unauthorized(reason) = self {
             // RFC 6750 §3: a missing token gets the bare challenge, a bad one names the error.
             let challenge = match reason {
-                AuthFailure::Missing | AuthFailure::BadCredentials => {
+                AuthFailure::Missing | AuthFailure::BadCredentials | AuthFailure::WrongCode => {
                     HeaderValue::from_static("Bearer")
                 }
                 _ => HeaderValue::from_static(r#"Bearer error="invalid_token""#),

@@ -224,9 +224,11 @@ impl Accounts {
         }
         let email = self.user(user).await?.email;
         self.check_throttle(&email).await?;
+        // A wrong code spends the mfa token: the next try starts over with
+        // the password, so codes cannot be guessed against one challenge.
         if !self.totp_accept(user, code, true).await? {
             self.record_failure(&email).await?;
-            return Err(Error::Unauthorized(AuthFailure::BadCredentials));
+            return Err(Error::Unauthorized(AuthFailure::WrongCode));
         }
         self.start_session(user, &email).await
     }
