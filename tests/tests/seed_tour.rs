@@ -453,3 +453,59 @@ async fn codes_are_sent_and_verified_as_the_seed_shows() {
         "single use"
     );
 }
+
+#[tokio::test]
+async fn each_plugin_keeps_its_own_codes() {
+    let mailbox = Mailbox::default();
+    let app = seed_tour::app(config())
+        .expect("app")
+        .otp_sender(mailbox.clone());
+    let client = TestClient::new(app).await.expect("router");
+    let user = client.token("42", &[]).expect("token");
+    assert_eq!(
+        client
+            .post("/codes/envoyer")
+            .bearer(&user)
+            .send()
+            .await
+            .status(),
+        202
+    );
+    let plugin_code = mailbox
+        .0
+        .lock()
+        .expect("mailbox")
+        .last()
+        .cloned()
+        .expect("sent");
+    // The built-in /auth/otp flow neither accepts nor replaces the plugin's code.
+    assert_eq!(
+        client
+            .post("/auth/otp/send")
+            .bearer(&user)
+            .send()
+            .await
+            .status(),
+        202
+    );
+    let verify = client
+        .post("/auth/otp/verify")
+        .bearer(&user)
+        .json(&serde_json::json!({"code": plugin_code}))
+        .send()
+        .await;
+    if verify.status() == 200 {
+        // Only possible if both flows drew the same six digits.
+        assert_eq!(
+            mailbox.0.lock().expect("mailbox").last(),
+            Some(&plugin_code)
+        );
+    }
+    let valid = client
+        .post("/codes/verifier")
+        .bearer(&user)
+        .json(&serde_json::json!({"code": plugin_code}))
+        .send()
+        .await;
+    assert_eq!(valid.json::<serde_json::Value>()["valide"], true);
+}

@@ -36,6 +36,7 @@ struct Scoped {
     shared: Arc<Shared>,
     plugin: Box<str>,
     cache: Cache,
+    otp: Otp,
 }
 
 struct Shared {
@@ -43,7 +44,6 @@ struct Shared {
     keys: JwtKeys,
     db: Db,
     accounts: Accounts,
-    otp: Otp,
     otp_sender: Arc<dyn OtpSender>,
 }
 
@@ -71,22 +71,25 @@ impl AppState {
                     keys,
                     db,
                     accounts,
-                    otp,
                     otp_sender,
                 }),
                 plugin: Box::from(""),
                 cache,
+                otp,
             }),
         }
     }
 
-    /// The same state, labelled for one plugin, with the cache scoped to it.
+    /// The same state, labelled for one plugin, with the cache and the
+    /// one-time codes scoped to it (a code sent by one plugin is not
+    /// consumed by another).
     pub(crate) fn for_plugin(&self, name: &str) -> Self {
         AppState {
             scoped: Arc::new(Scoped {
                 shared: Arc::clone(&self.scoped.shared),
                 plugin: Box::from(name),
                 cache: self.scoped.cache.scoped(name),
+                otp: self.scoped.otp.scoped(name),
             }),
         }
     }
@@ -96,9 +99,9 @@ impl AppState {
         &self.scoped.shared.accounts
     }
 
-    /// The one-time code service.
+    /// The one-time code service, scoped to the plugin serving the request.
     pub fn otp(&self) -> &Otp {
-        &self.scoped.shared.otp
+        &self.scoped.otp
     }
 
     /// The sender of one-time codes.

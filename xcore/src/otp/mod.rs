@@ -89,6 +89,15 @@ impl Otp {
         }
     }
 
+    /// The same service with codes kept apart under `name` (each plugin
+    /// gets its own: `/auth/otp/send` never replaces a plugin's code).
+    pub fn scoped(&self, name: &str) -> Self {
+        Otp {
+            cache: self.cache.scoped(name),
+            ..self.clone()
+        }
+    }
+
     fn mac(&self, user: &str, code: &str) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.as_ref())
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
