@@ -1070,3 +1070,54 @@ async fn malformed_login_bodies_are_client_errors() {
             .is_some_and(|t| t.starts_with("application/json"))
     );
 }
+
+#[tokio::test]
+async fn two_admins_demoting_each_other_at_once_leave_one_admin() {
+    for database in common::services::databases().await {
+        let client = app_with(accounts_config().with_database_url(database.url.as_str())).await;
+        let root = admin_token(&client).await;
+        let (ada, _, _) = signed_up(&client, "ada@example.com").await;
+        assert_eq!(
+            client
+                .put(&format!("/admin/users/{ada}/roles/admin"))
+                .bearer(&root)
+                .send()
+                .await
+                .status(),
+            204
+        );
+        let ada_token: Value = login(&client, "ada@example.com", "correct horse")
+            .await
+            .json();
+        let ada_token = ada_token["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
+        let me: Value = client.get("/auth/me").bearer(&root).send().await.json();
+        let root_id = me["id"].as_i64().expect("id");
+
+        let (first, second) = tokio::join!(
+            client
+                .delete(&format!("/admin/users/{ada}/roles/admin"))
+                .bearer(&root)
+                .send(),
+            client
+                .delete(&format!("/admin/users/{root_id}/roles/admin"))
+                .bearer(&ada_token)
+                .send(),
+        );
+        let mut statuses = [first.status().as_u16(), second.status().as_u16()];
+        statuses.sort_unstable();
+        assert!(
+            statuses == [204, 409] || statuses == [204, 403],
+            "{}: {statuses:?}",
+            database.name
+        );
+        let (admins,): (i64,) =
+            xcore::sqlx::query_as("SELECT COUNT(*) FROM xcore_user_roles WHERE role = 'admin'")
+                .fetch_one(client.db().pool())
+                .await
+                .expect("count");
+        assert_eq!(admins, 1, "{}", database.name);
+    }
+}

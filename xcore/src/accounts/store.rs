@@ -17,6 +17,9 @@ use crate::security::{
 /// Lifetime of a user's authorisation version in the cache, in seconds.
 pub(crate) const VERSION_TTL_SECS: u64 = 60;
 
+/// Key of the PostgreSQL lock serialising administrator demotions.
+const ADMIN_LOCK: i64 = 0x0078_6164_6d69;
+
 /// The role every installation has.
 pub const ADMIN_ROLE: &str = "admin";
 
@@ -486,25 +489,45 @@ impl Accounts {
     pub async fn revoke_role(&self, user: i64, role: &str) -> Result<(), Error> {
         self.user(user).await?;
         self.require_role(role).await?;
-        if role == ADMIN_ROLE {
-            let (others,): (i64,) = sqlx::query_as(
-                "SELECT COUNT(*) FROM xcore_user_roles WHERE role = $1 AND user_id <> $2",
-            )
-            .bind(ADMIN_ROLE)
-            .bind(user)
-            .fetch_one(self.db.pool())
-            .await?;
-            if others == 0 {
-                return Err(Error::Conflict(
-                    "this is the last administrator: grant `admin` to someone else first".into(),
-                ));
-            }
+        let held: Option<(i64,)> =
+            sqlx::query_as("SELECT 1 FROM xcore_user_roles WHERE user_id = $1 AND role = $2")
+                .bind(user)
+                .bind(role)
+                .fetch_optional(self.db.pool())
+                .await?;
+        // One statement keeps "not the last admin" and the removal together
+        // (SQLite runs it alone); on PostgreSQL a transaction-scoped lock also
+        // serialises concurrent demotions, which READ COMMITTED would let
+        // both see two admins.
+        const REMOVE: &str = "DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2 AND \
+             (role <> $3 OR (SELECT COUNT(*) FROM xcore_user_roles WHERE role = $3 AND user_id <> $1) > 0)";
+        let removed = if self.db.backend() == crate::db::Backend::Postgres {
+            let mut tx = self.db.pool().begin().await?;
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(ADMIN_LOCK)
+                .execute(&mut *tx)
+                .await?;
+            let done = sqlx::query(REMOVE)
+                .bind(user)
+                .bind(role)
+                .bind(ADMIN_ROLE)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            done
+        } else {
+            sqlx::query(REMOVE)
+                .bind(user)
+                .bind(role)
+                .bind(ADMIN_ROLE)
+                .execute(self.db.pool())
+                .await?
+        };
+        if held.is_some() && removed.rows_affected() == 0 {
+            return Err(Error::Conflict(
+                "this is the last administrator: grant `admin` to someone else first".into(),
+            ));
         }
-        sqlx::query("DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2")
-            .bind(user)
-            .bind(role)
-            .execute(self.db.pool())
-            .await?;
         self.bump(&[user]).await
     }
 
