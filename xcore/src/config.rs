@@ -18,6 +18,8 @@
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
 //! | `otp.length`, `otp.ttl_secs`, `otp.max_attempts` | `XCORE_OTP_*` | `6`, `300`, `5` |
 //! | `otp.totp_issuer`           | `XCORE_OTP_TOTP_ISSUER`            | `xcore`          |
+//! | `openapi.enabled`, `openapi.path` | `XCORE_OPENAPI_ENABLED`, `XCORE_OPENAPI_PATH` | `true`, `/openapi.json` |
+//! | `openapi.title`, `openapi.version` | `XCORE_OPENAPI_TITLE`, `XCORE_OPENAPI_VERSION` | `xcore API`, `1.0.0` |
 //! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
 //! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
 //! | `database.connect_retry_secs` | `XCORE_DATABASE_CONNECT_RETRY_SECS` | `30`          |
@@ -55,7 +57,9 @@ use crate::security::JwtKeys;
 use crate::security::{JwtAlgorithm, Secret};
 
 /// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
-const SECTIONS: &[&str] = &["auth", "admin", "otp", "http", "database", "cache"];
+const SECTIONS: &[&str] = &[
+    "auth", "admin", "otp", "openapi", "http", "database", "cache",
+];
 
 /// Which rules apply: development is forgiving and loud, production is strict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -87,10 +91,38 @@ pub struct Config {
     pub http: HttpConfig,
     /// One-time codes.
     pub otp: OtpConfig,
+    /// The OpenAPI document.
+    pub openapi: OpenApiConfig,
     /// The SQL database.
     pub database: DatabaseConfig,
     /// The cache.
     pub cache: CacheConfig,
+}
+
+/// The `[openapi]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct OpenApiConfig {
+    /// Whether the document is served.
+    pub enabled: bool,
+    /// Where it is served.
+    pub path: String,
+    /// The API's title.
+    pub title: String,
+    /// The API's version.
+    pub version: String,
+}
+
+impl Default for OpenApiConfig {
+    fn default() -> Self {
+        OpenApiConfig {
+            enabled: true,
+            path: "/openapi.json".to_owned(),
+            title: "xcore API".to_owned(),
+            version: "1.0.0".to_owned(),
+        }
+    }
 }
 
 /// The `[otp]` section.
@@ -301,6 +333,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
             otp: OtpConfig::default(),
+            openapi: OpenApiConfig::default(),
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),

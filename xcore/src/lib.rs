@@ -49,6 +49,7 @@ pub mod config;
 pub mod db;
 mod error;
 mod middleware;
+pub mod openapi;
 pub mod otp;
 mod plugin;
 pub mod prelude;

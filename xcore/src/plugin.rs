@@ -192,6 +192,10 @@ pub struct RouteInfo {
     pub handler: Cow<'static, str>,
     /// Response caching, for `GET` routes.
     pub cache: Option<CachePolicy>,
+    /// What the route does (the first line of the handler's doc comment).
+    pub summary: Option<Cow<'static, str>>,
+    /// More about it (the rest of the doc comment).
+    pub description: Option<Cow<'static, str>>,
 }
 
 impl RouteInfo {
@@ -203,6 +207,8 @@ impl RouteInfo {
             guard: Guard::public(),
             handler: Cow::Borrowed(""),
             cache: None,
+            summary: None,
+            description: None,
         }
     }
 
@@ -241,6 +247,18 @@ impl RouteInfo {
     /// refuses others at start-up).
     pub fn cache(mut self, policy: CachePolicy) -> Self {
         self.cache = Some(policy);
+        self
+    }
+
+    /// Sets the summary and description shown in the API documentation
+    /// (`#[route]` takes them from the handler's doc comment).
+    pub fn docs(
+        mut self,
+        summary: impl Into<Cow<'static, str>>,
+        description: Option<&'static str>,
+    ) -> Self {
+        self.summary = Some(summary.into()).filter(|s: &Cow<'static, str>| !s.is_empty());
+        self.description = description.map(Cow::Borrowed).filter(|d| !d.is_empty());
         self
     }
 

@@ -106,11 +106,22 @@ fn route(route: &Route) -> TokenStream {
         let key = spec.key.as_ref().map(|key| quote!(.key(#key)));
         quote!(.cache(::xcore::__private::CachePolicy::ttl_secs(#ttl) #shared #key))
     });
+    // First paragraph line: the summary; the rest: the description.
+    let docs = (!route.handler.docs.is_empty()).then(|| {
+        let lines = &route.handler.docs;
+        let summary = lines.first().cloned().unwrap_or_default();
+        let rest = lines[1..].join("\n");
+        let rest = rest.trim();
+        let description = (!rest.is_empty()).then(|| quote!(::core::option::Option::Some(#rest)));
+        let description = description.unwrap_or_else(|| quote!(::core::option::Option::None));
+        quote!(.docs(#summary, #description))
+    });
     quote! {
         .route(
             ::xcore::__private::RouteInfo::new(::xcore::__private::Method::#method, #path)
                 .guard(#guard)
                 .handler(#name)
+                #docs
                 #cache,
             #handler,
         )

@@ -22,6 +22,8 @@ pub(crate) struct Handler {
     pub takes_self: bool,
     pub args: Vec<Type>,
     pub output: Option<Type>,
+    /// The doc comment, line by line.
+    pub docs: Vec<String>,
 }
 
 /// One validated route.
@@ -129,10 +131,26 @@ fn handler(func: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some((**ty).clone()),
     };
+    let docs = func
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("doc"))
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(pair) => match &pair.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) => Some(text.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
     ok.then(|| Handler {
         ident: sig.ident.clone(),
         takes_self,
         args,
         output,
+        docs,
     })
 }

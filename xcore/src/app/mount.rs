@@ -35,9 +35,14 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
     let mut matcher = matchit::Router::new();
     // path -> plugin that owns it
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    for path in RESERVED {
+    let openapi = &state.config().openapi;
+    let reserved = RESERVED
+        .iter()
+        .copied()
+        .chain(openapi.enabled.then_some(openapi.path.as_str()));
+    for path in reserved {
         insert_path(&mut matcher, path, "the app")?;
-        owners.insert((*path).to_owned(), "the app".to_owned());
+        owners.insert(path.to_owned(), "the app".to_owned());
     }
     let mut names: BTreeMap<String, ()> = BTreeMap::new();
     let mut router = Router::new();
