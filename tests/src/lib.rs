@@ -46,3 +46,7 @@ pub mod admin {}
 /// Chapter "One-time codes and two-factor" of the guide.
 #[doc = include_str!("../../book/src/otp.md")]
 pub mod otp {}
+
+/// Chapter "API documentation" of the guide.
+#[doc = include_str!("../../book/src/api-docs.md")]
+pub mod api_docs {}
