@@ -4,43 +4,15 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use common::Mailbox;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use xcore::config::{Config, Environment};
-use xcore::otp::{OtpRecipient, OtpSender};
 use xcore::prelude::*;
 use xcore::testing::TestClient;
-
-/// Keeps the codes it is asked to send, like a test mailbox.
-#[derive(Clone, Default)]
-struct Mailbox(Arc<Mutex<Vec<String>>>);
-
-impl Mailbox {
-    fn last(&self) -> String {
-        self.0
-            .lock()
-            .expect("mailbox")
-            .last()
-            .cloned()
-            .expect("a code was sent")
-    }
-}
-
-impl OtpSender for Mailbox {
-    fn send<'a>(
-        &'a self,
-        _to: &'a OtpRecipient,
-        code: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = xcore::Result<()>> + Send + 'a>> {
-        Box::pin(async move {
-            self.0.lock().expect("mailbox").push(code.to_owned());
-            Ok(())
-        })
-    }
-}
 
 fn config() -> Config {
     let mut config = common::config();

@@ -394,26 +394,9 @@ async fn guarded_seed_routes_work_with_real_accounts() {
     assert_eq!(stats["mes_items"], 0);
 }
 
-/// Keeps the codes it is asked to send.
-#[derive(Clone, Default)]
-struct Mailbox(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-impl xcore::otp::OtpSender for Mailbox {
-    fn send<'a>(
-        &'a self,
-        _to: &'a xcore::otp::OtpRecipient,
-        code: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = xcore::Result<()>> + Send + 'a>> {
-        Box::pin(async move {
-            self.0.lock().expect("mailbox").push(code.to_owned());
-            Ok(())
-        })
-    }
-}
-
 #[tokio::test]
 async fn codes_are_sent_and_verified_as_the_seed_shows() {
-    let mailbox = Mailbox::default();
+    let mailbox = common::Mailbox::default();
     let app = seed_tour::app(config())
         .expect("app")
         .otp_sender(mailbox.clone());
@@ -456,7 +439,7 @@ async fn codes_are_sent_and_verified_as_the_seed_shows() {
 
 #[tokio::test]
 async fn each_plugin_keeps_its_own_codes() {
-    let mailbox = Mailbox::default();
+    let mailbox = common::Mailbox::default();
     let app = seed_tour::app(config())
         .expect("app")
         .otp_sender(mailbox.clone());
