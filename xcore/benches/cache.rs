@@ -12,8 +12,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::header;
@@ -89,10 +87,7 @@ fn benches(c: &mut Criterion) {
 
 criterion_group! {
     name = cache;
-    config = Criterion::default()
-        .sample_size(60)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = support::criterion();
     targets = benches
 }
 

@@ -212,10 +212,7 @@ fn session_benches(c: &mut Criterion, rt: &Runtime) {
 
 criterion_group! {
     name = routing;
-    config = Criterion::default()
-        .sample_size(60)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(3));
+    config = support::criterion();
     targets = benches
 }
 

@@ -22,6 +22,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Total time and iterations per benchmark.
 static TOTALS: Mutex<BTreeMap<&'static str, (Duration, u64)>> = Mutex::new(BTreeMap::new());
 
+/// Criterion's settings for both benches: enough samples for stable means,
+/// short enough for a 2-core machine.
+pub fn criterion() -> Criterion {
+    Criterion::default()
+        .sample_size(60)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
 /// A single-threaded runtime with timers (the database pool needs them).
 pub fn runtime() -> Runtime {
     tokio::runtime::Builder::new_current_thread()

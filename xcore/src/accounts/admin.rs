@@ -100,6 +100,27 @@ async fn permission_exists(accounts: &Accounts, permission: &str) -> Result<()> 
     }
 }
 
+const ROLE_INSERT: &str = "INSERT INTO xcore_roles (name, description) VALUES ($1, $2)";
+const PERMISSION_INSERT: &str = "INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)";
+
+/// Creates a role or a permission (`insert` names the table): 201, 409
+/// if it exists, 422 for an invalid name.
+async fn create_named(
+    accounts: &Accounts,
+    kind: &str,
+    insert: &'static str,
+    body: NewName,
+) -> Result<StatusCode> {
+    check_name(kind, &body.name)?;
+    sqlx::query(insert)
+        .bind(&body.name)
+        .bind(body.description)
+        .execute(accounts.db().pool())
+        .await
+        .conflict_on_unique(format!("{kind} `{}` already exists", body.name))?;
+    Ok(StatusCode::CREATED)
+}
+
 /// Users holding `role`, whose tokens must be re-checked after a change.
 async fn holders(accounts: &Accounts, role: &str) -> Result<Vec<i64>> {
     let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM xcore_user_roles WHERE role = $1")
@@ -147,14 +168,7 @@ impl Admin {
         State(state): State<AppState>,
         Json(body): Json<NewName>,
     ) -> Result<StatusCode> {
-        check_name("role", &body.name)?;
-        sqlx::query("INSERT INTO xcore_roles (name, description) VALUES ($1, $2)")
-            .bind(&body.name)
-            .bind(body.description)
-            .execute(state.accounts().db().pool())
-            .await
-            .conflict_on_unique(format!("role `{}` already exists", body.name))?;
-        Ok(StatusCode::CREATED)
+        create_named(state.accounts(), "role", ROLE_INSERT, body).await
     }
 
     /// Deletes a role (not `admin`): its holders lose it on their next request.
@@ -207,14 +221,7 @@ impl Admin {
         State(state): State<AppState>,
         Json(body): Json<NewName>,
     ) -> Result<StatusCode> {
-        check_name("permission", &body.name)?;
-        sqlx::query("INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)")
-            .bind(&body.name)
-            .bind(body.description)
-            .execute(state.accounts().db().pool())
-            .await
-            .conflict_on_unique(format!("permission `{}` already exists", body.name))?;
-        Ok(StatusCode::CREATED)
+        create_named(state.accounts(), "permission", PERMISSION_INSERT, body).await
     }
 
     /// Deletes a permission: users holding it through a role lose it.
