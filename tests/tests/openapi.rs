@@ -1,14 +1,137 @@
-//! `GET /openapi.json` describes every mounted route, with the security
-//! requirement of the guard that enforces it.
+//! The API description: `GET /openapi.json` is valid OpenAPI 3.1, lists
+//! every mounted route with the security its guard enforces, carries the
+//! body schemas of the handlers' types, and real responses match it; the
+//! interactive `/docs` page is served from bundled files.
 
 mod common;
 
-use serde_json::Value;
-use xcore::testing::TestClient;
+use jsonschema::{Registry, Validator};
+use schemars::JsonSchema;
+use serde_json::{Value, json};
+use xcore::http::StatusCode;
+use xcore::openapi::Operation;
+use xcore::prelude::*;
+use xcore::testing::{TestClient, TestResponse};
+use xcore::{PluginMeta, RouteInfo, Routes};
 use xcore_examples::seed_tour;
 
+const OAS: &str = "https://spec.openapis.org/oas/3.1";
+
+/// The official OpenAPI 3.1 JSON Schemas (tests/tests/data/openapi-3.1,
+/// see SOURCE.md there), with `schema-base`: it also checks every Schema
+/// Object against the OpenAPI dialect of JSON Schema 2020-12.
+fn openapi_validator() -> Validator {
+    let file = |name: &str| -> Value {
+        let path = format!(
+            "{}/tests/data/openapi-3.1/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("schema file")).expect("json")
+    };
+    let registry = Registry::new()
+        .add(format!("{OAS}/schema/2022-10-07"), file("schema.json"))
+        .and_then(|r| {
+            r.add(
+                format!("{OAS}/schema-base/2022-10-07"),
+                file("schema-base.json"),
+            )
+        })
+        .and_then(|r| {
+            r.add(
+                format!("{OAS}/dialect/base"),
+                file("dialect/base.schema.json"),
+            )
+        })
+        .and_then(|r| r.add(format!("{OAS}/meta/base"), file("meta/base.schema.json")))
+        .and_then(|r| r.prepare())
+        .expect("registry");
+    jsonschema::options()
+        .with_registry(&registry)
+        .build(&json!({"$ref": format!("{OAS}/schema-base/2022-10-07")}))
+        .expect("validator")
+}
+
+fn errors(validator: &Validator, instance: &Value) -> Vec<String> {
+    validator
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// A validator for one schema of `doc` (e.g. a response's), resolving its
+/// `$ref`s into `doc`'s components.
+fn body_validator(doc: &Value, schema: &Value) -> Validator {
+    let registry = Registry::new()
+        .add("https://xcore.test/openapi.json", doc.clone())
+        .and_then(|r| r.prepare())
+        .expect("registry");
+    fn absolute(schema: &mut Value) {
+        match schema {
+            Value::Object(map) => {
+                for (key, value) in map.iter_mut() {
+                    match (key.as_str(), value.as_str()) {
+                        ("$ref", Some(reference)) if reference.starts_with('#') => {
+                            *value = json!(format!("https://xcore.test/openapi.json{reference}"));
+                        }
+                        _ => absolute(value),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(absolute),
+            _ => {}
+        }
+    }
+    let mut schema = schema.clone();
+    absolute(&mut schema);
+    jsonschema::options()
+        .with_registry(&registry)
+        .build(&schema)
+        .expect("validator")
+}
+
+/// Checks a real response against what the document says for it.
+fn assert_conforms(doc: &Value, path: &str, method: &str, response: &TestResponse) {
+    let responses = &doc["paths"][path][method]["responses"];
+    let status = response.status().as_u16().to_string();
+    let range = format!("{}XX", &status[..1]);
+    let mut documented = responses
+        .get(&status)
+        .or_else(|| responses.get(&range))
+        .unwrap_or_else(|| panic!("{method} {path}: {status} is not documented"))
+        .clone();
+    if let Some(reference) = documented.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().expect("name");
+        documented = doc["components"]["responses"][name].clone();
+    }
+    match documented["content"].as_object() {
+        None => assert!(
+            response.bytes().is_empty(),
+            "{method} {path}: {status} documents no body"
+        ),
+        Some(content) => {
+            let media_type = response.header("content-type").expect("content-type");
+            let schema = &content
+                .get(media_type)
+                .unwrap_or_else(|| panic!("{method} {path}: {media_type} not documented"))["schema"];
+            let body: Value = response.json();
+            let found = errors(&body_validator(doc, schema), &body);
+            assert!(
+                found.is_empty(),
+                "{method} {path} {status}: {found:?}\n{body}"
+            );
+        }
+    }
+}
+
+fn admin_config() -> xcore::config::Config {
+    let mut config = common::config();
+    config.admin.email = Some("admin@example.com".into());
+    config.admin.password = Some("correct horse battery".into());
+    config
+}
+
 #[tokio::test]
-async fn every_route_of_the_seed_tour_is_described_with_its_guard() {
+async fn the_seed_tour_document_is_valid_openapi_3_1_with_every_route_and_its_security() {
     let routes = seed_tour::app(common::config()).expect("app").routes();
     let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
         .await
@@ -17,11 +140,19 @@ async fn every_route_of_the_seed_tour_is_described_with_its_guard() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
     let doc: Value = response.json();
+
+    let validator = openapi_validator();
+    let found = errors(&validator, &doc);
+    assert!(found.is_empty(), "not valid OpenAPI 3.1: {found:#?}");
     assert_eq!(doc["openapi"], "3.1.0");
-    assert_eq!(
-        doc["components"]["securitySchemes"]["bearerAuth"]["scheme"],
-        "bearer"
-    );
+    // The validator does reject what is not OpenAPI: a wrong parameter
+    // location, and a schema the dialect refuses.
+    let mut broken = doc.clone();
+    broken["paths"]["/items/{item_id}"]["delete"]["parameters"][0]["in"] = json!("body");
+    assert!(!errors(&validator, &broken).is_empty());
+    let mut broken = doc.clone();
+    broken["components"]["schemas"]["Item"]["required"] = json!("id");
+    assert!(!errors(&validator, &broken).is_empty());
 
     let mut operation_ids = std::collections::BTreeSet::new();
     for route in &routes {
@@ -38,39 +169,19 @@ async fn every_route_of_the_seed_tour_is_described_with_its_guard() {
                 operation.get("security").is_none(),
                 "{method} {path} is public"
             );
+            assert!(operation["responses"].get("401").is_none());
         } else {
             assert_eq!(
                 operation["security"],
-                serde_json::json!([{"bearerAuth": []}]),
+                json!([{"bearerAuth": []}, {"oauth2": []}]),
                 "{method} {path}"
             );
             let roles: Vec<&str> = route.info.guard.roles().collect();
-            assert_eq!(
-                operation["x-xcore-roles"],
-                serde_json::json!(roles),
-                "{method} {path}"
-            );
+            assert_eq!(operation["x-xcore-roles"], json!(roles), "{method} {path}");
+            assert!(operation["responses"]["401"].is_object());
+            assert!(operation["responses"]["403"].is_object());
         }
     }
-    // Spot checks against the seed's declarations.
-    let delete = &doc["paths"]["/items/{item_id}"]["delete"];
-    assert_eq!(delete["x-xcore-roles"], serde_json::json!(["admin"]));
-    assert_eq!(delete["parameters"][0]["name"], "item_id");
-    assert_eq!(
-        doc["paths"]["/auth/me"]["get"]["security"],
-        serde_json::json!([{"bearerAuth": []}])
-    );
-    assert!(
-        doc["paths"]["/auth/login"]["post"]
-            .get("security")
-            .is_none()
-    );
-    assert!(
-        doc["paths"]["/catalogue/produits"]["get"]["summary"]
-            .as_str()
-            .is_some_and(|s| !s.is_empty()),
-        "doc comments become summaries"
-    );
     let total: usize = doc["paths"]
         .as_object()
         .expect("paths")
@@ -78,17 +189,277 @@ async fn every_route_of_the_seed_tour_is_described_with_its_guard() {
         .map(|p| p.as_object().map_or(0, |m| m.len()))
         .sum();
     assert_eq!(total, routes.len(), "nothing more than the mounted routes");
+
+    // The token endpoint the docs page signs in with.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"],
+        "/auth/login"
+    );
+    let delete = &doc["paths"]["/items/{item_id}"]["delete"];
+    assert_eq!(delete["x-xcore-roles"], json!(["admin"]));
+    assert_eq!(
+        delete["summary"],
+        "Deletes an item: admins only (403 for other users, 401 without a token)."
+    );
 }
 
 #[tokio::test]
-async fn the_document_can_be_moved_or_turned_off() {
+async fn bodies_parameters_and_statuses_come_from_the_handlers_types() {
+    let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
+        .await
+        .expect("app");
+    let doc: Value = client.get("/openapi.json").send().await.json();
+    let schemas = &doc["components"]["schemas"];
+
+    // `Json<NouvelItem>` in, `status = 201` and `Json<Item>` out.
+    let create = &doc["paths"]["/items/"]["post"];
+    assert_eq!(
+        create["requestBody"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/NouvelItem"})
+    );
+    assert_eq!(create["requestBody"]["required"], true);
+    assert_eq!(
+        create["responses"]["201"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/Item"})
+    );
+    assert_eq!(schemas["NouvelItem"]["additionalProperties"], false);
+    assert_eq!(schemas["NouvelItem"]["properties"]["nom"]["maxLength"], 200);
+    assert_eq!(schemas["Item"]["properties"]["id"]["type"], "integer");
+    // `Json<Vec<Item>>`.
+    assert_eq!(
+        doc["paths"]["/items/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/Item"}})
+    );
+    // `Path<i64>`, `status = 204` and no body.
+    let delete = &doc["paths"]["/items/{item_id}"]["delete"];
+    assert_eq!(delete["parameters"][0]["schema"]["type"], "integer");
+    assert_eq!(delete["parameters"][0]["in"], "path");
+    assert!(delete["responses"]["204"].get("content").is_none());
+    // `Query<PageQuery>`: optional, typed query parameters.
+    let users = &doc["paths"]["/admin/users"]["get"]["parameters"];
+    assert_eq!(users[0]["name"], "page");
+    assert_eq!(users[0]["in"], "query");
+    assert!(users[0].get("required").is_none());
+    assert_eq!(users[1]["schema"]["type"], "integer");
+    // `Path<(i64, String)>` by position.
+    let grant = &doc["paths"]["/admin/users/{id}/roles/{role}"]["put"]["parameters"];
+    assert_eq!(grant[0]["schema"]["type"], "integer");
+    assert_eq!(grant[1]["schema"]["type"], "string");
+    // A hand-written extractor describing itself: both login encodings.
+    let login = &doc["paths"]["/auth/login"]["post"]["requestBody"]["content"];
+    assert!(login["application/json"].is_object());
+    assert_eq!(
+        login["application/x-www-form-urlencoded"]["schema"],
+        json!({"$ref": "#/components/schemas/PasswordForm"})
+    );
+    // The built-in plugins' answers are described for client generators.
+    for name in [
+        "LoginOutcome",
+        "TokenPair",
+        "User",
+        "TotpSetup",
+        "Role",
+        "Page",
+        "Error",
+    ] {
+        assert!(schemas[name].is_object(), "schema {name} missing");
+    }
+    assert_eq!(
+        doc["components"]["responses"]["ClientError"]["content"]["application/json"]["schema"],
+        json!({"$ref": "#/components/schemas/Error"})
+    );
+}
+
+#[tokio::test]
+async fn real_answers_match_the_document() {
+    let client = TestClient::new(seed_tour::app(admin_config()).expect("app"))
+        .await
+        .expect("app");
+    let doc: Value = client.get("/openapi.json").send().await.json();
+
+    // The check itself bites: a body that breaks the schema is caught.
+    let item = body_validator(&doc, &json!({"$ref": "#/components/schemas/Item"}));
+    assert!(!errors(&item, &json!({"id": "seven", "nom": "lampe"})).is_empty());
+
+    let response = client.get("/hello/").send().await;
+    assert_conforms(&doc, "/hello/", "get", &response);
+    let response = client
+        .post("/auth/register")
+        .json(&json!({"email": "ada@example.com", "password": "analytical engine"}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_conforms(&doc, "/auth/register", "post", &response);
+    let response = client
+        .post("/auth/register")
+        .json(&json!({"email": "ada@example.com", "password": "analytical engine"}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_conforms(&doc, "/auth/register", "post", &response);
+
+    let response = client
+        .post("/auth/login")
+        .json(&json!({"email": "admin@example.com", "password": "correct horse battery"}))
+        .send()
+        .await;
+    assert_conforms(&doc, "/auth/login", "post", &response);
+    let admin: Value = response.json();
+    let admin = admin["access_token"].as_str().expect("token").to_owned();
+
+    for (method, path) in [
+        ("get", "/auth/me"),
+        ("get", "/admin/users"),
+        ("get", "/admin/roles"),
+        ("get", "/items/"),
+        ("get", "/catalogue/produits"),
+        ("get", "/tableau-de-bord/stats"),
+        ("get", "/profil/moi"),
+    ] {
+        let response = client.get(path).bearer(&admin).send().await;
+        assert_eq!(response.status(), 200, "{path}");
+        assert_conforms(&doc, path, method, &response);
+    }
+    let response = client
+        .post("/items/")
+        .bearer(&admin)
+        .json(&json!({"nom": "lampe"}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_conforms(&doc, "/items/", "post", &response);
+    let id = response.json::<Value>()["id"].as_i64().expect("id");
+    let path = format!("/items/{id}");
+    let response = client.delete(&path).bearer(&admin).send().await;
+    assert_eq!(response.status(), 204);
+    assert_conforms(&doc, "/items/{item_id}", "delete", &response);
+    let response = client.delete(&path).bearer(&admin).send().await;
+    assert_eq!(response.status(), 404);
+    assert_conforms(&doc, "/items/{item_id}", "delete", &response);
+    let response = client
+        .post("/admin/roles")
+        .bearer(&admin)
+        .json(&json!({"name": "editor"}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_conforms(&doc, "/admin/roles", "post", &response);
+    let response = client.post("/auth/otp/send").bearer(&admin).send().await;
+    assert_eq!(response.status(), 202);
+    assert_conforms(&doc, "/auth/otp/send", "post", &response);
+    let response = client.get("/auth/me").send().await;
+    assert_eq!(response.status(), 401);
+    assert_conforms(&doc, "/auth/me", "get", &response);
+}
+
+#[tokio::test]
+async fn the_authorize_flow_of_the_docs_page_signs_in_with_the_password_form() {
+    let client = TestClient::new(seed_tour::app(admin_config()).expect("app"))
+        .await
+        .expect("app");
+    let doc: Value = client.get("/openapi.json").send().await.json();
+    let token_url = doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"]
+        .as_str()
+        .expect("tokenUrl")
+        .to_owned();
+    // What Swagger UI posts when "Authorize" is submitted.
+    let response = client
+        .post(&token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=admin%40example.com&password=correct+horse+battery&scope=")
+        .send()
+        .await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json();
+    assert_eq!(tokens["token_type"], "bearer");
+    let token = tokens["access_token"].as_str().expect("access_token");
+    let response = client.get("/admin/users").bearer(token).send().await;
+    assert_eq!(response.status(), 200);
+
+    let response = client
+        .post(&token_url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=admin%40example.com&password=wrong")
+        .send()
+        .await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(common::error_code(&response), "unauthorized");
+}
+
+#[tokio::test]
+async fn the_docs_page_and_its_files_are_served_from_the_binary() {
+    let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
+        .await
+        .expect("app");
+    let page = client.get("/docs").send().await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let csp = page.header("content-security-policy").expect("csp");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let html = page.text();
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN: {html}"
+    );
+    assert!(!html.contains("<script>"), "no inline script: {html}");
+    for (file, content_type, at_least) in [
+        (
+            "swagger-ui-bundle.js",
+            "text/javascript; charset=utf-8",
+            1_000_000,
+        ),
+        ("swagger-ui.css", "text/css; charset=utf-8", 100_000),
+        ("favicon-32x32.png", "image/png", 100),
+        ("swagger-ui-init.js", "text/javascript; charset=utf-8", 50),
+    ] {
+        assert!(html.contains(&format!("/docs/{file}")), "{file} is linked");
+        let response = client.get(&format!("/docs/{file}")).send().await;
+        assert_eq!(response.status(), 200, "{file}");
+        assert_eq!(response.header("content-type"), Some(content_type));
+        assert!(response.bytes().len() >= at_least, "{file}");
+    }
+    let init = client.get("/docs/swagger-ui-init.js").send().await.text();
+    assert!(init.contains(r#""url":"/openapi.json""#), "{init}");
+    assert!(init.contains(r#""persistAuthorization":false"#), "{init}");
+}
+
+#[tokio::test]
+async fn the_document_and_the_page_can_be_moved_or_turned_off() {
     let mut config = common::config();
     config.openapi.path = "/api/spec.json".into();
+    config.openapi.docs_path = "/api/docs".into();
     let client = TestClient::new(seed_tour::app(config).expect("app"))
         .await
         .expect("app");
     assert_eq!(client.get("/api/spec.json").send().await.status(), 200);
     assert_eq!(client.get("/openapi.json").send().await.status(), 404);
+    assert_eq!(client.get("/docs").send().await.status(), 404);
+    assert_eq!(client.get("/api/docs").send().await.status(), 200);
+    let init = client
+        .get("/api/docs/swagger-ui-init.js")
+        .send()
+        .await
+        .text();
+    assert!(init.contains(r#""url":"/api/spec.json""#), "{init}");
+
+    let mut config = common::config();
+    config.openapi.docs = false;
+    let client = TestClient::new(seed_tour::app(config).expect("app"))
+        .await
+        .expect("app");
+    assert_eq!(client.get("/openapi.json").send().await.status(), 200);
+    assert_eq!(client.get("/docs").send().await.status(), 404);
+    assert_eq!(
+        client
+            .get("/docs/swagger-ui-bundle.js")
+            .send()
+            .await
+            .status(),
+        404
+    );
 
     let mut config = common::config();
     config.openapi.enabled = false;
@@ -96,4 +467,139 @@ async fn the_document_can_be_moved_or_turned_off() {
         .await
         .expect("app");
     assert_eq!(client.get("/openapi.json").send().await.status(), 404);
+    assert_eq!(client.get("/docs").send().await.status(), 404);
+
+    for bad in ["docs", "/docs/", "/docs/{x}"] {
+        let mut config = common::config();
+        config.openapi.docs_path = bad.into();
+        let error = TestClient::new(seed_tour::app(config).expect("app"))
+            .await
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("openapi.docs_path"), "{error}");
+    }
+}
+
+// --- A hand-written plugin, and `status` on `#[route]` ---
+
+#[derive(serde::Deserialize, JsonSchema)]
+struct NewNote {
+    text: String,
+}
+
+#[derive(serde::Serialize, JsonSchema)]
+struct Note {
+    id: u32,
+    text: String,
+}
+
+/// No `JsonSchema`: documented without a schema, and still compiles.
+#[derive(serde::Serialize)]
+struct Opaque {
+    secret_sauce: u8,
+}
+
+struct Notes;
+
+impl Plugin for Notes {
+    fn meta(&self) -> PluginMeta {
+        PluginMeta::new("notes")
+    }
+    fn routes(self: std::sync::Arc<Self>) -> Routes {
+        Routes::new().route(
+            RouteInfo::post("/")
+                .status(StatusCode::CREATED)
+                .docs("Adds a note.", None)
+                .describe(|op: &mut Operation<'_>| {
+                    op.input::<Json<NewNote>>().output::<Json<Note>>();
+                }),
+            |Json(new): Json<NewNote>| async move {
+                Json(Note {
+                    id: 1,
+                    text: new.text,
+                })
+            },
+        )
+    }
+}
+
+struct Macro;
+
+#[plugin(prefix = "/m")]
+impl Macro {
+    #[route(post, "/notes", status = 201)]
+    async fn add(Json(new): Json<NewNote>) -> xcore::Result<Json<Note>> {
+        if new.text.is_empty() {
+            return Err(Error::Validation("empty note".into()));
+        }
+        Ok(Json(Note {
+            id: 7,
+            text: new.text,
+        }))
+    }
+
+    #[route(get, "/opaque")]
+    async fn opaque() -> Json<Opaque> {
+        Json(Opaque { secret_sauce: 1 })
+    }
+}
+
+#[tokio::test]
+async fn status_turns_a_plain_ok_into_the_declared_success_and_hand_written_routes_describe_themselves()
+ {
+    let app = App::new(common::config())
+        .expect("app")
+        .plugin(Notes)
+        .plugin(Macro);
+    let client = TestClient::new(app).await.expect("app");
+
+    let response = client
+        .post("/notes/")
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 201);
+    let response = client
+        .post("/m/notes")
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(response.json::<Value>()["id"], 7);
+    // Errors are not success: they keep their own status.
+    let response = client
+        .post("/m/notes")
+        .json(&json!({"text": ""}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 422);
+    let response = client
+        .post("/m/notes")
+        .json(&json!({"wrong": 1}))
+        .send()
+        .await;
+    assert_eq!(response.status(), 422);
+
+    let doc: Value = client.get("/openapi.json").send().await.json();
+    let found = errors(&openapi_validator(), &doc);
+    assert!(found.is_empty(), "{found:#?}");
+    for path in ["/notes/", "/m/notes"] {
+        let post = &doc["paths"][path]["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"],
+            json!({"$ref": "#/components/schemas/NewNote"}),
+            "{path}"
+        );
+        assert_eq!(
+            post["responses"]["201"]["content"]["application/json"]["schema"],
+            json!({"$ref": "#/components/schemas/Note"}),
+            "{path}"
+        );
+    }
+    assert_eq!(doc["paths"]["/notes/"]["post"]["summary"], "Adds a note.");
+    assert_eq!(doc["paths"]["/notes/"]["post"]["operationId"], "post_notes");
+    // A type without `JsonSchema` is left out, not guessed.
+    let opaque = &doc["paths"]["/m/opaque"]["get"]["responses"];
+    assert_eq!(opaque["2XX"], json!({"description": "Success"}));
+    assert!(doc["components"]["schemas"].get("Opaque").is_none());
 }

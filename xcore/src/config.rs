@@ -19,6 +19,7 @@
 //! | `otp.length`, `otp.ttl_secs`, `otp.max_attempts` | `XCORE_OTP_*` | `6`, `300`, `5` |
 //! | `otp.totp_issuer`           | `XCORE_OTP_TOTP_ISSUER`            | `xcore`          |
 //! | `openapi.enabled`, `openapi.path` | `XCORE_OPENAPI_ENABLED`, `XCORE_OPENAPI_PATH` | `true`, `/openapi.json` |
+//! | `openapi.docs`, `openapi.docs_path` | `XCORE_OPENAPI_DOCS`, `XCORE_OPENAPI_DOCS_PATH` | `true`, `/docs` |
 //! | `openapi.title`, `openapi.version` | `XCORE_OPENAPI_TITLE`, `XCORE_OPENAPI_VERSION` | `xcore API`, `1.0.0` |
 //! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
 //! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
@@ -108,6 +109,11 @@ pub struct OpenApiConfig {
     pub enabled: bool,
     /// Where it is served.
     pub path: String,
+    /// Whether the interactive page (Swagger UI) is served; it needs the
+    /// document, so it is off whenever `enabled` is.
+    pub docs: bool,
+    /// Where the page is served (its files live below this path).
+    pub docs_path: String,
     /// The API's title.
     pub title: String,
     /// The API's version.
@@ -119,6 +125,8 @@ impl Default for OpenApiConfig {
         OpenApiConfig {
             enabled: true,
             path: "/openapi.json".to_owned(),
+            docs: true,
+            docs_path: "/docs".to_owned(),
             title: "xcore API".to_owned(),
             version: "1.0.0".to_owned(),
         }

@@ -182,14 +182,20 @@ impl From<sqlx::Error> for Error {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// An error: every refused or failed request answers with this body.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "Error")]
+pub(crate) struct Body<'a> {
     error: Detail<'a>,
 }
 
-#[derive(Serialize)]
+/// What went wrong: a stable machine-readable code and a readable message.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "ErrorDetail")]
 struct Detail<'a> {
+    /// Stable, machine-readable: `not_found`, `validation_failed`, …
     code: &'a str,
+    /// For people; may change between versions.
     message: &'a str,
 }
 

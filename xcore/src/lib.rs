@@ -75,5 +75,9 @@ pub mod http {
 
 /// The axum version xcore is built on, for users who need more of it.
 pub use axum;
+/// The schemars version behind the API document's schemas. Deriving
+/// `JsonSchema` needs `schemars` in your own `Cargo.toml` (same major
+/// version), or `#[schemars(crate = "xcore::schemars")]` on the type.
+pub use schemars;
 /// The sqlx version behind [`db::Db`], so plugins query without adding it.
 pub use sqlx;

@@ -31,11 +31,13 @@ use std::fmt;
 use std::sync::Arc;
 
 use axum::handler::Handler;
+use axum::http::StatusCode;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
 use crate::auth::Guard;
 use crate::cache::CachePolicy;
 use crate::db::Migration;
+use crate::openapi::Operation;
 use crate::state::AppState;
 
 /// A set of routes mounted under a prefix, with metadata.
@@ -179,7 +181,9 @@ impl fmt::Display for Method {
 /// assert_eq!(info.path, "/{id}");
 /// assert!(!info.guard.is_public());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+// Not `PartialEq`: `describe` is a function, and function addresses are
+// not a meaningful identity.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct RouteInfo {
     /// HTTP method.
@@ -196,6 +200,12 @@ pub struct RouteInfo {
     pub summary: Option<Cow<'static, str>>,
     /// More about it (the rest of the doc comment).
     pub description: Option<Cow<'static, str>>,
+    /// The status of a successful response (`#[route(..., status = 201)]`):
+    /// documented, and a handler's `200 OK` is answered with it.
+    pub status: Option<StatusCode>,
+    /// Adds the route's parameters, body and response to the API document
+    /// (`#[route]` derives it from the handler's types).
+    pub describe: Option<fn(&mut Operation<'_>)>,
 }
 
 impl RouteInfo {
@@ -209,6 +219,8 @@ impl RouteInfo {
             cache: None,
             summary: None,
             description: None,
+            status: None,
+            describe: None,
         }
     }
 
@@ -259,6 +271,21 @@ impl RouteInfo {
     ) -> Self {
         self.summary = Some(summary.into()).filter(|s: &Cow<'static, str>| !s.is_empty());
         self.description = description.map(Cow::Borrowed).filter(|d| !d.is_empty());
+        self
+    }
+
+    /// Sets the status of a successful response: the API document states
+    /// it, and a `200 OK` from the handler is answered with it instead
+    /// (other statuses, errors included, pass through).
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Describes the route's parameters, request body and response for the
+    /// API document; see [`Operation`] for an example.
+    pub fn describe(mut self, describe: fn(&mut Operation<'_>)) -> Self {
+        self.describe = Some(describe);
         self
     }
 

@@ -4,11 +4,13 @@
 pub use std::sync::Arc;
 
 pub use axum::extract::{FromRequest, FromRequestParts};
+pub use axum::http::StatusCode;
 pub use axum::response::IntoResponse;
 
 pub use crate::auth::Guard;
 pub use crate::cache::CachePolicy;
 pub use crate::db::Migration;
+pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipInput, SkipOutput};
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use crate::state::AppState;
 

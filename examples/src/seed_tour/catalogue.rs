@@ -1,12 +1,13 @@
 //! `/catalogue`: the seed's cache service ("Service de cache"): the product
 //! list is cached for five minutes and flushed when a product is added.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use xcore::db::UniqueViolationExt;
 use xcore::prelude::*;
 
 /// A product.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Produit {
     /// Identifier.
     pub id: i64,
@@ -17,12 +18,14 @@ pub struct Produit {
 }
 
 /// Body of `POST /catalogue/produits`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NouveauProduit {
     /// Unique name.
+    #[schemars(length(min = 1))]
     pub nom: String,
     /// Price in cents, not negative.
+    #[schemars(range(min = 0))]
     pub prix_centimes: i64,
 }
 
@@ -53,12 +56,12 @@ impl Catalogue {
     }
 
     /// Adds a product (admins) and flushes the cached list.
-    #[route(post, "/produits", auth = "admin")]
+    #[route(post, "/produits", auth = "admin", status = 201)]
     async fn ajouter(
         db: Db,
         cache: Cache,
         Json(data): Json<NouveauProduit>,
-    ) -> xcore::Result<(StatusCode, Json<Produit>)> {
+    ) -> xcore::Result<Json<Produit>> {
         let nom = data.nom.trim();
         if nom.is_empty() || data.prix_centimes < 0 {
             return Err(Error::Validation(
@@ -78,13 +81,10 @@ impl Catalogue {
         if let Err(err) = cache.flush_pattern("produits:*").await {
             tracing::warn!(error = %err, "could not flush the cached product list");
         }
-        Ok((
-            StatusCode::CREATED,
-            Json(Produit {
-                id,
-                nom,
-                prix_centimes,
-            }),
-        ))
+        Ok(Json(Produit {
+            id,
+            nom,
+            prix_centimes,
+        }))
     }
 }

@@ -1,6 +1,7 @@
 //! `/codes`: the seed's OTP service ("Service OTP"): send the signed-in user
 //! a one-time code, then check it.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use xcore::otp::OtpRecipient;
 use xcore::prelude::*;
@@ -9,7 +10,7 @@ use xcore::prelude::*;
 pub struct Codes;
 
 /// Body of `POST /codes/verifier`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CodeSoumis {
     /// The code the user received.
@@ -17,7 +18,7 @@ pub struct CodeSoumis {
 }
 
 /// Answer of `POST /codes/verifier`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct Verification {
     /// Whether the code was right (a right code is then used up).
     pub valide: bool,
@@ -27,16 +28,16 @@ pub struct Verification {
 impl Codes {
     /// Generates a code (e.g. "847291", valid 300 s) and hands it to the
     /// app's sender; in development it is written to the log.
-    #[route(post, "/envoyer", auth)]
+    #[route(post, "/envoyer", auth, status = 202)]
     async fn envoyer(
         State(state): State<AppState>,
         otp: Otp,
         user: CurrentUser,
-    ) -> xcore::Result<StatusCode> {
+    ) -> xcore::Result<()> {
         let code = otp.generate(user.id()).await?;
         let destinataire = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
         state.otp_sender().send(&destinataire, &code).await?;
-        Ok(StatusCode::ACCEPTED)
+        Ok(())
     }
 
     /// Checks a submitted code: single use, five attempts at most.

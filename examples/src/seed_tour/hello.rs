@@ -1,5 +1,6 @@
 //! `GET /hello/`: a public route.
 
+use schemars::JsonSchema;
 use serde::Serialize;
 use xcore::prelude::*;
 
@@ -7,7 +8,7 @@ use xcore::prelude::*;
 pub struct Hello;
 
 /// Body of `GET /hello/`.
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 pub struct Greeting {
     /// The greeting.
     pub message: &'static str,

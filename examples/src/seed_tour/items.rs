@@ -3,11 +3,12 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use xcore::prelude::*;
 
 /// An item, as stored in `items_items`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Item {
     /// Identifier, chosen by the database.
     pub id: i64,
@@ -20,10 +21,11 @@ pub struct Item {
 }
 
 /// Body of `POST /items/`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NouvelItem {
     /// Display name: 1 to 200 characters.
+    #[schemars(length(min = 1, max = 200))]
     pub nom: String,
 }
 
@@ -55,12 +57,12 @@ impl Items {
     }
 
     /// Creates an item for the signed-in user.
-    #[route(post, "/", auth)]
+    #[route(post, "/", auth, status = 201)]
     async fn creer(
         db: Db,
         user: CurrentUser,
         Json(data): Json<NouvelItem>,
-    ) -> xcore::Result<(StatusCode, Json<Item>)> {
+    ) -> xcore::Result<Json<Item>> {
         let nom = data.nom.trim();
         if nom.is_empty() || nom.chars().count() > 200 {
             return Err(Error::Validation(
@@ -78,12 +80,12 @@ impl Items {
         .bind(now)
         .fetch_one(db.pool())
         .await?;
-        Ok((StatusCode::CREATED, Json(item(row))))
+        Ok(Json(item(row)))
     }
 
     /// Deletes an item: admins only (403 for other users, 401 without a token).
-    #[route(delete, "/{item_id}", auth = "admin")]
-    async fn supprimer(db: Db, Path(item_id): Path<i64>) -> xcore::Result<StatusCode> {
+    #[route(delete, "/{item_id}", auth = "admin", status = 204)]
+    async fn supprimer(db: Db, Path(item_id): Path<i64>) -> xcore::Result<()> {
         let done = xcore::sqlx::query("DELETE FROM items_items WHERE id = $1")
             .bind(item_id)
             .execute(db.pool())
@@ -91,6 +93,6 @@ impl Items {
         if done.rows_affected() == 0 {
             return Err(Error::NotFound(format!("item {item_id} does not exist")));
         }
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 }

@@ -1,11 +1,12 @@
 //! `/tableau-de-bord`: the seed's "Combiner plusieurs services": a guarded
 //! route reading the database, cached per user for 120 s.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use xcore::prelude::*;
 
 /// Body of `GET /tableau-de-bord/stats`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
 pub struct Stats {
     /// The user the figures are for.
     pub utilisateur: String,

@@ -106,25 +106,63 @@ fn route(route: &Route) -> TokenStream {
         let key = spec.key.as_ref().map(|key| quote!(.key(#key)));
         quote!(.cache(::xcore::__private::CachePolicy::ttl_secs(#ttl) #shared #key))
     });
-    // First paragraph line: the summary; the rest: the description.
+    // As in rustdoc: the first paragraph is the summary (its lines joined),
+    // the rest is the description.
     let docs = (!route.handler.docs.is_empty()).then(|| {
         let lines = &route.handler.docs;
-        let summary = lines.first().cloned().unwrap_or_default();
-        let rest = lines[1..].join("\n");
+        let end = lines
+            .iter()
+            .position(|line| line.is_empty())
+            .unwrap_or(lines.len());
+        let summary = lines[..end].join(" ");
+        let rest = lines[end..].join("\n");
         let rest = rest.trim();
         let description = (!rest.is_empty()).then(|| quote!(::core::option::Option::Some(#rest)));
         let description = description.unwrap_or_else(|| quote!(::core::option::Option::None));
         quote!(.docs(#summary, #description))
     });
+    let status = route.status.map(|code| {
+        quote!(.status(::xcore::__private::StatusCode::from_u16(#code).expect("checked by #[route]")))
+    });
+    let describe = describe(route);
     quote! {
         .route(
             ::xcore::__private::RouteInfo::new(::xcore::__private::Method::#method, #path)
                 .guard(#guard)
                 .handler(#name)
                 #docs
+                #status
+                #describe
                 #cache,
             #handler,
         )
+    }
+}
+
+/// What the handler's types tell the API document: each argument and the
+/// return type are probed for `OperationInput` / `OperationOutput` (e.g.
+/// `Json<T>` with `T: JsonSchema`); types without an impl contribute
+/// nothing, so documenting a type stays opt-in.
+fn describe(route: &Route) -> TokenStream {
+    let op = format_ident!("__xcore_op");
+    let inputs = route
+        .handler
+        .args
+        .iter()
+        .map(|ty| quote!((&::xcore::__private::Probe::<#ty>::NEW).describe_input(#op);));
+    let output = route
+        .handler
+        .output
+        .as_ref()
+        .filter(|ty| !contains_impl_trait(ty))
+        .map(|ty| quote!((&::xcore::__private::Probe::<#ty>::NEW).describe_output(#op);));
+    quote! {
+        .describe(|#op: &mut ::xcore::__private::Operation<'_>| {
+            #[allow(unused_imports)]
+            use ::xcore::__private::{DescribeInput as _, DescribeOutput as _, SkipInput as _, SkipOutput as _};
+            #(#inputs)*
+            #output
+        })
     }
 }
 

@@ -32,6 +32,8 @@ pub(crate) struct Route {
     pub path: LitStr,
     pub segments: Vec<Segment>,
     pub guard: GuardSpec,
+    /// `status = N`: the success status, documented and applied.
+    pub status: Option<u16>,
     pub handler: Handler,
     /// Set by `#[cached]` once the route is built.
     pub cache: Option<crate::cached::CacheSpec>,
@@ -73,6 +75,7 @@ pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) ->
         path: args.path,
         segments,
         guard,
+        status: args.status,
         handler,
         cache: None,
     })

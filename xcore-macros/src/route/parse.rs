@@ -79,6 +79,8 @@ pub(crate) struct RouteArgs {
     pub path: LitStr,
     pub auth: Option<AuthArg>,
     pub permission: Option<LitStr>,
+    /// `status = 201`: the status of a successful response.
+    pub status: Option<u16>,
 }
 
 /// One comma-separated item inside the attribute.
@@ -108,7 +110,7 @@ impl Parse for RawArg {
 }
 
 const USAGE: &str = "expected `#[route(method, \"/path\")]`, e.g. `#[route(get, \"/items/{id}\", auth = \"admin\")]`";
-const OPTIONS: &str = "auth, permission";
+const OPTIONS: &str = "auth, permission, status";
 
 /// Parses one `#[route]` attribute, reporting every problem into `errors`.
 pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> {
@@ -171,6 +173,7 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
 
     let mut auth: Option<(Span, AuthArg)> = None;
     let mut permission: Option<(Span, LitStr)> = None;
+    let mut status: Option<(Span, u16)> = None;
     for item in items {
         let (key, value) = match item {
             RawArg::Flag(key) => (key, None),
@@ -216,6 +219,19 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
                     None => errors.error(key.span(), "`permission` needs a name: `permission = \"items:delete\"`"),
                 }
             }
+            "status" => {
+                if let Some((previous, _)) = &status {
+                    errors.duplicate(key.span(), "`status` is given twice", *previous, "`status` first given here");
+                    continue;
+                }
+                if let Some(code) = success_status(&key, value.as_ref(), errors) {
+                    status = Some((key.span(), code));
+                }
+            }
+            "status_code" | "code" => errors.error(
+                key.span(),
+                format!("unknown option `{key}`: write `status = 201`"),
+            ),
             "role" | "roles" => errors.error(
                 key.span(),
                 format!("unknown option `{key}`: roles are given with `auth = \"admin\"` or `auth = [\"a\", \"b\"]`"),
@@ -241,7 +257,31 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
         path: path?,
         auth: auth.map(|(_, arg)| arg),
         permission: permission.map(|(_, lit)| lit),
+        status: status.map(|(_, code)| code),
     })
+}
+
+/// `status = 201`: a success status (200 to 299) as an integer literal.
+fn success_status(key: &Ident, value: Option<&Expr>, errors: &mut Errors) -> Option<u16> {
+    const HELP: &str =
+        "`status` takes the success status as a number from 200 to 299, e.g. `status = 201`";
+    let Some(value) = value else {
+        errors.error(key.span(), HELP);
+        return None;
+    };
+    let code = match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => int.base10_parse::<u16>().ok(),
+        _ => None,
+    };
+    match code {
+        Some(code @ 200..=299) => Some(code),
+        _ => {
+            errors.error(value.span(), HELP);
+            None
+        }
+    }
 }
 
 fn non_empty_string(value: &Expr, what: &str, errors: &mut Errors) -> Option<LitStr> {

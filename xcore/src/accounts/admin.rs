@@ -2,6 +2,7 @@
 //! Every route requires the `admin` role; changes take effect on the
 //! affected users' next request. Disable with `admin.endpoints = false`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::store::{ADMIN_ROLE, Accounts, User};
@@ -11,31 +12,39 @@ use crate::prelude::*;
 /// The built-in administration endpoints, mounted under `/admin`.
 pub struct Admin;
 
-#[derive(Deserialize)]
+/// A new role or permission.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct NewName {
+    /// 1 to 64 characters among a-z, 0-9, `_`, `-`, `:` and `.`.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9_\-:.]+$"))]
     name: String,
+    /// What it is for.
     #[serde(default)]
     description: Option<String>,
 }
 
-#[derive(Serialize)]
+/// A role and the permissions it grants.
+#[derive(Serialize, JsonSchema)]
 struct Role {
     name: String,
     description: Option<String>,
     permissions: Vec<String>,
 }
 
-#[derive(Serialize)]
+/// A permission.
+#[derive(Serialize, JsonSchema)]
 struct Permission {
     name: String,
     description: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct PageQuery {
+    /// Page number, from 1.
     #[serde(default = "first_page")]
     page: u32,
+    /// Users per page (at most 200).
     #[serde(default = "default_per_page")]
     per_page: u32,
 }
@@ -48,7 +57,8 @@ fn default_per_page() -> u32 {
     50
 }
 
-#[derive(Serialize)]
+/// One page of users.
+#[derive(Serialize, JsonSchema)]
 struct Page {
     items: Vec<User>,
     page: u32,
@@ -103,22 +113,22 @@ async fn permission_exists(accounts: &Accounts, permission: &str) -> Result<()> 
 const ROLE_INSERT: &str = "INSERT INTO xcore_roles (name, description) VALUES ($1, $2)";
 const PERMISSION_INSERT: &str = "INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)";
 
-/// Creates a role or a permission (`insert` names the table): 201, 409
-/// if it exists, 422 for an invalid name.
+/// Creates a role or a permission (`insert` names the table): its name and
+/// description; 409 if it exists, 422 for an invalid name.
 async fn create_named(
     accounts: &Accounts,
     kind: &str,
     insert: &'static str,
     body: NewName,
-) -> Result<StatusCode> {
+) -> Result<(String, Option<String>)> {
     check_name(kind, &body.name)?;
     sqlx::query(insert)
         .bind(&body.name)
-        .bind(body.description)
+        .bind(&body.description)
         .execute(accounts.db().pool())
         .await
         .conflict_on_unique(format!("{kind} `{}` already exists", body.name))?;
-    Ok(StatusCode::CREATED)
+    Ok((body.name, body.description))
 }
 
 /// Users holding `role`, whose tokens must be re-checked after a change.
@@ -163,20 +173,22 @@ impl Admin {
     }
 
     /// Creates a role: 201, 409 if it exists.
-    #[route(post, "/roles", auth = "admin")]
+    #[route(post, "/roles", auth = "admin", status = 201)]
     async fn create_role(
         State(state): State<AppState>,
         Json(body): Json<NewName>,
-    ) -> Result<StatusCode> {
-        create_named(state.accounts(), "role", ROLE_INSERT, body).await
+    ) -> Result<Json<Role>> {
+        let (name, description) = create_named(state.accounts(), "role", ROLE_INSERT, body).await?;
+        Ok(Json(Role {
+            name,
+            description,
+            permissions: Vec::new(),
+        }))
     }
 
     /// Deletes a role (not `admin`): its holders lose it on their next request.
-    #[route(delete, "/roles/{name}", auth = "admin")]
-    async fn delete_role(
-        State(state): State<AppState>,
-        Path(name): Path<String>,
-    ) -> Result<StatusCode> {
+    #[route(delete, "/roles/{name}", auth = "admin", status = 204)]
+    async fn delete_role(State(state): State<AppState>, Path(name): Path<String>) -> Result<()> {
         if name == ADMIN_ROLE {
             return Err(Error::Conflict(
                 "the built-in `admin` role cannot be deleted".into(),
@@ -198,7 +210,7 @@ impl Admin {
             .execute(accounts.db().pool())
             .await?;
         accounts.bump(&affected).await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Every permission.
@@ -216,20 +228,22 @@ impl Admin {
     }
 
     /// Creates a permission: 201, 409 if it exists.
-    #[route(post, "/permissions", auth = "admin")]
+    #[route(post, "/permissions", auth = "admin", status = 201)]
     async fn create_permission(
         State(state): State<AppState>,
         Json(body): Json<NewName>,
-    ) -> Result<StatusCode> {
-        create_named(state.accounts(), "permission", PERMISSION_INSERT, body).await
+    ) -> Result<Json<Permission>> {
+        let (name, description) =
+            create_named(state.accounts(), "permission", PERMISSION_INSERT, body).await?;
+        Ok(Json(Permission { name, description }))
     }
 
     /// Deletes a permission: users holding it through a role lose it.
-    #[route(delete, "/permissions/{name}", auth = "admin")]
+    #[route(delete, "/permissions/{name}", auth = "admin", status = 204)]
     async fn delete_permission(
         State(state): State<AppState>,
         Path(name): Path<String>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         let accounts = state.accounts();
         permission_exists(accounts, &name).await?;
         let rows: Vec<(i64,)> = sqlx::query_as(
@@ -250,15 +264,20 @@ impl Admin {
         accounts
             .bump(&rows.into_iter().map(|(id,)| id).collect::<Vec<_>>())
             .await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Grants a permission to a role (idempotent).
-    #[route(put, "/roles/{role}/permissions/{permission}", auth = "admin")]
+    #[route(
+        put,
+        "/roles/{role}/permissions/{permission}",
+        auth = "admin",
+        status = 204
+    )]
     async fn grant_permission(
         State(state): State<AppState>,
         Path((role, permission)): Path<(String, String)>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         let accounts = state.accounts();
         role_exists(accounts, &role).await?;
         permission_exists(accounts, &permission).await?;
@@ -268,15 +287,20 @@ impl Admin {
             .execute(accounts.db().pool())
             .await?;
         accounts.bump(&holders(accounts, &role).await?).await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Takes a permission from a role (idempotent).
-    #[route(delete, "/roles/{role}/permissions/{permission}", auth = "admin")]
+    #[route(
+        delete,
+        "/roles/{role}/permissions/{permission}",
+        auth = "admin",
+        status = 204
+    )]
     async fn revoke_permission(
         State(state): State<AppState>,
         Path((role, permission)): Path<(String, String)>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         let accounts = state.accounts();
         role_exists(accounts, &role).await?;
         permission_exists(accounts, &permission).await?;
@@ -286,7 +310,7 @@ impl Admin {
             .execute(accounts.db().pool())
             .await?;
         accounts.bump(&holders(accounts, &role).await?).await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// The users, a page at a time (`?page=1&per_page=50`, at most 200).
@@ -320,22 +344,22 @@ impl Admin {
     }
 
     /// Gives a role to a user (idempotent); effective on their next request.
-    #[route(put, "/users/{id}/roles/{role}", auth = "admin")]
+    #[route(put, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn grant_role(
         State(state): State<AppState>,
         Path((id, role)): Path<(i64, String)>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         state.accounts().grant_role(id, &role).await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Takes a role from a user (idempotent); the last admin keeps theirs (409).
-    #[route(delete, "/users/{id}/roles/{role}", auth = "admin")]
+    #[route(delete, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn revoke_role(
         State(state): State<AppState>,
         Path((id, role)): Path<(i64, String)>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         state.accounts().revoke_role(id, &role).await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 }

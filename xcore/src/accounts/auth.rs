@@ -5,68 +5,128 @@ use axum::Form;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use axum::response::Response;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::store::{LoginOutcome, TokenPair, User};
 use super::totp::TotpSetup;
+use crate::openapi::{Operation, OperationInput};
 use crate::otp::{OtpCheck, OtpRecipient};
 use crate::prelude::*;
 
 /// The built-in authentication endpoints, mounted under `/auth`.
 pub struct Auth;
 
-/// Body of `POST /auth/register` and of a JSON login.
-#[derive(Deserialize)]
+/// An e-mail and a password.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Credentials {
+    /// The account's e-mail (compared without regard to case).
     email: String,
+    /// At least `auth.password_min_length` characters (8 by default).
     password: String,
 }
 
 /// The OAuth2 password grant form (`username` is the e-mail).
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct PasswordForm {
+    /// The account's e-mail.
     username: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+/// The body of a login: JSON [`Credentials`] or the OAuth2 password form,
+/// chosen by `Content-Type`.
+struct Login {
+    email: String,
+    password: String,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Login {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> std::result::Result<Self, Response> {
+        let form = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if form {
+            let Form(form) = Form::<PasswordForm>::from_request(request, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            Ok(Login {
+                email: form.username,
+                password: form.password,
+            })
+        } else {
+            let Json(json) = Json::<Credentials>::from_request(request, state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+            Ok(Login {
+                email: json.email,
+                password: json.password,
+            })
+        }
+    }
+}
+
+impl OperationInput for Login {
+    fn describe(op: &mut Operation<'_>) {
+        op.input::<Json<Credentials>>()
+            .input::<Form<PasswordForm>>();
+    }
+}
+
+/// A refresh token from a login or an earlier refresh.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshBody {
     refresh_token: String,
 }
 
-#[derive(Deserialize)]
+/// The current password and the new one.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordChange {
     current_password: String,
+    /// At least `auth.password_min_length` characters (8 by default).
     new_password: String,
 }
 
-#[derive(Deserialize)]
+/// A one-time or TOTP code.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CodeBody {
     code: String,
 }
 
-#[derive(Deserialize)]
+/// The second step of a login with TOTP on.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MfaBody {
+    /// From the first step's answer.
     mfa_token: String,
+    /// The authenticator app's current code.
     code: String,
 }
 
-#[derive(serde::Serialize)]
+/// A code was sent.
+#[derive(serde::Serialize, JsonSchema)]
 struct Sent {
+    /// Seconds the code stays valid.
     expires_in: u64,
 }
 
-#[derive(serde::Serialize)]
+/// The code was right.
+#[derive(serde::Serialize, JsonSchema)]
 struct Verified {
+    /// Always `true`.
     verified: bool,
 }
 
-#[derive(serde::Serialize)]
+/// The new account.
+#[derive(serde::Serialize, JsonSchema)]
 struct Registered {
     id: i64,
     email: String,
@@ -84,53 +144,31 @@ fn user_id(user: &CurrentUser) -> Result<i64> {
 impl Auth {
     /// Creates an account: 201 `{id, email}`, 409 if the e-mail exists,
     /// 422 for an invalid e-mail or a too-short password.
-    #[route(post, "/register")]
+    #[route(post, "/register", status = 201)]
     async fn register(
         State(state): State<AppState>,
         Json(body): Json<Credentials>,
-    ) -> Result<(StatusCode, Json<Registered>)> {
+    ) -> Result<Json<Registered>> {
         let user = state
             .accounts()
             .register(&body.email, &body.password)
             .await?;
-        Ok((
-            StatusCode::CREATED,
-            Json(Registered {
-                id: user.id,
-                email: user.email,
-            }),
-        ))
+        Ok(Json(Registered {
+            id: user.id,
+            email: user.email,
+        }))
     }
 
     /// Logs in with JSON `{email, password}` or the OAuth2 password form
     /// (`username`, `password`): a token pair.
     #[route(post, "/login")]
-    async fn login(
-        State(state): State<AppState>,
-        request: Request,
-    ) -> std::result::Result<Json<LoginOutcome>, Response> {
-        let form = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let (email, password) = if form {
-            let Form(form) = Form::<PasswordForm>::from_request(request, &())
-                .await
-                .map_err(IntoResponse::into_response)?;
-            (form.username, form.password)
-        } else {
-            let Json(json) = Json::<Credentials>::from_request(request, &())
-                .await
-                .map_err(IntoResponse::into_response)?;
-            (json.email, json.password)
-        };
-        let pair = state
-            .accounts()
-            .login(&email, &password)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        Ok(Json(pair))
+    async fn login(State(state): State<AppState>, login: Login) -> Result<Json<LoginOutcome>> {
+        Ok(Json(
+            state
+                .accounts()
+                .login(&login.email, &login.password)
+                .await?,
+        ))
     }
 
     /// Exchanges a refresh token for a new pair; the used one dies, and
@@ -144,8 +182,8 @@ impl Auth {
     }
 
     /// Ends this session: its access and refresh tokens stop working.
-    #[route(post, "/logout", auth)]
-    async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<StatusCode> {
+    #[route(post, "/logout", auth, status = 204)]
+    async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<()> {
         let id = user_id(&user)?;
         let session = user
             .claims()
@@ -153,17 +191,17 @@ impl Auth {
             .as_deref()
             .ok_or_else(|| Error::BadRequest("this token has no session to end".into()))?;
         state.accounts().revoke_session(id, session).await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Ends every session of the user.
-    #[route(post, "/logout-all", auth)]
-    async fn logout_all(State(state): State<AppState>, user: CurrentUser) -> Result<StatusCode> {
+    #[route(post, "/logout-all", auth, status = 204)]
+    async fn logout_all(State(state): State<AppState>, user: CurrentUser) -> Result<()> {
         state
             .accounts()
             .revoke_sessions(user_id(&user)?, None)
             .await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// The signed-in user: `{id, email, roles, permissions}` from the database.
@@ -173,12 +211,12 @@ impl Auth {
     }
 
     /// Changes the password (the current one is required); other sessions end.
-    #[route(post, "/password", auth)]
+    #[route(post, "/password", auth, status = 204)]
     async fn password(
         State(state): State<AppState>,
         user: CurrentUser,
         Json(body): Json<PasswordChange>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         let session = user.claims().sid.clone();
         state
             .accounts()
@@ -189,7 +227,7 @@ impl Auth {
                 &body.new_password,
             )
             .await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Completes the login of an account with TOTP on: `{mfa_token, code}`
@@ -208,21 +246,18 @@ impl Auth {
     }
 
     /// Sends the user a one-time code through the application's sender: 202.
-    #[route(post, "/otp/send", auth)]
+    #[route(post, "/otp/send", auth, status = 202)]
     async fn otp_send(
         State(state): State<AppState>,
         otp: Otp,
         user: CurrentUser,
-    ) -> Result<(StatusCode, Json<Sent>)> {
+    ) -> Result<Json<Sent>> {
         let code = otp.generate(user.id()).await?;
         let to = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
         state.otp_sender().send(&to, &code).await?;
-        Ok((
-            StatusCode::ACCEPTED,
-            Json(Sent {
-                expires_in: state.config().otp.ttl_secs,
-            }),
-        ))
+        Ok(Json(Sent {
+            expires_in: state.config().otp.ttl_secs,
+        }))
     }
 
     /// Checks the user's one-time code: 200 `{verified: true}`, 400 for a
@@ -253,30 +288,30 @@ impl Auth {
     }
 
     /// Turns TOTP on with a first valid code: 204; 400 for a wrong code.
-    #[route(post, "/totp/confirm", auth)]
+    #[route(post, "/totp/confirm", auth, status = 204)]
     async fn totp_confirm(
         State(state): State<AppState>,
         user: CurrentUser,
         Json(body): Json<CodeBody>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         state
             .accounts()
             .totp_confirm(user_id(&user)?, &body.code)
             .await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 
     /// Turns TOTP off, given a valid code: 204.
-    #[route(delete, "/totp", auth)]
+    #[route(delete, "/totp", auth, status = 204)]
     async fn totp_disable(
         State(state): State<AppState>,
         user: CurrentUser,
         Json(body): Json<CodeBody>,
-    ) -> Result<StatusCode> {
+    ) -> Result<()> {
         state
             .accounts()
             .totp_disable(user_id(&user)?, &body.code)
             .await?;
-        Ok(StatusCode::NO_CONTENT)
+        Ok(())
     }
 }

@@ -24,7 +24,7 @@ const ADMIN_LOCK: i64 = 0x0078_6164_6d69;
 pub const ADMIN_ROLE: &str = "admin";
 
 /// A stored user, as the API shows it (never with its password hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct User {
     /// Identifier.
     pub id: i64,
@@ -40,7 +40,7 @@ pub struct User {
 
 /// What a login answers: tokens, or a TOTP challenge for accounts with the
 /// second factor on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum LoginOutcome {
     /// Signed in.
@@ -50,7 +50,7 @@ pub enum LoginOutcome {
 }
 
 /// What a successful login or refresh returns.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TokenPair {
     /// Short-lived JWT for `Authorization: Bearer`.
     pub access_token: String,

@@ -12,7 +12,7 @@ use super::store::{Accounts, TokenPair, now, sha256_hex};
 use crate::error::{AuthFailure, Error};
 
 /// What `POST /auth/totp/setup` returns, once.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct TotpSetup {
     /// The secret, base32, for manual entry.
     pub secret: String,
@@ -23,7 +23,7 @@ pub struct TotpSetup {
 }
 
 /// What a login answers for an account with TOTP on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MfaChallenge {
     /// Always `true`.
     pub mfa_required: bool,

@@ -205,32 +205,13 @@ impl App {
             self.otp_sender,
         );
         state.accounts().bootstrap_admin(state.config()).await?;
+        crate::openapi::check_config(state.config())?;
         let mut router = mount::mount(&plugins, &state)?;
-        let openapi = &state.config().openapi;
-        if openapi.enabled {
-            if !openapi.path.starts_with('/') {
-                return Err(Error::Config(format!(
-                    "openapi.path must start with `/` (got `{}`)",
-                    openapi.path
-                )));
-            }
+        if state.config().openapi.enabled {
             let metas: Vec<_> = plugins.iter().map(|p| p.meta()).collect();
             let document =
                 crate::openapi::document(state.config(), &metas, &mount::table(&plugins));
-            // Serialised once; each request shares the bytes.
-            let body = bytes::Bytes::from(serde_json::to_vec(&document).map_err(Error::internal)?);
-            router = router.route(
-                &openapi.path,
-                axum::routing::get(move || {
-                    let body = body.clone();
-                    async move {
-                        (
-                            [(axum::http::header::CONTENT_TYPE, "application/json")],
-                            body,
-                        )
-                    }
-                }),
-            );
+            router = router.merge(crate::openapi::router(state.config(), &document)?);
         }
         Ok((router, state))
     }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::MethodRouter;
+use tower::util::MapResponseLayer;
 
 use crate::auth::GuardLayer;
 use crate::cache::CacheLayer;
@@ -35,14 +36,13 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
     let mut matcher = matchit::Router::new();
     // path -> plugin that owns it
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    let openapi = &state.config().openapi;
     let reserved = RESERVED
         .iter()
-        .copied()
-        .chain(openapi.enabled.then_some(openapi.path.as_str()));
+        .map(|path| path.to_string())
+        .chain(crate::openapi::reserved_paths(state.config()));
     for path in reserved {
-        insert_path(&mut matcher, path, "the app")?;
-        owners.insert(path.to_owned(), "the app".to_owned());
+        insert_path(&mut matcher, &path, "the app")?;
+        owners.insert(path, "the app".to_owned());
     }
     let mut names: BTreeMap<String, ()> = BTreeMap::new();
     let mut router = Router::new();
@@ -62,6 +62,19 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
         for (info, method_router) in Arc::clone(plugin).routes().into_entries() {
             check_path(&meta.name, &info.path)?;
             let full = format!("{}{}", meta.prefix, info.path);
+            // `status = 201`: the handler's plain 200 becomes the declared
+            // success status (innermost, so the cache sees the final one).
+            let method_router = match info.status {
+                Some(status) => method_router.layer(MapResponseLayer::new(
+                    move |mut response: axum::response::Response| {
+                        if response.status() == axum::http::StatusCode::OK {
+                            *response.status_mut() = status;
+                        }
+                        response
+                    },
+                )),
+                None => method_router,
+            };
             // Layers run outside-in: guard, then cache, then the handler.
             let method_router = match &info.cache {
                 Some(_) if info.method != Method::Get => {
