@@ -48,7 +48,7 @@ use proc_macro::TokenStream;
 ///
 /// # What it generates
 ///
-/// The attribute only saves writing [`xcore::Plugin`] by hand. The plugin
+/// The attribute only saves writing `xcore::Plugin` by hand. The plugin
 /// above is equivalent to:
 ///
 /// ```
@@ -129,8 +129,8 @@ pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   `WWW-Authenticate: Bearer`; with a valid token lacking the role or
 ///   permission, 403. The handler runs only when the guard passes.
 ///
-/// Written by hand, the guard is a [`xcore::Guard`] on the route's
-/// [`xcore::RouteInfo`]: `RouteInfo::delete("/{id}").guard(Guard::role("admin"))`.
+/// Written by hand, the guard is a `xcore::Guard` on the route's
+/// `xcore::RouteInfo`: `RouteInfo::delete("/{id}").guard(Guard::role("admin"))`.
 ///
 /// Outside a `#[plugin]` impl block the attribute is a compile error.
 #[proc_macro_attribute]

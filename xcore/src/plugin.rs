@@ -3,28 +3,6 @@
 //!
 //! A plugin has metadata ([`PluginMeta`]) and a table of [`Routes`], each a
 //! [`RouteInfo`] (method, path, guard) paired with an ordinary axum handler.
-//!
-//! ```
-//! use std::sync::Arc;
-//! use xcore::prelude::*;
-//! use xcore::{Guard, PluginMeta, RouteInfo, Routes};
-//!
-//! pub struct Items;
-//!
-//! async fn list() -> &'static str { "[]" }
-//! async fn remove(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
-//!
-//! impl Plugin for Items {
-//!     fn meta(&self) -> PluginMeta {
-//!         PluginMeta::new("items").version("1.0.0").prefix("/items")
-//!     }
-//!     fn routes(self: Arc<Self>) -> Routes {
-//!         Routes::new()
-//!             .route(RouteInfo::get("/"), list)
-//!             .route(RouteInfo::delete("/{id}").guard(Guard::role("admin")), remove)
-//!     }
-//! }
-//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -42,7 +20,30 @@ use crate::state::AppState;
 
 /// A set of routes mounted under a prefix, with metadata.
 ///
-/// Implemented by `#[plugin]`, or by hand (see the [module docs](self)).
+/// Implemented by `#[plugin]`, or by hand:
+///
+/// ```
+/// use std::sync::Arc;
+/// use xcore::prelude::*;
+/// use xcore::{Guard, PluginMeta, RouteInfo, Routes};
+///
+/// pub struct Items;
+///
+/// async fn list() -> &'static str { "[]" }
+/// async fn remove(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
+///
+/// impl Plugin for Items {
+///     fn meta(&self) -> PluginMeta {
+///         PluginMeta::new("items").version("1.0.0").prefix("/items")
+///     }
+///     fn routes(self: Arc<Self>) -> Routes {
+///         Routes::new()
+///             .route(RouteInfo::get("/"), list)
+///             .route(RouteInfo::delete("/{id}").guard(Guard::role("admin")), remove)
+///     }
+/// }
+/// ```
+///
 /// Handlers are ordinary axum handlers over [`AppState`]; a plugin that needs
 /// its own state keeps it in `self` and captures the `Arc<Self>` it receives
 /// in [`Plugin::routes`].

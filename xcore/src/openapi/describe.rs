@@ -51,7 +51,29 @@ pub trait OperationInput {
 ///
 /// Implemented for `Json<T>` (`T: JsonSchema`), `Html<T>`, `String`,
 /// `&'static str`, `()`, `StatusCode`, `(StatusCode, T)` and
-/// `Result<T, E>` (the success side).
+/// `Result<T, E>` (the success side); implement it for your own responses.
+///
+/// ```
+/// use axum::http::{StatusCode, header};
+/// use axum::response::{IntoResponse, Response};
+/// use xcore::openapi::{Operation, OperationOutput};
+///
+/// /// A CSV export.
+/// struct Csv(String);
+///
+/// impl IntoResponse for Csv {
+///     fn into_response(self) -> Response {
+///         ([(header::CONTENT_TYPE, "text/csv")], self.0).into_response()
+///     }
+/// }
+///
+/// impl OperationOutput for Csv {
+///     fn describe(op: &mut Operation<'_>) {
+///         op.response_body("text/csv", serde_json::json!({"type": "string"}))
+///             .response_status(StatusCode::OK);
+///     }
+/// }
+/// ```
 pub trait OperationOutput {
     /// Adds the successful response to `op`.
     fn describe(op: &mut Operation<'_>);

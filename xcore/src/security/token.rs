@@ -157,8 +157,7 @@ impl fmt::Debug for JwtKeys {
 }
 
 impl JwtKeys {
-    /// Keys for an HMAC algorithm. The secret must be at least
-    /// [`MIN_SECRET_LEN`] bytes.
+    /// Keys for an HMAC algorithm. The secret must be at least 32 bytes.
     pub fn new(algorithm: JwtAlgorithm, secret: &Secret) -> Result<Self, Error> {
         if secret.len() < MIN_SECRET_LEN {
             return Err(Error::Config(format!(
