@@ -87,7 +87,14 @@ impl<'g> Operation<'g> {
                 self.path_schemas.insert(name.clone(), schema.clone());
             }
         } else if let Some(name) = self.path_names.first() {
-            self.path_schemas.insert(name.clone(), schema);
+            // A map or a list (`Path<HashMap<..>>`) says nothing per name.
+            let collection = matches!(
+                schema.get("type").and_then(Value::as_str),
+                Some("object" | "array")
+            );
+            if !collection {
+                self.path_schemas.insert(name.clone(), schema);
+            }
         }
         self
     }
@@ -150,5 +157,53 @@ impl<'g> Operation<'g> {
     pub fn response_status_varies(&mut self) -> &mut Self {
         self.status_varies = true;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use schemars::generate::SchemaSettings;
+
+    use super::*;
+
+    #[derive(JsonSchema)]
+    #[allow(dead_code)]
+    struct ByName {
+        slug: String,
+        id: u32,
+    }
+
+    fn path_schemas(names: &[&str], describe: fn(&mut Operation<'_>)) -> Map<String, Value> {
+        let mut generator = SchemaSettings::draft2020_12().into_generator();
+        let mut op = Operation::new(
+            &mut generator,
+            names.iter().map(|n| n.to_string()).collect(),
+        );
+        describe(&mut op);
+        op.path_schemas
+    }
+
+    #[test]
+    fn path_parameters_are_typed_by_name_by_position_or_alone() {
+        let by_name = path_schemas(&["id", "slug"], |op| {
+            op.path_parameters::<ByName>();
+        });
+        assert_eq!(by_name["id"]["type"], "integer");
+        assert_eq!(by_name["slug"]["type"], "string");
+        let by_position = path_schemas(&["id", "role"], |op| {
+            op.path_parameters::<(i64, String)>();
+        });
+        assert_eq!(by_position["id"]["type"], "integer");
+        assert_eq!(by_position["role"]["type"], "string");
+        let alone = path_schemas(&["id"], |op| {
+            op.path_parameters::<u64>();
+        });
+        assert_eq!(alone["id"]["type"], "integer");
+        let map = path_schemas(&["id"], |op| {
+            op.path_parameters::<HashMap<String, String>>();
+        });
+        assert!(map.is_empty(), "a map types no parameter: {map:?}");
     }
 }
