@@ -11,6 +11,10 @@
 //!   (with a session) on a guarded route, checked against the in-process
 //!   cache or Redis, against the same request on an unguarded route, both
 //!   through the full app.
+//! * `status/xcore_macro` vs `status/axum_by_hand`: a `status = 201` route
+//!   (the handler's 200 rewritten by a response layer) against a hand-written
+//!   handler returning `(StatusCode::CREATED, ..)`. A `GET` so that the
+//!   request is the same as above; only the status path differs.
 //! * `app/full_stack` vs `routing/axum_by_hand`: the whole `App::into_router`
 //!   (request id, tracing span, JSON errors, panic guard, body limit), for
 //!   information.
@@ -55,6 +59,15 @@ impl Bench {
     async fn show_admin(id: Path<u64>) -> Json<Item> {
         show_item(id).await
     }
+
+    #[route(get, "/created/{id}", status = 201)]
+    async fn created(id: Path<u64>) -> Json<Item> {
+        show_item(id).await
+    }
+}
+
+async fn created_item(id: Path<u64>) -> (StatusCode, Json<Item>) {
+    (StatusCode::CREATED, show_item(id).await)
 }
 
 /// The same routes written as a `Plugin` by hand, without the macros.
@@ -92,7 +105,8 @@ fn benches(c: &mut Criterion) {
     // The same two routes as the plugin, so both routers match alike.
     let by_hand = Router::new()
         .route("/bench/items/{id}", axum::routing::get(show_item))
-        .route("/bench/admin/items/{id}", axum::routing::get(show_item));
+        .route("/bench/admin/items/{id}", axum::routing::get(show_item))
+        .route("/bench/created/{id}", axum::routing::get(created_item));
     let plain = rt.block_on(app().into_plain_router()).expect("router");
     let manual = rt
         .block_on(
@@ -108,7 +122,7 @@ fn benches(c: &mut Criterion) {
         c,
         &rt,
         "routing/axum_by_hand",
-        by_hand,
+        by_hand.clone(),
         request("/bench/items/7", None),
     );
     measure(
@@ -124,6 +138,20 @@ fn benches(c: &mut Criterion) {
         "routing/xcore_by_hand",
         manual,
         request("/bench/items/7", None),
+    );
+    measure(
+        c,
+        &rt,
+        "status/axum_by_hand",
+        by_hand.clone(),
+        request("/bench/created/7", None),
+    );
+    measure(
+        c,
+        &rt,
+        "status/xcore_macro",
+        plain.clone(),
+        request("/bench/created/7", None),
     );
     measure(
         c,
@@ -229,6 +257,11 @@ fn main() {
             "#[route] router / hand-written Plugin impl",
             "routing/xcore_macro",
             "routing/xcore_by_hand",
+        ),
+        (
+            "status = 201 route / hand-written (CREATED, Json)",
+            "status/xcore_macro",
+            "status/axum_by_hand",
         ),
         (
             "auth = \"admin\" route / unguarded route",

@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::MethodRouter;
-use tower::util::MapResponseLayer;
 
 use crate::auth::GuardLayer;
 use crate::cache::CacheLayer;
@@ -62,19 +61,6 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
         for (info, method_router) in Arc::clone(plugin).routes().into_entries() {
             check_path(&meta.name, &info.path)?;
             let full = format!("{}{}", meta.prefix, info.path);
-            // `status = 201`: the handler's plain 200 becomes the declared
-            // success status (innermost, so the cache sees the final one).
-            let method_router = match info.status {
-                Some(status) => method_router.layer(MapResponseLayer::new(
-                    move |mut response: axum::response::Response| {
-                        if response.status() == axum::http::StatusCode::OK {
-                            *response.status_mut() = status;
-                        }
-                        response
-                    },
-                )),
-                None => method_router,
-            };
             // Layers run outside-in: guard, then cache, then the handler.
             let method_router = match &info.cache {
                 Some(_) if info.method != Method::Get => {
