@@ -8,6 +8,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Html;
 use axum::{Form, Json};
+use bytes::Bytes;
 use schemars::JsonSchema;
 
 use super::Operation;
@@ -15,7 +16,8 @@ use super::Operation;
 /// A request extractor that contributes to the API document.
 ///
 /// Implemented for `Json<T>`, `Form<T>`, `Query<T>` and `Path<T>` when `T`
-/// derives [`schemars::JsonSchema`]; implement it for your own extractors.
+/// derives [`schemars::JsonSchema`], and for `String` (a text body) and
+/// `Bytes` (any body); implement it for your own extractors.
 ///
 /// ```
 /// use axum::extract::FromRequestParts;
@@ -50,7 +52,7 @@ pub trait OperationInput {
 /// A response type that contributes to the API document.
 ///
 /// Implemented for `Json<T>` (`T: JsonSchema`), `Html<T>`, `String`,
-/// `&'static str`, `()`, `StatusCode`, `(StatusCode, T)` and
+/// `&'static str`, `Bytes`, `()`, `StatusCode`, `(StatusCode, T)` and
 /// `Result<T, E>` (the success side); implement it for your own responses.
 ///
 /// ```
@@ -105,6 +107,21 @@ impl<T: JsonSchema> OperationInput for Path<T> {
     }
 }
 
+impl OperationInput for String {
+    fn describe(op: &mut Operation<'_>) {
+        op.request_body("text/plain", serde_json::json!({"type": "string"}));
+    }
+}
+
+impl OperationInput for Bytes {
+    fn describe(op: &mut Operation<'_>) {
+        op.request_body(
+            "application/octet-stream",
+            serde_json::json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+        );
+    }
+}
+
 impl<T: JsonSchema> OperationOutput for Json<T> {
     fn describe(op: &mut Operation<'_>) {
         let schema = op.schema::<T>();
@@ -124,6 +141,16 @@ impl OperationOutput for String {
     fn describe(op: &mut Operation<'_>) {
         op.response_body("text/plain", serde_json::json!({"type": "string"}))
             .response_status(StatusCode::OK);
+    }
+}
+
+impl OperationOutput for Bytes {
+    fn describe(op: &mut Operation<'_>) {
+        op.response_body(
+            "application/octet-stream",
+            serde_json::json!({"type": "string", "contentMediaType": "application/octet-stream"}),
+        )
+        .response_status(StatusCode::OK);
     }
 }
 
@@ -260,6 +287,8 @@ mod tests {
         );
         let (request, ..) = probe(|op| (&Probe::<Json<Undocumented>>::NEW).describe_input(op));
         assert!(request.is_none());
+        let (request, ..) = probe(|op| (&Probe::<String>::NEW).describe_input(op));
+        assert!(request.expect("a text body")["text/plain"].is_object());
         let (_, status, varies) = probe(|op| {
             (&Probe::<Result<(StatusCode, Json<Documented>), ()>>::NEW).describe_output(op)
         });
