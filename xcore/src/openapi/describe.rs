@@ -156,7 +156,7 @@ impl OperationOutput for Bytes {
 
 impl OperationOutput for &'static str {
     fn describe(op: &mut Operation<'_>) {
-        String::describe(op);
+        <String as OperationOutput>::describe(op);
     }
 }
 
