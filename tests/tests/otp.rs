@@ -479,3 +479,57 @@ async fn one_time_codes_fail_closed_without_the_cache() {
         .await;
     assert_eq!(response.status(), 503);
 }
+
+#[tokio::test]
+async fn an_administrator_can_reset_a_lost_second_factor() {
+    let mailbox = Mailbox::default();
+    let mut config = config();
+    config.admin.email = Some("admin@example.com".into());
+    config.admin.password = Some("admin password".into());
+    let client = app_with(config, &mailbox).await;
+    let (token, _) = totp_user(&client).await;
+    let me: Value = client.get("/auth/me").bearer(&token).send().await.json();
+    let id = me["id"].as_i64().expect("id");
+    let admin: Value = client
+        .post("/auth/login")
+        .json(&json!({"email": "admin@example.com", "password": "admin password"}))
+        .send()
+        .await
+        .json();
+    let admin = admin["access_token"].as_str().expect("admin token");
+
+    // Not for users: only an administrator may lift someone's second factor.
+    let path = format!("/admin/users/{id}/totp");
+    assert_eq!(
+        client.delete(&path).bearer(&token).send().await.status(),
+        403
+    );
+    assert_eq!(
+        client
+            .delete("/admin/users/999999/totp")
+            .bearer(admin)
+            .send()
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        client.delete(&path).bearer(admin).send().await.status(),
+        204
+    );
+
+    // The user's sessions ended; the password alone signs in now.
+    assert_eq!(
+        client.get("/auth/me").bearer(&token).send().await.status(),
+        401
+    );
+    let login: Value = client
+        .post("/auth/login")
+        .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .json();
+    let fresh = login["access_token"].as_str().expect("tokens, no MFA step");
+    let me: Value = client.get("/auth/me").bearer(fresh).send().await.json();
+    assert_eq!(me["totp_enabled"], false);
+}

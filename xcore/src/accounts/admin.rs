@@ -353,6 +353,13 @@ impl Admin {
         Ok(())
     }
 
+    /// Turns a user's TOTP off without a code (a lost authenticator) and
+    /// ends their sessions; they sign in again with their password.
+    #[route(delete, "/users/{id}/totp", auth = "admin", status = 204)]
+    async fn reset_totp(State(state): State<AppState>, Path(id): Path<i64>) -> Result<()> {
+        state.accounts().totp_reset(id).await
+    }
+
     /// Takes a role from a user (idempotent); the last admin keeps theirs (409).
     #[route(delete, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn revoke_role(

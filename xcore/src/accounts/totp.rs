@@ -190,6 +190,23 @@ impl Accounts {
         Ok(())
     }
 
+    /// Turns TOTP off without a code, for an administrator helping a user
+    /// who lost their authenticator (or whose secret can no longer be read
+    /// because the app secret changed). Every session of the user ends, in
+    /// case the device was stolen; they sign in again with their password
+    /// and may set TOTP up anew. 404 for an unknown user.
+    pub async fn totp_reset(&self, user: i64) -> Result<(), Error> {
+        self.user(user).await?;
+        sqlx::query("DELETE FROM xcore_totp WHERE user_id = $1")
+            .bind(user)
+            .execute(self.db().pool())
+            .await?;
+        self.revoke_sessions(user, None).await?;
+        // An audit trail for a security-relevant change.
+        tracing::warn!(user, "two-factor authentication reset by an administrator");
+        Ok(())
+    }
+
     /// The second step of a login: a single-use `mfa_token` and a TOTP code.
     /// Wrong codes count towards the login throttle.
     pub(crate) async fn mfa_challenge(&self, user: i64) -> Result<MfaChallenge, Error> {
