@@ -131,6 +131,24 @@ async fn create_named(
     Ok((body.name, body.description))
 }
 
+/// Grants or takes a permission from a role (`sql` says which): both must
+/// exist (404), and the role's holders are re-checked on their next request.
+async fn link_permission(
+    accounts: &Accounts,
+    sql: &'static str,
+    role: &str,
+    permission: &str,
+) -> Result<()> {
+    role_exists(accounts, role).await?;
+    permission_exists(accounts, permission).await?;
+    sqlx::query(sql)
+        .bind(role)
+        .bind(permission)
+        .execute(accounts.db().pool())
+        .await?;
+    accounts.bump(&holders(accounts, role).await?).await
+}
+
 /// Users holding `role`, whose tokens must be re-checked after a change.
 async fn holders(accounts: &Accounts, role: &str) -> Result<Vec<i64>> {
     let rows: Vec<(i64,)> = sqlx::query_as("SELECT user_id FROM xcore_user_roles WHERE role = $1")
@@ -278,16 +296,9 @@ impl Admin {
         State(state): State<AppState>,
         Path((role, permission)): Path<(String, String)>,
     ) -> Result<()> {
-        let accounts = state.accounts();
-        role_exists(accounts, &role).await?;
-        permission_exists(accounts, &permission).await?;
-        sqlx::query("INSERT INTO xcore_role_permissions (role, permission) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(&role)
-            .bind(&permission)
-            .execute(accounts.db().pool())
-            .await?;
-        accounts.bump(&holders(accounts, &role).await?).await?;
-        Ok(())
+        const GRANT: &str = "INSERT INTO xcore_role_permissions (role, permission) \
+                             VALUES ($1, $2) ON CONFLICT DO NOTHING";
+        link_permission(state.accounts(), GRANT, &role, &permission).await
     }
 
     /// Takes a permission from a role (idempotent).
@@ -301,16 +312,9 @@ impl Admin {
         State(state): State<AppState>,
         Path((role, permission)): Path<(String, String)>,
     ) -> Result<()> {
-        let accounts = state.accounts();
-        role_exists(accounts, &role).await?;
-        permission_exists(accounts, &permission).await?;
-        sqlx::query("DELETE FROM xcore_role_permissions WHERE role = $1 AND permission = $2")
-            .bind(&role)
-            .bind(&permission)
-            .execute(accounts.db().pool())
-            .await?;
-        accounts.bump(&holders(accounts, &role).await?).await?;
-        Ok(())
+        const REVOKE: &str =
+            "DELETE FROM xcore_role_permissions WHERE role = $1 AND permission = $2";
+        link_permission(state.accounts(), REVOKE, &role, &permission).await
     }
 
     /// The users, a page at a time (`?page=1&per_page=50`, at most 200).
