@@ -206,11 +206,10 @@ impl App {
         );
         state.accounts().bootstrap_admin(state.config()).await?;
         crate::openapi::check_config(state.config())?;
-        let mut router = mount::mount(&plugins, &state)?;
+        let (mut router, table) = mount::mount(&plugins, &state)?;
         if state.config().openapi.enabled {
             let metas: Vec<_> = plugins.iter().map(|p| p.meta()).collect();
-            let document =
-                crate::openapi::document(state.config(), &metas, &mount::table(&plugins));
+            let document = crate::openapi::document(state.config(), &metas, &table);
             router = router.merge(crate::openapi::router(state.config(), &document)?);
         }
         Ok((router, state))

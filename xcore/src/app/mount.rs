@@ -31,7 +31,12 @@ pub struct MountedRoute {
 /// Paths served by the app itself, which no plugin may take.
 pub(crate) const RESERVED: &[&str] = &["/health"];
 
-pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Router, Error> {
+/// The app's router and the table of what it mounted (for the API
+/// document), from one call of each plugin's `routes()`.
+pub(crate) fn mount(
+    plugins: &[Arc<dyn Plugin>],
+    state: &AppState,
+) -> Result<(Router, Vec<MountedRoute>), Error> {
     let mut matcher = matchit::Router::new();
     // path -> plugin that owns it
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
@@ -45,6 +50,7 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
     }
     let mut names: BTreeMap<String, ()> = BTreeMap::new();
     let mut router = Router::new();
+    let mut table = Vec::new();
 
     for plugin in plugins {
         let meta = plugin.meta();
@@ -61,6 +67,11 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
         for (info, method_router) in Arc::clone(plugin).routes().into_entries() {
             check_path(&meta.name, &info.path)?;
             let full = format!("{}{}", meta.prefix, info.path);
+            table.push(MountedRoute {
+                plugin: meta.name.to_string(),
+                path: full.clone(),
+                info: info.clone(),
+            });
             // Layers run outside-in: guard, then cache, then the handler.
             let method_router = match &info.cache {
                 Some(_) if info.method != Method::Get => {
@@ -120,7 +131,7 @@ pub(crate) fn mount(plugins: &[Arc<dyn Plugin>], state: &AppState) -> Result<Rou
             router = router.route(&path, method_router.with_state(plugin_state.clone()));
         }
     }
-    Ok(router)
+    Ok((router, table))
 }
 
 /// The route table without mounting anything.
@@ -211,7 +222,7 @@ mod tests {
         }
     }
 
-    fn mount_all(plugins: Vec<Fixed>) -> Result<Router, Error> {
+    fn mount_all(plugins: Vec<Fixed>) -> Result<(Router, Vec<MountedRoute>), Error> {
         let keys = JwtKeys::random(Default::default());
         let secret = crate::security::Secret::from("mount tests secret, thirty-two bytes");
         let sender = Arc::new(crate::otp::LogSender);
@@ -230,7 +241,7 @@ mod tests {
         mount(&plugins, &state)
     }
 
-    fn setup_message(result: Result<Router, Error>) -> String {
+    fn setup_message(result: Result<(Router, Vec<MountedRoute>), Error>) -> String {
         match result {
             Err(Error::Setup(message)) => message,
             Err(other) => panic!("unexpected error {other}"),
@@ -247,7 +258,12 @@ mod tests {
         )];
         let table = table(&[Arc::new(Fixed("a", "/a", plugins[0].2.clone())) as Arc<dyn Plugin>]);
         assert_eq!(table.len(), 2);
-        let _router = mount_all(plugins).expect("mounts");
+        let (_router, mounted) = mount_all(plugins).expect("mounts");
+        let mounted: Vec<_> = mounted
+            .iter()
+            .map(|r| (r.path.as_str(), r.info.method))
+            .collect();
+        assert_eq!(mounted, [("/a/x", Method::Get), ("/a/x", Method::Post)]);
     }
 
     #[tokio::test]
