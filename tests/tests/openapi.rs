@@ -123,6 +123,13 @@ fn assert_conforms(doc: &Value, path: &str, method: &str, response: &TestRespons
     }
 }
 
+/// seed_tour, running in-process on `config`.
+async fn seed_tour_client(config: xcore::config::Config) -> TestClient {
+    TestClient::new(seed_tour::app(config).expect("app"))
+        .await
+        .expect("app")
+}
+
 fn admin_config() -> xcore::config::Config {
     let mut config = common::config();
     config.admin.email = Some("admin@example.com".into());
@@ -133,9 +140,7 @@ fn admin_config() -> xcore::config::Config {
 #[tokio::test]
 async fn the_seed_tour_document_is_valid_openapi_3_1_with_every_route_and_its_security() {
     let routes = seed_tour::app(common::config()).expect("app").routes();
-    let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(common::config()).await;
     let response = client.get("/openapi.json").send().await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.header("content-type"), Some("application/json"));
@@ -205,9 +210,7 @@ async fn the_seed_tour_document_is_valid_openapi_3_1_with_every_route_and_its_se
 
 #[tokio::test]
 async fn bodies_parameters_and_statuses_come_from_the_handlers_types() {
-    let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(common::config()).await;
     let doc: Value = client.get("/openapi.json").send().await.json();
     let schemas = &doc["components"]["schemas"];
 
@@ -272,9 +275,7 @@ async fn bodies_parameters_and_statuses_come_from_the_handlers_types() {
 
 #[tokio::test]
 async fn real_answers_match_the_document() {
-    let client = TestClient::new(seed_tour::app(admin_config()).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(admin_config()).await;
     let doc: Value = client.get("/openapi.json").send().await.json();
 
     // The check itself bites: a body that breaks the schema is caught.
@@ -354,9 +355,7 @@ async fn real_answers_match_the_document() {
 
 #[tokio::test]
 async fn the_authorize_flow_of_the_docs_page_signs_in_with_the_password_form() {
-    let client = TestClient::new(seed_tour::app(admin_config()).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(admin_config()).await;
     let doc: Value = client.get("/openapi.json").send().await.json();
     let token_url = doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"]
         .as_str()
@@ -388,9 +387,7 @@ async fn the_authorize_flow_of_the_docs_page_signs_in_with_the_password_form() {
 
 #[tokio::test]
 async fn the_docs_page_and_its_files_are_served_from_the_binary() {
-    let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(common::config()).await;
     let page = client.get("/docs").send().await;
     assert_eq!(page.status(), 200);
     assert_eq!(
@@ -431,9 +428,7 @@ async fn the_document_and_the_page_can_be_moved_or_turned_off() {
     let mut config = common::config();
     config.openapi.path = "/api/spec.json".into();
     config.openapi.docs_path = "/api/docs".into();
-    let client = TestClient::new(seed_tour::app(config).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(config).await;
     assert_eq!(client.get("/api/spec.json").send().await.status(), 200);
     assert_eq!(client.get("/openapi.json").send().await.status(), 404);
     assert_eq!(client.get("/docs").send().await.status(), 404);
@@ -447,9 +442,7 @@ async fn the_document_and_the_page_can_be_moved_or_turned_off() {
 
     let mut config = common::config();
     config.openapi.docs = false;
-    let client = TestClient::new(seed_tour::app(config).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(config).await;
     assert_eq!(client.get("/openapi.json").send().await.status(), 200);
     assert_eq!(client.get("/docs").send().await.status(), 404);
     assert_eq!(
@@ -463,9 +456,7 @@ async fn the_document_and_the_page_can_be_moved_or_turned_off() {
 
     let mut config = common::config();
     config.openapi.enabled = false;
-    let client = TestClient::new(seed_tour::app(config).expect("app"))
-        .await
-        .expect("app");
+    let client = seed_tour_client(config).await;
     assert_eq!(client.get("/openapi.json").send().await.status(), 404);
     assert_eq!(client.get("/docs").send().await.status(), 404);
 
