@@ -2,7 +2,7 @@
 //! error code, sessions and revocation, role changes on the next request,
 //! two instances sharing PostgreSQL and Redis, and logs free of secrets.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -2,7 +2,7 @@
 //! wrong, panics contained, limits, health, request ids, and refusal to
 //! start with conflicting plugins or without a secret in production.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -335,7 +335,7 @@ fn production_without_a_secret_refuses_to_start() {
 
 #[test]
 fn a_short_secret_is_refused_without_being_echoed() {
-    let err = App::new(Config::default().with_jwt_secret("tiny-secret"))
+    let err = App::new(Config::default().with_app_secret("tiny-secret"))
         .err()
         .expect("must refuse");
     assert!(!err.to_string().contains("tiny-secret"));

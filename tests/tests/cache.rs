@@ -1,7 +1,7 @@
 //! The cache service and `#[cached]` on every backend: in-process and Redis
 //! (one suite, run against each), plus outages and single-flight.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! The database service on every backend: SQLite (a file) and PostgreSQL
 //! (a fresh database), through the same plugin code and SQL.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Route guards over HTTP: 401 for every kind of bad token, 403 for a valid
 //! token without the right, the handler only when the guard passes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -3,7 +3,7 @@
 //! body schemas of the handlers' types, and real responses match it; the
 //! interactive `/docs` page is served from bundled files.
 
-mod common;
+use crate::common;
 
 use jsonschema::{Registry, Validator};
 use schemars::JsonSchema;

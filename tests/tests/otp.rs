@@ -2,7 +2,7 @@
 //! setup URI, expiry, single use, attempt limit, replay refusal, the MFA
 //! login, and a code made on one instance verified on another through Redis.
 
-mod common;
+use crate::common;
 
 use common::Mailbox;
 

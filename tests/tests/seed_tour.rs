@@ -1,7 +1,7 @@
 //! The seed tour app, as the README's curl session drives it: in-process
 //! for every case, and once over a real socket.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! Compile-fail tests: every input the macros reject, with the expected
 //! spanned message in `tests/ui/*.stderr`. Regenerate with
-//! `TRYBUILD=overwrite cargo test -p xcore-tests --test ui` and review the diff.
+//! `TRYBUILD=overwrite cargo test -p xcore-tests --test main ui::` and review the diff.
 
 #[test]
 fn macro_errors_are_spanned_and_readable() {

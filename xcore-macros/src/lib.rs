@@ -13,6 +13,7 @@ mod cached;
 mod diagnostics;
 mod plugin;
 mod route;
+mod runtime;
 
 use proc_macro::TokenStream;
 

@@ -4,7 +4,7 @@
 //! |-----------------------------|------------------------------------|------------------|
 //! | `env`                       | `XCORE_ENV`                        | `development`    |
 //! | `bind`                      | `XCORE_BIND`                       | `127.0.0.1:8000` |
-//! | `auth.jwt_secret`           | `XCORE_AUTH_JWT_SECRET`            | generated (dev)  |
+//! | `app_secret`                | `XCORE_APP_SECRET`                 | generated (dev)  |
 //! | `auth.jwt_algorithm`        | `XCORE_AUTH_JWT_ALGORITHM`         | `HS256`          |
 //! | `auth.access_token_ttl_secs`| `XCORE_AUTH_ACCESS_TOKEN_TTL_SECS` | `900`            |
 //! | `auth.refresh_token_ttl_secs` | `XCORE_AUTH_REFRESH_TOKEN_TTL_SECS` | `2592000` (30 days) |
@@ -30,6 +30,11 @@
 //! | `cache.memory_max_bytes`    | `XCORE_CACHE_MEMORY_MAX_BYTES`     | `67108864` (64 MiB) |
 //! | `cache.timeout_ms`          | `XCORE_CACHE_TIMEOUT_MS`           | `500`            |
 //!
+//! `app_secret` is the master secret every key is derived from (access
+//! tokens, one-time codes, stored TOTP secrets). Its former name,
+//! `auth.jwt_secret` (`XCORE_AUTH_JWT_SECRET`), is still read, with a
+//! deprecation warning at start-up.
+//!
 //! The file is `xcore.toml` in the working directory, or the path in
 //! `XCORE_CONFIG`. A variable is the key with dots replaced by `_`, upper-cased
 //! and prefixed with `XCORE_`. The conventional `DATABASE_URL` and `REDIS_URL`
@@ -53,9 +58,10 @@ use figment::providers::{Env, Format, Toml};
 use serde::Deserialize;
 
 use crate::error::Error;
-#[cfg(test)]
-use crate::security::JwtKeys;
 use crate::security::{JwtAlgorithm, Secret};
+
+/// Shortest application secret accepted, in bytes.
+pub const MIN_APP_SECRET_LEN: usize = 32;
 
 /// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
 const SECTIONS: &[&str] = &[
@@ -84,6 +90,11 @@ pub struct Config {
     pub env: Environment,
     /// Address `App::run` listens on.
     pub bind: SocketAddr,
+    /// The master secret (32 bytes or more) every key is derived from:
+    /// access tokens, one-time codes, stored TOTP secrets. Required in
+    /// production; changing it signs everyone out and makes stored TOTP
+    /// secrets unreadable.
+    pub app_secret: Option<Secret>,
     /// Tokens, guards, accounts.
     pub auth: AuthConfig,
     /// The admin API and the first administrator.
@@ -276,7 +287,8 @@ impl Default for CacheConfig {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AuthConfig {
-    /// HMAC key for access tokens, at least 32 bytes. Required in production.
+    /// Deprecated: the former name of `app_secret`, read when
+    /// `app_secret` is unset.
     pub jwt_secret: Option<Secret>,
     /// Signing algorithm; tokens signed otherwise are rejected.
     pub jwt_algorithm: JwtAlgorithm,
@@ -338,6 +350,7 @@ impl Default for Config {
         Config {
             env: Environment::Development,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            app_secret: None,
             auth: AuthConfig::default(),
             admin: AdminConfig::default(),
             otp: OtpConfig::default(),
@@ -395,16 +408,25 @@ impl Config {
             .map_err(|err| Error::Config(err.to_string()))
     }
 
-    /// Sets the JWT secret (builder style, for tests and embedding).
+    /// Sets the application secret (builder style, for tests and embedding).
     ///
     /// ```
     /// let config = xcore::config::Config::default()
-    ///     .with_jwt_secret("a secret of at least thirty-two bytes");
-    /// assert!(config.auth.jwt_secret.is_some());
+    ///     .with_app_secret("a secret of at least thirty-two bytes");
+    /// assert!(config.app_secret.is_some());
     /// ```
-    pub fn with_jwt_secret(mut self, secret: impl Into<Secret>) -> Self {
-        self.auth.jwt_secret = Some(secret.into());
+    pub fn with_app_secret(mut self, secret: impl Into<Secret>) -> Self {
+        self.app_secret = Some(secret.into());
         self
+    }
+
+    /// The former name of [`Config::with_app_secret`].
+    #[deprecated(
+        since = "0.1.0",
+        note = "the secret is the app secret: use `with_app_secret`"
+    )]
+    pub fn with_jwt_secret(self, secret: impl Into<Secret>) -> Self {
+        self.with_app_secret(secret)
     }
 
     /// Sets the database URL (builder style).
@@ -439,33 +461,45 @@ impl Config {
         Duration::from_secs(self.auth.access_token_ttl_secs)
     }
 
-    /// Builds the token keys: from the configured secret, or — in development
-    /// only — from a random one, which is reported through the returned flag so
-    /// the caller can warn.
-    #[cfg(test)]
-    pub(crate) fn jwt_keys(&self) -> Result<(JwtKeys, bool), Error> {
-        let (secret, generated) = self.master_secret()?;
-        Ok((JwtKeys::new(self.auth.jwt_algorithm, &secret)?, generated))
-    }
-
-    /// The application secret: the configured JWT secret, or — in
-    /// development only — a random one (flagged so the caller can warn).
-    /// Token keys use it as is; other keys (one-time codes, TOTP secrets)
-    /// are derived from it per purpose.
-    pub(crate) fn master_secret(&self) -> Result<(Secret, bool), Error> {
-        match (&self.auth.jwt_secret, self.env) {
-            (Some(secret), _) => Ok((secret.clone(), false)),
-            (None, Environment::Production) => Err(Error::Config(
-                "no JWT secret configured: in production set XCORE_AUTH_JWT_SECRET \
-                 (or auth.jwt_secret in xcore.toml) to a random value of at least 32 bytes"
-                    .into(),
-            )),
-            (None, Environment::Development) => {
-                let bytes: [u8; 32] = rand::random();
-                Ok((Secret::new(bytes.to_vec()), true))
+    /// The application secret and where it came from: `app_secret`, its
+    /// deprecated former name `auth.jwt_secret`, or — in development only —
+    /// a random one. Refused when shorter than [`MIN_APP_SECRET_LEN`].
+    pub(crate) fn resolved_secret(&self) -> Result<(Secret, SecretSource), Error> {
+        let (secret, source) = match (&self.app_secret, &self.auth.jwt_secret, self.env) {
+            (Some(secret), _, _) => (secret.clone(), SecretSource::Configured),
+            (None, Some(secret), _) => (secret.clone(), SecretSource::DeprecatedName),
+            (None, None, Environment::Production) => {
+                return Err(Error::Config(
+                    "no app secret configured: in production set XCORE_APP_SECRET \
+                     (or app_secret in xcore.toml; its former name XCORE_AUTH_JWT_SECRET is \
+                     still read) to a random value of at least 32 bytes"
+                        .into(),
+                ));
             }
+            (None, None, Environment::Development) => {
+                let bytes: [u8; 32] = rand::random();
+                (Secret::new(bytes.to_vec()), SecretSource::Generated)
+            }
+        };
+        if secret.len() < MIN_APP_SECRET_LEN {
+            return Err(Error::Config(format!(
+                "the app secret must be at least {MIN_APP_SECRET_LEN} bytes long (it has {})",
+                secret.len()
+            )));
         }
+        Ok((secret, source))
     }
+}
+
+/// Where the application secret came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SecretSource {
+    /// `app_secret` / `XCORE_APP_SECRET`.
+    Configured,
+    /// `auth.jwt_secret` / `XCORE_AUTH_JWT_SECRET`, the former name.
+    DeprecatedName,
+    /// None configured, in development: random, lost at exit.
+    Generated,
 }
 
 /// `DATABASE_URL` and `REDIS_URL`, the names every hosting platform sets.
@@ -505,19 +539,37 @@ mod tests {
     #[test]
     fn production_without_secret_refuses_with_a_clear_message() {
         let config = Config::default().with_env(Environment::Production);
-        let err = config.jwt_keys().expect_err("must refuse");
+        let err = config.resolved_secret().expect_err("must refuse");
         assert!(err.to_string().contains("XCORE_AUTH_JWT_SECRET"), "{err}");
+        assert!(err.to_string().contains("XCORE_APP_SECRET"), "{err}");
     }
 
     #[test]
     fn development_without_secret_generates_one_and_says_so() {
-        let (_, generated) = Config::default().jwt_keys().expect("keys");
-        assert!(generated);
-        let (_, generated) = Config::default()
-            .with_jwt_secret("0123456789abcdef0123456789abcdef")
-            .jwt_keys()
-            .expect("keys");
-        assert!(!generated);
+        let (_, source) = Config::default().resolved_secret().expect("secret");
+        assert_eq!(source, SecretSource::Generated);
+        let (_, source) = Config::default()
+            .with_app_secret("0123456789abcdef0123456789abcdef")
+            .resolved_secret()
+            .expect("secret");
+        assert_eq!(source, SecretSource::Configured);
+    }
+
+    #[test]
+    fn the_former_secret_name_is_still_read() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("XCORE_AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            let (secret, source) = config.resolved_secret().map_err(|e| e.to_string())?;
+            assert_eq!(source, SecretSource::DeprecatedName);
+            assert_eq!(secret.expose(), b"0123456789abcdef0123456789abcdef");
+            jail.set_env("XCORE_APP_SECRET", "the new name wins, 32 bytes or more");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            let (secret, source) = config.resolved_secret().map_err(|e| e.to_string())?;
+            assert_eq!(source, SecretSource::Configured);
+            assert_eq!(secret.expose(), b"the new name wins, 32 bytes or more");
+            Ok(())
+        });
     }
 
     #[test]

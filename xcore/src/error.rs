@@ -138,17 +138,27 @@ impl Error {
 
     /// The stable, machine-readable `code` of the JSON error body.
     pub fn code(&self) -> &'static str {
-        match self {
-            Error::BadRequest(_) => "bad_request",
-            Error::Unauthorized(_) => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
-            Error::Validation(_) => "validation_failed",
-            Error::TooManyRequests { .. } => "too_many_requests",
-            Error::Unavailable(_) => "service_unavailable",
-            _ => "internal_error",
-        }
+        code_of(self.status())
+    }
+}
+
+/// The `code` of the JSON error body for a status: the one table, shared by
+/// xcore's own errors and the rejections of axum's extractors.
+pub(crate) fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
+        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
+        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
+        s if s.is_server_error() => "internal_error",
+        _ => "client_error",
     }
 }
 
@@ -163,22 +173,6 @@ impl fmt::Debug for Error {
             source = cause.source();
         }
         Ok(())
-    }
-}
-
-/// A database error in a handler: a lost database is a 503 (retry later),
-/// a missing row a 404; anything else is logged and answered with a generic
-/// 500, never with the database's own message.
-impl From<sqlx::Error> for Error {
-    fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::RowNotFound => Error::NotFound("not found".into()),
-            err if crate::db::is_unavailable(&err) => {
-                tracing::warn!(error = %err, "database unavailable");
-                Error::Unavailable("database unavailable".into())
-            }
-            err => Error::Internal(Box::new(err)),
-        }
     }
 }
 

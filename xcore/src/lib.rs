@@ -43,11 +43,13 @@ extern crate self as xcore;
 
 pub mod accounts;
 mod app;
-pub mod auth;
+mod builtin;
 pub mod cache;
+mod clock;
 pub mod config;
 pub mod db;
 mod error;
+pub mod guard;
 mod middleware;
 pub mod openapi;
 pub mod otp;
@@ -61,10 +63,10 @@ pub mod testing;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use app::{App, MountedRoute};
-pub use auth::{CurrentUser, Guard};
+pub use app::App;
 pub use error::{AuthFailure, Error, Result};
-pub use plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
+pub use guard::{CurrentUser, Guard};
+pub use plugin::{Method, MountedRoute, Plugin, PluginMeta, RouteInfo, Routes};
 pub use state::AppState;
 pub use xcore_macros::{cached, plugin, route};
 

@@ -16,9 +16,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{MethodFilter, MethodRouter, on};
 
-use crate::auth::Guard;
 use crate::cache::CachePolicy;
 use crate::db::Migration;
+use crate::guard::Guard;
 use crate::openapi::Operation;
 use crate::state::AppState;
 
@@ -305,7 +305,7 @@ impl RouteInfo {
 ///
 /// The [`App`](crate::App) joins the plugin prefix to each path, checks that
 /// no two routes collide, wraps guarded routes in a
-/// [`GuardLayer`](crate::auth::GuardLayer) and builds one axum router.
+/// [`GuardLayer`](crate::guard::GuardLayer) and builds one axum router.
 #[derive(Default)]
 pub struct Routes {
     entries: Vec<(RouteInfo, MethodRouter<AppState>)>,
@@ -368,6 +368,28 @@ where
             }
             response
         })
+    }
+}
+
+/// A route as the app mounted it: owning plugin, full path and its own
+/// description. [`App::routes`](crate::App::routes) lists them.
+#[derive(Debug, Clone)]
+pub struct MountedRoute {
+    /// Name of the plugin serving it.
+    pub plugin: String,
+    /// Full path (prefix joined to the route path).
+    pub path: String,
+    /// The route's own description.
+    pub info: RouteInfo,
+}
+
+impl MountedRoute {
+    pub(crate) fn new(meta: &PluginMeta, info: RouteInfo) -> Self {
+        MountedRoute {
+            plugin: meta.name.to_string(),
+            path: xcore_rules::path::join(&meta.prefix, &info.path),
+            info,
+        }
     }
 }
 

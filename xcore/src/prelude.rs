@@ -16,10 +16,10 @@
 //! ```
 
 pub use crate::app::App;
-pub use crate::auth::{CurrentUser, Guard};
 pub use crate::cache::Cache;
 pub use crate::db::Db;
 pub use crate::error::{Error, Result};
+pub use crate::guard::{CurrentUser, Guard};
 pub use crate::otp::Otp;
 pub use crate::plugin::Plugin;
 pub use crate::state::AppState;

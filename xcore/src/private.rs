@@ -7,9 +7,9 @@ pub use axum::extract::{FromRequest, FromRequestParts};
 pub use axum::http::StatusCode;
 pub use axum::response::IntoResponse;
 
-pub use crate::auth::Guard;
 pub use crate::cache::CachePolicy;
 pub use crate::db::Migration;
+pub use crate::guard::Guard;
 pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipInput, SkipOutput};
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use crate::state::AppState;
@@ -24,3 +24,9 @@ pub const fn assert_from_request<T: FromRequest<AppState, M>, M>() {}
 
 /// Compile-time check that a handler's return type is a response.
 pub const fn assert_into_response<T: IntoResponse>() {}
+
+/// The success status `#[route(..., status = N)]` declared (checked to be
+/// 200–299 at compile time, and again when the app is assembled).
+pub fn success_status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::OK)
+}

@@ -1,7 +1,13 @@
-//! The state every xcore handler can reach: configuration, token keys and the
-//! name of the plugin serving the request.
+//! The state every xcore handler can reach: configuration, token keys, the
+//! services and the name of the plugin serving the request; and the
+//! extractors that hand a handler one service out of it ([`Db`], [`Cache`],
+//! [`Otp`]), written here once so the services know nothing of the state.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
 
 use crate::accounts::Accounts;
 use crate::cache::Cache;
@@ -9,7 +15,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
 use crate::otp::{Otp, OtpSender};
-use crate::security::{Claims, JwtKeys, Secret, create_token, derive_key};
+use crate::security::{Claims, DerivedKeys, JwtKeys, create_token};
 
 /// Shared application state, handed to every plugin router.
 ///
@@ -51,7 +57,7 @@ impl AppState {
     pub(crate) fn new(
         config: Config,
         keys: JwtKeys,
-        secret: &Secret,
+        derived: &DerivedKeys,
         db: Db,
         cache: Cache,
         otp_sender: Arc<dyn OtpSender>,
@@ -61,9 +67,9 @@ impl AppState {
             db.clone(),
             cache.clone(),
             keys.clone(),
-            derive_key(secret, "totp secrets"),
+            derived.totp_secrets,
         );
-        let otp = Otp::new(&config.otp, &cache, derive_key(secret, "one-time codes"));
+        let otp = Otp::new(&config.otp, &cache, derived.one_time_codes);
         AppState {
             scoped: Arc::new(Scoped {
                 shared: Arc::new(Shared {
@@ -140,3 +146,27 @@ impl AppState {
         create_token(self.jwt_keys(), claims)
     }
 }
+
+/// One service out of the state: the handler's plugin's view of it.
+macro_rules! service_extractor {
+    ($service:ty, $get:ident) => {
+        impl<S> FromRequestParts<S> for $service
+        where
+            AppState: FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = Infallible;
+
+            async fn from_request_parts(
+                _parts: &mut Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                Ok(AppState::from_ref(state).$get().clone())
+            }
+        }
+    };
+}
+
+service_extractor!(Db, db);
+service_extractor!(Cache, cache);
+service_extractor!(Otp, otp);

@@ -43,7 +43,7 @@ use crate::error::Error;
 use crate::security::{Claims, create_token};
 use crate::state::AppState;
 
-/// A configuration for tests: a fixed JWT secret, a fresh SQLite database
+/// A configuration for tests: a fixed app secret, a fresh SQLite database
 /// of its own in the system's temporary folder (so tests run in parallel
 /// and an app can be restarted on it), the in-process cache, and cheap
 /// password hashing.
@@ -60,7 +60,7 @@ pub fn config() -> Config {
     let file =
         std::env::temp_dir().join(format!("xcore-test-{}.db", uuid::Uuid::new_v4().simple()));
     let mut config = Config::default()
-        .with_jwt_secret("xcore testing secret, not for production use")
+        .with_app_secret("xcore testing secret, not for production use")
         .with_database_url(format!("sqlite://{}", file.display()));
     // Cheap password hashing: tests log in often; production keeps OWASP's cost.
     config.auth.argon2_memory_kib = 1024;

@@ -12,7 +12,7 @@ pub const SECRET: &str = "black-box test secret, 32+ bytes long";
 
 /// A fresh in-memory database per call, so tests run in parallel.
 pub fn config() -> Config {
-    xcore::testing::config().with_jwt_secret(SECRET)
+    xcore::testing::config().with_app_secret(SECRET)
 }
 
 pub async fn client(plugin: impl Plugin) -> TestClient {

@@ -1,14 +1,13 @@
-//! `#[cached]` checked against its route: method, guard and key template.
+//! `#[cached]` checked against its route: method, guard and key template,
+//! by the rules the runtime applies to a hand-written `CachePolicy`.
 
-use proc_macro2::Span;
 use syn::spanned::Spanned;
 use syn::{Attribute, GenericArgument, LitStr, PathArguments, Type};
+use xcore_rules::{cache, path};
 
 use super::parse;
 use crate::diagnostics::Errors;
 use crate::route::Route;
-use crate::route::parse::HttpMethod;
-use crate::route::path::Segment;
 
 /// A validated cache declaration.
 pub(crate) struct CacheSpec {
@@ -21,14 +20,8 @@ pub(crate) struct CacheSpec {
 pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Option<CacheSpec> {
     let args = parse::parse(attr, errors)?;
     let mut ok = true;
-    if route.method != HttpMethod::Get {
-        errors.error(
-            args.span,
-            format!(
-                "only GET routes can be cached: a {} changes state, so replaying a stored answer would skip it",
-                route.method.as_str()
-            ),
-        );
+    if let Err(invalid) = cache::method(route.method.as_str()) {
+        errors.error(args.span, invalid);
         ok = false;
     }
     let guarded = route.guard.signed_in;
@@ -42,65 +35,25 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
         ok = false;
     }
     if let Some(key) = &args.key {
-        match placeholders(&key.value()) {
-            Err(message) => {
-                errors.error(key.span(), message);
-                ok = false;
-            }
-            Ok(names) => {
-                let params: Vec<&str> = route
-                    .segments
-                    .iter()
-                    .filter_map(|s| match s {
-                        Segment::Param(n) | Segment::CatchAll(n) => Some(n.as_str()),
-                        Segment::Static(_) => None,
-                    })
-                    .collect();
-                let mut uses_user = false;
-                for name in &names {
-                    if name == "user" {
-                        uses_user = true;
-                    } else if !name.starts_with("query.") && !params.contains(&name.as_str()) {
-                        let available = if params.is_empty() {
-                            "the path has no parameters".to_owned()
-                        } else {
-                            format!("the path's parameters are {}", params.join(", "))
-                        };
-                        errors.error(
-                            key.span(),
-                            format!(
-                                "`{{{name}}}` is not a parameter of the path \"{}\" ({available}); \
-                                 query parameters are written `{{query.{name}}}`",
-                                route.path.value()
-                            ),
-                        );
-                        ok = false;
-                    }
-                }
-                if uses_user && !guarded {
-                    errors.error(
-                        key.span(),
-                        "`{user}` needs a signed-in user, but this route has no guard (`auth`)",
-                    );
-                    ok = false;
-                }
-                if guarded && !uses_user && args.shared.is_none() {
-                    errors.error(
-                        key.span(),
-                        "this route is guarded, so its answer may differ from one user to the next: \
-                         with this key, one user's answer would be served to another.\n\
-                         help: add `{user}` to the key for one entry per user, or write `shared` \
-                         if every user gets the same answer",
-                    );
-                    ok = false;
-                }
-            }
+        let params: Vec<&str> = path::params(&route.segments).collect();
+        let checked = cache::KeyTemplate::parse(&key.value()).and_then(|template| {
+            cache::fit(
+                &template,
+                &route.path.value(),
+                &params,
+                guarded,
+                args.shared.is_some(),
+            )
+        });
+        if let Err(invalid) = checked {
+            errors.error(key.span(), invalid);
+            ok = false;
         }
     }
     if let Some(span) = args.shared
-        && !guarded
+        && let Err(invalid) = cache::shared(guarded)
     {
-        shared_on_public_route(errors, span);
+        errors.error(span, invalid);
         ok = false;
     }
     ok.then(|| CacheSpec {
@@ -108,13 +61,6 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
         shared: args.shared.is_some(),
         key: args.key,
     })
-}
-
-fn shared_on_public_route(errors: &mut Errors, span: Span) {
-    errors.error(
-        span,
-        "`shared` only applies to guarded routes; a public route's entry is already shared by everyone",
-    );
 }
 
 /// Whether a handler argument is `CurrentUser` or `Option<CurrentUser>`:
@@ -138,29 +84,4 @@ fn reads_user(ty: &Type) -> bool {
         }
         _ => false,
     }
-}
-
-/// The placeholder names of a key template, or why it is malformed.
-fn placeholders(template: &str) -> Result<Vec<String>, String> {
-    let mut names = Vec::new();
-    let mut rest = template;
-    while let Some(open) = rest.find(['{', '}']) {
-        if rest.as_bytes()[open] == b'}' {
-            return Err(format!("unmatched `}}` in the cache key \"{template}\""));
-        }
-        let after = &rest[open + 1..];
-        let close = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed `{{` in the cache key \"{template}\""))?;
-        let name = &after[..close];
-        let bare = name.strip_prefix("query.").unwrap_or(name);
-        if bare.is_empty() || !bare.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!(
-                "`{{{name}}}` is not a placeholder: use `{{param}}`, `{{query.name}}` or `{{user}}`"
-            ));
-        }
-        names.push(name.to_owned());
-        rest = &after[close + 1..];
-    }
-    Ok(names)
 }

@@ -64,31 +64,33 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
         }
         seen.push((name.clone(), ident.span()));
         match (name.as_str(), &meta) {
-            ("ttl", Meta::NameValue(pair)) => {
-                match &pair.value {
-                    Expr::Lit(ExprLit {
-                        lit: Lit::Int(int), ..
-                    }) => match int.base10_parse::<u64>() {
-                        Ok(0) => {
-                            errors
-                                .error(int.span(), "the TTL is in seconds and must be at least 1");
-                            ok = false;
-                        }
-                        Ok(secs) if int.suffix().is_empty() => ttl = Some((int.span(), secs)),
-                        _ => {
-                            errors.error(int.span(), "`ttl` is a whole number of seconds without suffix, e.g. `ttl = 300`");
+            ("ttl", Meta::NameValue(pair)) => match &pair.value {
+                Expr::Lit(ExprLit {
+                    lit: Lit::Int(int), ..
+                }) => match int.base10_parse::<u64>() {
+                    Ok(secs) if int.suffix().is_empty() => match xcore_rules::cache::ttl(secs) {
+                        Ok(()) => ttl = Some((int.span(), secs)),
+                        Err(invalid) => {
+                            errors.error(int.span(), invalid);
                             ok = false;
                         }
                     },
-                    other => {
+                    _ => {
                         errors.error(
-                            other.span(),
-                            "`ttl` is a whole number of seconds, e.g. `ttl = 300` for five minutes",
+                            int.span(),
+                            "`ttl` is a whole number of seconds without suffix, e.g. `ttl = 300`",
                         );
                         ok = false;
                     }
+                },
+                other => {
+                    errors.error(
+                        other.span(),
+                        "`ttl` is a whole number of seconds, e.g. `ttl = 300` for five minutes",
+                    );
+                    ok = false;
                 }
-            }
+            },
             ("shared", Meta::Path(_)) => shared = Some(ident.span()),
             ("key", Meta::NameValue(pair)) => match &pair.value {
                 Expr::Lit(ExprLit {

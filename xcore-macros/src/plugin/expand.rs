@@ -13,6 +13,7 @@ use super::model::PluginModel;
 use crate::route::Route;
 use crate::route::model::GuardSpec;
 use crate::route::parse::HttpMethod;
+use crate::runtime;
 
 pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
     let PluginModel {
@@ -34,39 +35,61 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
     let migrations =
         (!model.migrations.is_empty()).then(|| super::migrations::expand(&model.migrations));
     let routes = model.routes.iter().map(route);
-
-    quote! {
-        impl ::xcore::__private::Plugin for #self_ty {
-            fn meta(&self) -> ::xcore::__private::PluginMeta {
-                ::xcore::__private::PluginMeta::new(#name)
-                    .version(#version)
-                    .prefix(#prefix)
-                    #tags
-                    #description
-            }
-
-            fn routes(self: ::xcore::__private::Arc<Self>) -> ::xcore::__private::Routes {
-                #(#checks)*
-                ::xcore::__private::Routes::new()
-                    #(#routes)*
-            }
-
-            #migrations
-        }
-    }
+    let (meta, table) = (runtime::plugin_meta(), runtime::routes());
+    plugin_trait_impl(
+        self_ty,
+        quote! {
+            #meta::new(#name)
+                .version(#version)
+                .prefix(#prefix)
+                #tags
+                #description
+        },
+        quote! {
+            #(#checks)*
+            #table::new()
+                #(#routes)*
+        },
+        migrations.unwrap_or_default(),
+    )
 }
 
 /// Stands in for the real impl when the input has errors, so the user's
 /// `App::plugin(T)` does not add a second, misleading error.
 pub(crate) fn fallback_impl(self_ty: &Type) -> TokenStream {
+    let unreachable = quote!(::core::unreachable!("#[plugin] reported a compile error"));
+    plugin_trait_impl(
+        self_ty,
+        unreachable.clone(),
+        unreachable,
+        TokenStream::new(),
+    )
+}
+
+/// `impl Plugin for T` with these bodies of `meta` and `routes`.
+fn plugin_trait_impl(
+    self_ty: &Type,
+    meta_body: TokenStream,
+    routes_body: TokenStream,
+    rest: TokenStream,
+) -> TokenStream {
+    let (plugin, meta, arc, table) = (
+        runtime::plugin(),
+        runtime::plugin_meta(),
+        runtime::arc(),
+        runtime::routes(),
+    );
     quote! {
-        impl ::xcore::__private::Plugin for #self_ty {
-            fn meta(&self) -> ::xcore::__private::PluginMeta {
-                ::core::unreachable!("#[plugin] reported a compile error")
+        impl #plugin for #self_ty {
+            fn meta(&self) -> #meta {
+                #meta_body
             }
-            fn routes(self: ::xcore::__private::Arc<Self>) -> ::xcore::__private::Routes {
-                ::core::unreachable!("#[plugin] reported a compile error")
+
+            fn routes(self: #arc<Self>) -> #table {
+                #routes_body
             }
+
+            #rest
         }
     }
 }
@@ -88,10 +111,11 @@ fn route(route: &Route) -> TokenStream {
             .map(|i| format_ident!("__xcore_arg{i}"))
             .collect();
         let types = &route.handler.args;
+        let arc = runtime::arc();
         quote_spanned! {ident.span()=> {
-            let this = ::xcore::__private::Arc::clone(&self);
+            let this = #arc::clone(&self);
             move |#(#args: #types),*| {
-                let this = ::xcore::__private::Arc::clone(&this);
+                let this = #arc::clone(&this);
                 async move { this.#ident(#(#args),*).await }
             }
         }}
@@ -104,7 +128,8 @@ fn route(route: &Route) -> TokenStream {
         let ttl = spec.ttl_secs;
         let shared = spec.shared.then(|| quote!(.shared()));
         let key = spec.key.as_ref().map(|key| quote!(.key(#key)));
-        quote!(.cache(::xcore::__private::CachePolicy::ttl_secs(#ttl) #shared #key))
+        let policy = runtime::cache_policy();
+        quote!(.cache(#policy::ttl_secs(#ttl) #shared #key))
     });
     // As in rustdoc: the first paragraph is the summary (its lines joined),
     // the rest is the description.
@@ -122,12 +147,14 @@ fn route(route: &Route) -> TokenStream {
         quote!(.docs(#summary, #description))
     });
     let status = route.status.map(|code| {
-        quote!(.status(::xcore::__private::StatusCode::from_u16(#code).expect("checked by #[route]")))
+        let success_status = runtime::success_status();
+        quote!(.status(#success_status(#code)))
     });
     let describe = describe(route);
+    let (info, methods) = (runtime::route_info(), runtime::method());
     quote! {
         .route(
-            ::xcore::__private::RouteInfo::new(::xcore::__private::Method::#method, #path)
+            #info::new(#methods::#method, #path)
                 .guard(#guard)
                 .handler(#name)
                 #docs
@@ -145,21 +172,29 @@ fn route(route: &Route) -> TokenStream {
 /// nothing, so documenting a type stays opt-in.
 fn describe(route: &Route) -> TokenStream {
     let op = format_ident!("__xcore_op");
+    let probe = runtime::probe();
     let inputs = route
         .handler
         .args
         .iter()
-        .map(|ty| quote!((&::xcore::__private::Probe::<#ty>::NEW).describe_input(#op);));
+        .map(|ty| quote!((&#probe::<#ty>::NEW).describe_input(#op);));
     let output = route
         .handler
         .output
         .as_ref()
         .filter(|ty| !contains_impl_trait(ty))
-        .map(|ty| quote!((&::xcore::__private::Probe::<#ty>::NEW).describe_output(#op);));
+        .map(|ty| quote!((&#probe::<#ty>::NEW).describe_output(#op);));
+    let operation = runtime::operation();
+    let traits = [
+        runtime::describe_input(),
+        runtime::describe_output(),
+        runtime::skip_input(),
+        runtime::skip_output(),
+    ];
     quote! {
-        .describe(|#op: &mut ::xcore::__private::Operation<'_>| {
+        .describe(|#op: &mut #operation<'_>| {
             #[allow(unused_imports)]
-            use ::xcore::__private::{DescribeInput as _, DescribeOutput as _, SkipInput as _, SkipOutput as _};
+            use {#(#traits as _),*};
             #(#inputs)*
             #output
         })
@@ -167,11 +202,12 @@ fn describe(route: &Route) -> TokenStream {
 }
 
 fn guard(spec: &GuardSpec) -> TokenStream {
+    let guard = runtime::guard();
     let base = match (spec.signed_in, spec.roles.as_slice()) {
-        (false, _) => quote!(::xcore::__private::Guard::public()),
-        (true, []) => quote!(::xcore::__private::Guard::signed_in()),
-        (true, [role]) => quote!(::xcore::__private::Guard::role(#role)),
-        (true, roles) => quote!(::xcore::__private::Guard::any_role([#(#roles),*])),
+        (false, _) => quote!(#guard::public()),
+        (true, []) => quote!(#guard::signed_in()),
+        (true, [role]) => quote!(#guard::role(#role)),
+        (true, roles) => quote!(#guard::any_role([#(#roles),*])),
     };
     match &spec.permission {
         Some(permission) => quote!(#base.and_permission(#permission)),
@@ -184,12 +220,16 @@ fn guard(spec: &GuardSpec) -> TokenStream {
 /// `Handler` bound failure on the whole function.
 fn bound_checks(route: &Route) -> TokenStream {
     let args = &route.handler.args;
+    let (last, other) = (
+        runtime::assert_from_request(),
+        runtime::assert_from_request_parts(),
+    );
     let mut checks = TokenStream::new();
     for (index, ty) in args.iter().enumerate() {
         let check = if index + 1 == args.len() {
-            quote_spanned!(ty.span()=> ::xcore::__private::assert_from_request::<#ty, _>();)
+            quote_spanned!(ty.span()=> #last::<#ty, _>();)
         } else {
-            quote_spanned!(ty.span()=> ::xcore::__private::assert_from_request_parts::<#ty>();)
+            quote_spanned!(ty.span()=> #other::<#ty>();)
         };
         checks.extend(check);
     }
@@ -200,9 +240,8 @@ fn bound_checks(route: &Route) -> TokenStream {
         .as_ref()
         .filter(|ty| !contains_impl_trait(ty))
     {
-        checks.extend(
-            quote_spanned!(output.span()=> ::xcore::__private::assert_into_response::<#output>();),
-        );
+        let assert = runtime::assert_into_response();
+        checks.extend(quote_spanned!(output.span()=> #assert::<#output>();));
     }
     checks
 }

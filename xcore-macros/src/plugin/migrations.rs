@@ -127,11 +127,13 @@ pub(crate) fn expand(migrations: &[(i64, MigrationFiles)]) -> TokenStream {
         let generic = include(&files.generic).map(|s| quote!(.sql(#s)));
         let sqlite = include(&files.sqlite).map(|s| quote!(.sqlite(#s)));
         let postgres = include(&files.postgres).map(|s| quote!(.postgres(#s)));
-        quote!(::xcore::__private::Migration::new(#version, #name, #file) #generic #sqlite #postgres)
+        let migration = crate::runtime::migration();
+        quote!(#migration::new(#version, #name, #file) #generic #sqlite #postgres)
     });
+    let migration = crate::runtime::migration();
     quote! {
-        fn migrations(&self) -> &'static [::xcore::__private::Migration] {
-            const MIGRATIONS: &[::xcore::__private::Migration] = &[#(#items),*];
+        fn migrations(&self) -> &'static [#migration] {
+            const MIGRATIONS: &[#migration] = &[#(#items),*];
             MIGRATIONS
         }
     }

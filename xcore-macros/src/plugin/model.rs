@@ -8,8 +8,10 @@ use syn::{ItemImpl, LitStr, Type};
 
 use super::migrations::{self, MigrationFiles};
 use super::parse::PluginArgs;
+use xcore_rules::{name, path};
+
 use crate::diagnostics::Errors;
-use crate::route::{Route, path};
+use crate::route::Route;
 
 pub(crate) struct PluginModel {
     pub self_ty: Type,
@@ -79,47 +81,14 @@ fn type_ident(ty: &Type) -> Option<&syn::Ident> {
 }
 
 fn check_name(name: &LitStr, errors: &mut Errors) {
-    let value = name.value();
-    if value.is_empty()
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        errors.error(
-            name.span(),
-            "a plugin name is made of letters, digits, `_` and `-`, like \"catalogue\" or \"tableau-de-bord\"",
-        );
+    if let Err(invalid) = name::plugin(&name.value()) {
+        errors.error(name.span(), invalid);
     }
 }
 
 fn check_prefix(prefix: &LitStr, errors: &mut Errors) {
-    let value = prefix.value();
-    if value.is_empty() {
-        return;
-    }
-    if !value.starts_with('/') {
-        errors.error(
-            prefix.span(),
-            format!("the prefix must start with `/`: write \"/{value}\""),
-        );
-    } else if value.ends_with('/') {
-        errors.error(
-            prefix.span(),
-            format!(
-                "the prefix must not end with `/`: write \"{}\"",
-                value.trim_end_matches('/')
-            ),
-        );
-    } else if value.contains(['{', '}', '?', '#', ':', '*']) {
-        errors.error(
-            prefix.span(),
-            "the prefix is a plain path: no parameters, wildcards or query",
-        );
-    } else if value.contains("//") {
-        errors.error(
-            prefix.span(),
-            "the prefix must not contain an empty segment (`//`)",
-        );
+    if let Err(invalid) = path::prefix(&prefix.value()) {
+        errors.error(prefix.span(), invalid);
     }
 }
 

@@ -5,7 +5,6 @@
 
 pub(crate) mod model;
 pub(crate) mod parse;
-pub(crate) mod path;
 
 use proc_macro2::{Span, TokenStream};
 use quote::quote;

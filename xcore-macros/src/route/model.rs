@@ -4,8 +4,9 @@
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ImplItemFn, LitStr, ReceiverKind, ReturnType, Type};
 
+use xcore_rules::path::{self, Segment};
+
 use super::parse::{self, AuthArg, HttpMethod};
-use super::path::{self, Segment};
 use crate::diagnostics::Errors;
 
 /// Who may call the route.
@@ -44,10 +45,10 @@ pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) ->
     let args = parse::parse(attr, errors);
     let segments = args
         .as_ref()
-        .and_then(|args| match path::parse(&args.path.value()) {
+        .and_then(|args| match path::route(&args.path.value()) {
             Ok(segments) => Some(segments),
-            Err(message) => {
-                errors.error(args.path.span(), message);
+            Err(invalid) => {
+                errors.error(args.path.span(), invalid);
                 None
             }
         });

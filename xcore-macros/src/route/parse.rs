@@ -212,7 +212,7 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<RouteArgs> 
                 }
                 match value {
                     Some(value) => {
-                        if let Some(lit) = non_empty_string(&value, "permission", errors) {
+                        if let Some(lit) = access_name(&value, Access::Permission, errors) {
                             permission = Some((key.span(), lit));
                         }
                     }
@@ -275,27 +275,43 @@ fn success_status(key: &Ident, value: Option<&Expr>, errors: &mut Errors) -> Opt
         }) => int.base10_parse::<u16>().ok(),
         _ => None,
     };
-    match code {
-        Some(code @ 200..=299) => Some(code),
-        _ => {
-            errors.error(value.span(), HELP);
+    let Some(code) = code else {
+        errors.error(value.span(), HELP);
+        return None;
+    };
+    match xcore_rules::status::success(code) {
+        Ok(()) => Some(code),
+        Err(invalid) => {
+            errors.error(value.span(), invalid);
             None
         }
     }
 }
 
-fn non_empty_string(value: &Expr, what: &str, errors: &mut Errors) -> Option<LitStr> {
+#[derive(Clone, Copy)]
+enum Access {
+    Role,
+    Permission,
+}
+
+/// A role or permission name as a string literal, checked by the rule the
+/// admin API applies when it stores one.
+fn access_name(value: &Expr, what: Access, errors: &mut Errors) -> Option<LitStr> {
+    type Rule = fn(&str) -> Result<(), xcore_rules::Invalid>;
+    let (what, rule): (&str, Rule) = match what {
+        Access::Role => ("role", xcore_rules::name::role),
+        Access::Permission => ("permission", xcore_rules::name::permission),
+    };
     match value {
         Expr::Lit(ExprLit {
             lit: Lit::Str(lit), ..
-        }) => {
-            if lit.value().trim().is_empty() {
-                errors.error(lit.span(), format!("the {what} name must not be empty"));
+        }) => match rule(&lit.value()) {
+            Ok(()) => Some(lit.clone()),
+            Err(invalid) => {
+                errors.error(lit.span(), invalid);
                 None
-            } else {
-                Some(lit.clone())
             }
-        }
+        },
         other => {
             errors.error(
                 other.span(),
@@ -318,10 +334,10 @@ fn roles(value: &Expr, errors: &mut Errors) -> Option<Vec<LitStr>> {
             }
             let roles: Vec<_> = elems
                 .iter()
-                .filter_map(|e| non_empty_string(e, "role", errors))
+                .filter_map(|e| access_name(e, Access::Role, errors))
                 .collect();
             (roles.len() == elems.len()).then_some(roles)
         }
-        other => non_empty_string(other, "role", errors).map(|lit| vec![lit]),
+        other => access_name(other, Access::Role, errors).map(|lit| vec![lit]),
     }
 }

@@ -8,17 +8,16 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use mount::MountedRoute;
-
 use crate::accounts;
+use crate::builtin;
 use crate::cache::Cache;
-use crate::config::{Config, Environment};
+use crate::config::{Config, Environment, SecretSource};
 use crate::db::{self, Db};
 use crate::error::Error;
 use crate::middleware;
 use crate::otp::{LogSender, OtpSender};
-use crate::plugin::Plugin;
-use crate::security::{JwtKeys, Secret};
+use crate::plugin::{MountedRoute, Plugin};
+use crate::security::{DerivedKeys, JwtKeys};
 use crate::state::AppState;
 
 /// An xcore application: configuration plus plugins.
@@ -49,9 +48,9 @@ use crate::state::AppState;
 pub struct App {
     config: Config,
     keys: JwtKeys,
-    secret: Secret,
+    derived: DerivedKeys,
     otp_sender: Arc<dyn OtpSender>,
-    generated_secret: bool,
+    secret_source: SecretSource,
     plugins: Vec<Arc<dyn Plugin>>,
     db: Option<Db>,
     cache: Option<Cache>,
@@ -61,7 +60,7 @@ impl App {
     /// An app configured from `xcore.toml` and `XCORE_*` variables
     /// (see [`config`](crate::config)).
     ///
-    /// Fails in production when no JWT secret is configured.
+    /// Fails in production when no app secret is configured.
     pub fn from_env() -> Result<Self, Error> {
         Self::new(Config::load()?)
     }
@@ -71,19 +70,20 @@ impl App {
     /// ```
     /// use xcore::config::Config;
     ///
-    /// let app = xcore::App::new(Config::default().with_jwt_secret("a secret of at least thirty-two bytes"))?;
+    /// let app = xcore::App::new(Config::default().with_app_secret("a secret of at least thirty-two bytes"))?;
     /// assert_eq!(app.config().bind.port(), 8000);
     /// # Ok::<(), xcore::Error>(())
     /// ```
     pub fn new(config: Config) -> Result<Self, Error> {
-        let (secret, generated_secret) = config.master_secret()?;
-        let keys = JwtKeys::new(config.auth.jwt_algorithm, &secret)?;
+        let (secret, secret_source) = config.resolved_secret()?;
+        let derived = DerivedKeys::from_app_secret(&secret);
+        let keys = JwtKeys::new(config.auth.jwt_algorithm, &derived.access_tokens)?;
         Ok(App {
             config,
             keys,
-            secret,
+            derived,
             otp_sender: Arc::new(LogSender),
-            generated_secret,
+            secret_source,
             plugins: Vec::new(),
             db: None,
             cache: None,
@@ -162,17 +162,17 @@ impl App {
     fn mounted_plugins(&self) -> Vec<Arc<dyn Plugin>> {
         let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
         if self.config.auth.endpoints {
-            plugins.push(Arc::new(accounts::Auth));
+            plugins.push(Arc::new(builtin::Auth));
         }
         if self.config.admin.endpoints {
-            plugins.push(Arc::new(accounts::Admin));
+            plugins.push(Arc::new(builtin::Admin));
         }
         plugins.extend(self.plugins.iter().cloned());
         plugins
     }
 
     async fn build(self) -> Result<(Router, AppState), Error> {
-        self.warn_if_generated_secret();
+        self.warn_about_the_secret();
         if self.config.env == Environment::Production && !self.otp_sender.production_ready() {
             return Err(Error::Config(
                 "one-time codes would be written to the log: register a real sender with \
@@ -191,22 +191,25 @@ impl App {
         };
         // The accounts tables exist even when the `/auth` endpoints are off:
         // guards read them.
-        db::apply_migrations(&db, "auth", accounts::Auth.migrations()).await?;
-        for plugin in plugins.iter().filter(|p| p.meta().name != "auth") {
+        db::apply_migrations(&db, accounts::MIGRATIONS_NAME, accounts::MIGRATIONS).await?;
+        for plugin in &plugins {
             let name = plugin.meta().name;
             db::apply_migrations(&db, &name, plugin.migrations()).await?;
         }
         let state = AppState::new(
             self.config,
             self.keys,
-            &self.secret,
+            &self.derived,
             db,
             cache,
             self.otp_sender,
         );
         state.accounts().bootstrap_admin(state.config()).await?;
         crate::openapi::check_config(state.config())?;
-        let (mut router, table) = mount::mount(&plugins, &state)?;
+        let reserved: Vec<String> = std::iter::once(middleware::HEALTH.to_owned())
+            .chain(crate::openapi::reserved_paths(state.config()))
+            .collect();
+        let (mut router, table) = mount::mount(&plugins, &state, &reserved)?;
         if state.config().openapi.enabled {
             let metas: Vec<_> = plugins.iter().map(|p| p.meta()).collect();
             let document = crate::openapi::document(state.config(), &metas, &table);
@@ -215,16 +218,89 @@ impl App {
         Ok((router, state))
     }
 
-    fn warn_if_generated_secret(&self) {
-        if self.generated_secret {
-            tracing::warn!(
+    fn warn_about_the_secret(&self) {
+        match self.secret_source {
+            SecretSource::Configured => {}
+            SecretSource::DeprecatedName => tracing::warn!(
+                "auth.jwt_secret (XCORE_AUTH_JWT_SECRET) is deprecated: it is the app secret \
+                 every key is derived from; rename it app_secret (XCORE_APP_SECRET)"
+            ),
+            SecretSource::Generated => tracing::warn!(
                 "\n************************************************************\n\
-                 * No JWT secret configured: using a random one.            *\n\
+                 * No app secret configured: using a random one.            *\n\
                  * Tokens will stop working when this process exits.        *\n\
-                 * Set XCORE_AUTH_JWT_SECRET (32+ random bytes) to keep     *\n\
+                 * Set XCORE_APP_SECRET (32+ random bytes) to keep          *\n\
                  * them; production refuses to start without it.            *\n\
                  ************************************************************"
-            );
+            ),
         }
+    }
+}
+
+#[cfg(test)]
+// figment's Jail API returns its own (large) error type; it is test-only.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A log sink the test can read.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_former_secret_variable_still_works_and_logs_its_deprecation_once() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "XCORE_AUTH_JWT_SECRET",
+                "a deployment secret of 32+ bytes!!",
+            );
+            let config = Config::load().map_err(|e| e.to_string())?;
+            let log = Captured::default();
+            let writer = log.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(move || writer.clone())
+                .with_ansi(false)
+                .finish();
+            let _guard = tracing::subscriber::set_default(subscriber);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            let state = runtime
+                .block_on(async {
+                    let app = App::new(config)?;
+                    app.into_parts().await.map(|(_, state)| state)
+                })
+                .map_err(|e| e.to_string())?;
+            // The secret is in use: the same configuration gives the same keys.
+            let again =
+                App::new(Config::load().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            let claims = crate::security::Claims::new("1", std::time::Duration::from_secs(60));
+            let token = crate::security::create_token(again.jwt_keys(), &claims)
+                .map_err(|e| e.to_string())?;
+            assert!(crate::security::decode_token(state.jwt_keys(), &token).is_ok());
+            let logged = String::from_utf8_lossy(&log.0.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_owned();
+            assert_eq!(logged.matches("is deprecated").count(), 1, "{logged}");
+            assert!(logged.contains("XCORE_APP_SECRET"), "{logged}");
+            assert!(!logged.contains("a deployment secret"), "{logged}");
+            Ok(())
+        });
     }
 }

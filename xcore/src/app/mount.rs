@@ -3,6 +3,9 @@
 //! axum panics when two routes conflict; an application must instead refuse
 //! to start with a message naming both plugins. The check uses the same
 //! matcher as axum (`matchit`), so what passes here cannot panic there.
+//! Every name, prefix, path, guard and cache policy is checked by the rules
+//! `#[plugin]` applies at compile time (`xcore_rules`), so a plugin written
+//! by hand is refused for exactly what the attributes would refuse.
 
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
@@ -11,131 +14,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::MethodRouter;
 
-use crate::auth::GuardLayer;
 use crate::cache::CacheLayer;
 use crate::error::Error;
-use crate::plugin::{Method, Plugin, RouteInfo};
+use crate::guard::GuardLayer;
+use crate::plugin::{Method, MountedRoute, Plugin, RouteInfo};
 use crate::state::AppState;
 
-/// A route as mounted: full path, method, guard and owning plugin.
-#[derive(Debug, Clone)]
-pub struct MountedRoute {
-    /// Name of the plugin serving it.
-    pub plugin: String,
-    /// Full path (prefix joined to the route path).
-    pub path: String,
-    /// The route's own description.
-    pub info: RouteInfo,
-}
-
-/// Paths served by the app itself, which no plugin may take.
-pub(crate) const RESERVED: &[&str] = &["/health"];
-
-/// The app's router and the table of what it mounted (for the API
-/// document), from one call of each plugin's `routes()`.
-pub(crate) fn mount(
-    plugins: &[Arc<dyn Plugin>],
-    state: &AppState,
-) -> Result<(Router, Vec<MountedRoute>), Error> {
-    let mut matcher = matchit::Router::new();
-    // path -> plugin that owns it
-    let mut owners: BTreeMap<String, String> = BTreeMap::new();
-    let reserved = RESERVED
-        .iter()
-        .map(|path| path.to_string())
-        .chain(crate::openapi::reserved_paths(state.config()));
-    for path in reserved {
-        insert_path(&mut matcher, &path, "the app")?;
-        owners.insert(path, "the app".to_owned());
-    }
-    let mut names: BTreeMap<String, ()> = BTreeMap::new();
-    let mut router = Router::new();
-    let mut table = Vec::new();
-
-    for plugin in plugins {
-        let meta = plugin.meta();
-        if names.insert(meta.name.to_string(), ()).is_some() {
-            return Err(Error::Setup(format!(
-                "two plugins are named `{}`; plugin names must be unique",
-                meta.name
-            )));
-        }
-        check_prefix(&meta.name, &meta.prefix)?;
-        let plugin_state = state.for_plugin(&meta.name);
-
-        let mut by_path: BTreeMap<String, (Vec<Method>, MethodRouter<AppState>)> = BTreeMap::new();
-        for (info, method_router) in Arc::clone(plugin).routes().into_entries() {
-            check_path(&meta.name, &info.path)?;
-            let full = format!("{}{}", meta.prefix, info.path);
-            table.push(MountedRoute {
-                plugin: meta.name.to_string(),
-                path: full.clone(),
-                info: info.clone(),
-            });
-            // Layers run outside-in: guard, then cache, then the handler.
-            let method_router = match &info.cache {
-                Some(_) if info.method != Method::Get => {
-                    return Err(Error::Setup(format!(
-                        "plugin `{}`: {} {full} is cached, but only GET routes can be",
-                        meta.name, info.method
-                    )));
-                }
-                Some(policy) => method_router.route_layer(
-                    CacheLayer::new(
-                        policy,
-                        plugin_state.cache().clone(),
-                        &info.path,
-                        !info.guard.is_public(),
-                    )
-                    .map_err(|err| Error::Setup(format!("plugin `{}`: {err}", meta.name)))?,
-                ),
-                None => method_router,
-            };
-            let method_router = if info.guard.is_public() {
-                method_router
-            } else {
-                method_router.route_layer(GuardLayer::new(info.guard.clone(), plugin_state.clone()))
-            };
-            match by_path.entry(full.clone()) {
-                Entry::Vacant(slot) => {
-                    match owners.get(&full) {
-                        Some(owner) => {
-                            return Err(Error::Setup(format!(
-                                "plugin `{}` wants {full}, which {owner} already serves",
-                                meta.name
-                            )));
-                        }
-                        None => insert_path(&mut matcher, &full, &meta.name)?,
-                    }
-                    owners.insert(full.clone(), format!("plugin `{}`", meta.name));
-                    slot.insert((vec![info.method], method_router));
-                }
-                Entry::Occupied(mut slot) => {
-                    let (methods, existing) = slot.get_mut();
-                    if methods.contains(&info.method) {
-                        return Err(Error::Setup(format!(
-                            "plugin `{}` declares {} {full} twice",
-                            meta.name, info.method
-                        )));
-                    }
-                    methods.push(info.method);
-                    let merged = std::mem::take(existing).merge(method_router);
-                    *existing = merged;
-                }
-            }
-        }
-
-        // State applied per route and routes added to one router: merging
-        // per-plugin routers costs about 100 ns per request in axum 0.8.
-        for (path, (_, method_router)) in by_path {
-            router = router.route(&path, method_router.with_state(plugin_state.clone()));
-        }
-    }
-    Ok((router, table))
-}
-
-/// The route table without mounting anything.
-pub(crate) fn table(plugins: &[Arc<dyn Plugin>]) -> Vec<MountedRoute> {
+/// Every route of every plugin, from one call of each plugin's `routes()`.
+fn entries(plugins: &[Arc<dyn Plugin>]) -> Vec<(MountedRoute, MethodRouter<AppState>)> {
     plugins
         .iter()
         .flat_map(|plugin| {
@@ -144,13 +30,153 @@ pub(crate) fn table(plugins: &[Arc<dyn Plugin>]) -> Vec<MountedRoute> {
                 .routes()
                 .into_entries()
                 .into_iter()
-                .map(move |(info, _)| MountedRoute {
-                    plugin: meta.name.to_string(),
-                    path: format!("{}{}", meta.prefix, info.path),
-                    info,
-                })
+                .map(move |(info, method_router)| (MountedRoute::new(&meta, info), method_router))
         })
         .collect()
+}
+
+/// The route table without mounting anything.
+pub(crate) fn table(plugins: &[Arc<dyn Plugin>]) -> Vec<MountedRoute> {
+    entries(plugins)
+        .into_iter()
+        .map(|(route, _)| route)
+        .collect()
+}
+
+/// The app's router and the table of what it mounted (for the API
+/// document). `reserved` are the paths the app serves itself.
+pub(crate) fn mount(
+    plugins: &[Arc<dyn Plugin>],
+    state: &AppState,
+    reserved: &[String],
+) -> Result<(Router, Vec<MountedRoute>), Error> {
+    let mut matcher = matchit::Router::new();
+    // path -> who owns it
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    for path in reserved {
+        insert_path(&mut matcher, path, "the app")?;
+        owners.insert(path.clone(), "the app".to_owned());
+    }
+    let mut plugin_states: BTreeMap<String, AppState> = BTreeMap::new();
+    for plugin in plugins {
+        let meta = plugin.meta();
+        let name = meta.name.to_string();
+        xcore_rules::name::plugin(&name).map_err(|invalid| setup(&name, invalid))?;
+        xcore_rules::path::prefix(&meta.prefix)
+            .map_err(|invalid| setup(&name, format!("prefix `{}`: {invalid}", meta.prefix)))?;
+        if plugin_states.contains_key(&name) {
+            return Err(Error::Setup(format!(
+                "two plugins are named `{name}`; plugin names must be unique"
+            )));
+        }
+        plugin_states.insert(name.clone(), state.for_plugin(&name));
+    }
+
+    // full path -> its plugin, the methods seen, and the merged router
+    let mut by_path: BTreeMap<String, (String, Vec<Method>, MethodRouter<AppState>)> =
+        BTreeMap::new();
+    let mut table = Vec::new();
+    for (route, method_router) in entries(plugins) {
+        let plugin_state = &plugin_states[&route.plugin];
+        let method_router = layered(&route, method_router, plugin_state)?;
+        let full = route.path.clone();
+        match by_path.entry(full.clone()) {
+            Entry::Vacant(slot) => {
+                if let Some(owner) = owners.get(&full) {
+                    return Err(Error::Setup(format!(
+                        "plugin `{}` wants {full}, which {owner} already serves",
+                        route.plugin
+                    )));
+                }
+                insert_path(&mut matcher, &full, &route.plugin)?;
+                owners.insert(full, format!("plugin `{}`", route.plugin));
+                slot.insert((route.plugin.clone(), vec![route.info.method], method_router));
+            }
+            Entry::Occupied(mut slot) => {
+                let (owner, methods, existing) = slot.get_mut();
+                if *owner != route.plugin {
+                    return Err(Error::Setup(format!(
+                        "plugin `{}` wants {full}, which plugin `{owner}` already serves",
+                        route.plugin
+                    )));
+                }
+                if methods.contains(&route.info.method) {
+                    return Err(Error::Setup(format!(
+                        "plugin `{}` declares {} {full} twice",
+                        route.plugin, route.info.method
+                    )));
+                }
+                methods.push(route.info.method);
+                let merged = std::mem::take(existing).merge(method_router);
+                *existing = merged;
+            }
+        }
+        table.push(route);
+    }
+
+    // State applied per route and routes added to one router: merging
+    // per-plugin routers costs about 100 ns per request in axum 0.8.
+    let mut router = Router::new();
+    for (path, (plugin, _, method_router)) in by_path {
+        router = router.route(
+            &path,
+            method_router.with_state(plugin_states[&plugin].clone()),
+        );
+    }
+    Ok((router, table))
+}
+
+/// Checks one route by the attributes' rules and wraps it in its layers,
+/// which run outside-in: guard, then cache, then the handler.
+fn layered(
+    route: &MountedRoute,
+    method_router: MethodRouter<AppState>,
+    state: &AppState,
+) -> Result<MethodRouter<AppState>, Error> {
+    let RouteInfo {
+        method,
+        path,
+        guard,
+        cache,
+        status,
+        ..
+    } = &route.info;
+    let plugin = &route.plugin;
+    xcore_rules::path::route(path)
+        .map_err(|invalid| setup(plugin, format!("route path `{path}`: {invalid}")))?;
+    for role in guard.roles() {
+        xcore_rules::name::role(role).map_err(|invalid| setup(plugin, invalid))?;
+    }
+    for permission in guard.permissions() {
+        xcore_rules::name::permission(permission).map_err(|invalid| setup(plugin, invalid))?;
+    }
+    if let Some(status) = status {
+        xcore_rules::status::success(status.as_u16())
+            .map_err(|invalid| setup(plugin, format!("{method} {}: {invalid}", route.path)))?;
+    }
+    let method_router = match cache {
+        Some(policy) => {
+            xcore_rules::cache::method(method.as_http().as_str()).map_err(|invalid| {
+                setup(
+                    plugin,
+                    format!("{method} {} is cached: {invalid}", route.path),
+                )
+            })?;
+            let layer = CacheLayer::new(policy, state.cache().clone(), path, !guard.is_public())
+                .map_err(|err| setup(plugin, err))?;
+            method_router.route_layer(layer)
+        }
+        None => method_router,
+    };
+    Ok(if guard.is_public() {
+        method_router
+    } else {
+        method_router.route_layer(GuardLayer::new(guard.clone(), state.clone()))
+    })
+}
+
+fn setup(plugin: &str, problem: impl std::fmt::Display) -> Error {
+    Error::Setup(format!("plugin `{plugin}`: {problem}"))
 }
 
 fn insert_path(matcher: &mut matchit::Router<()>, path: &str, owner: &str) -> Result<(), Error> {
@@ -160,39 +186,6 @@ fn insert_path(matcher: &mut matchit::Router<()>, path: &str, owner: &str) -> Re
         )),
         other => Error::Setup(format!("{owner}: invalid route path {path}: {other}")),
     })
-}
-
-fn check_prefix(plugin: &str, prefix: &str) -> Result<(), Error> {
-    if prefix.is_empty() {
-        return Ok(());
-    }
-    if !prefix.starts_with('/') || prefix.ends_with('/') || prefix.contains(['{', '}']) {
-        return Err(Error::Setup(format!(
-            "plugin `{plugin}`: prefix `{prefix}` must be empty or start with `/`, \
-             not end with `/`, and hold no parameters"
-        )));
-    }
-    Ok(())
-}
-
-// `#[route]` checks all of this at compile time; hand-written plugins are
-// checked here so a bad path is a start-up error instead of an axum panic.
-fn check_path(plugin: &str, path: &str) -> Result<(), Error> {
-    let bad = |why: &str| {
-        Err(Error::Setup(format!(
-            "plugin `{plugin}`: route path `{path}` {why}"
-        )))
-    };
-    if !path.starts_with('/') {
-        return bad("must start with `/`");
-    }
-    if path
-        .split('/')
-        .any(|segment| segment.starts_with([':', '*']))
-    {
-        return bad("uses the old `:param`/`*rest` syntax; write `{param}` or `{*rest}`");
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -229,7 +222,7 @@ mod tests {
         let state = AppState::new(
             Config::default(),
             keys,
-            &secret,
+            &crate::security::DerivedKeys::from_app_secret(&secret),
             test_db(),
             Cache::memory(1024),
             sender,
@@ -238,7 +231,7 @@ mod tests {
             .into_iter()
             .map(|p| Arc::new(p) as Arc<dyn Plugin>)
             .collect();
-        mount(&plugins, &state)
+        mount(&plugins, &state, &[crate::middleware::HEALTH.to_owned()])
     }
 
     fn setup_message(result: Result<(Router, Vec<MountedRoute>), Error>) -> String {

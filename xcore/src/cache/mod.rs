@@ -20,22 +20,20 @@ mod flight;
 mod memory;
 mod pattern;
 mod redis_store;
-mod route;
+mod response;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use route::{CacheLayer, CachePolicy, KeyTemplate};
+pub use response::{CacheLayer, CachePolicy};
+pub use xcore_rules::cache::KeyTemplate;
 
 use crate::config::CacheConfig;
 use crate::error::Error;
-use crate::state::AppState;
 use memory::MemoryStore;
 use redis_store::RedisStore;
 
@@ -347,17 +345,5 @@ impl Cache {
             tracing::warn!(key, error = %err, "could not store in the cache");
         }
         Ok(value)
-    }
-}
-
-impl<S> FromRequestParts<S> for Cache
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(AppState::from_ref(state).cache().clone())
     }
 }

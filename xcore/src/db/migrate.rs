@@ -6,6 +6,7 @@ use sqlx::{Acquire, AnyConnection, Connection, Executor};
 
 use super::{Backend, Db};
 use crate::error::Error;
+use crate::security::hex;
 
 /// One migration of a plugin, usually embedded by
 /// `#[plugin(migrations = "migrations/items")]` from a file named
@@ -174,7 +175,7 @@ async fn apply_locked(
         .bind(migration.version)
         .bind(migration.name)
         .bind(checksum)
-        .bind(now_secs())
+        .bind(crate::clock::now())
         .execute(&mut *tx)
         .await
         .map_err(|e| fail(migration.file, &e))?;
@@ -183,21 +184,4 @@ async fn apply_locked(
         ran += 1;
     }
     Ok(ran)
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-            let _ = write!(out, "{b:02x}");
-            out
-        })
 }

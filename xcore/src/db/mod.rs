@@ -32,8 +32,6 @@ use std::ops::Deref;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
@@ -42,7 +40,6 @@ pub(crate) use migrate::apply as apply_migrations;
 
 use crate::config::DatabaseConfig;
 use crate::error::Error;
-use crate::state::AppState;
 
 /// Which database the URL selected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,18 +161,6 @@ impl Deref for Db {
     }
 }
 
-impl<S> FromRequestParts<S> for Db
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(AppState::from_ref(state).db().clone())
-    }
-}
-
 /// Maps a unique-constraint violation to a 409 with the handler's message;
 /// other errors convert as usual (a lost database is a 503, anything else a
 /// logged 500 whose details stay out of the response).
@@ -206,6 +191,22 @@ impl<T> UniqueViolationExt<T> for Result<T, sqlx::Error> {
             }
             _ => Error::from(err),
         })
+    }
+}
+
+/// A database error in a handler: a lost database is a 503 (retry later),
+/// a missing row a 404; anything else is logged and answered with a generic
+/// 500, never with the database's own message.
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Error::NotFound("not found".into()),
+            err if is_unavailable(&err) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::Unavailable("database unavailable".into())
+            }
+            err => Error::Internal(Box::new(err)),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::error::json_error;
+use crate::error::{code_of, json_error};
 
 /// Rejection bodies are one line; anything longer is not a rejection message.
 const MAX_MESSAGE: usize = 4096;
@@ -34,7 +34,7 @@ where
             .filter(|text| !text.is_empty())
     };
     let message = message.unwrap_or_else(|| default_message(status));
-    let mut rewritten = json_error(status, code(status), &message);
+    let mut rewritten = json_error(status, code_of(status), &message);
     for (name, value) in parts.headers.iter() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rewritten.headers_mut().append(name.clone(), value.clone());
@@ -49,24 +49,6 @@ fn is_plain(headers: &HeaderMap) -> bool {
     match headers.get(header::CONTENT_TYPE) {
         None => true,
         Some(value) => value.to_str().is_ok_and(|v| v.starts_with("text/plain")),
-    }
-}
-
-fn code(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::BAD_REQUEST => "bad_request",
-        StatusCode::UNAUTHORIZED => "unauthorized",
-        StatusCode::FORBIDDEN => "forbidden",
-        StatusCode::NOT_FOUND => "not_found",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::CONFLICT => "conflict",
-        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-        StatusCode::UNPROCESSABLE_ENTITY => "validation_failed",
-        StatusCode::TOO_MANY_REQUESTS => "too_many_requests",
-        StatusCode::SERVICE_UNAVAILABLE => "service_unavailable",
-        s if s.is_server_error() => "internal_error",
-        _ => "client_error",
     }
 }
 

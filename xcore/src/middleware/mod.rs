@@ -21,11 +21,14 @@ use crate::error::Error;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The liveness probe, which the app serves itself (no plugin may take it).
+pub(crate) const HEALTH: &str = "/health";
+
 /// Adds the app-level routes and layers around the mounted plugins.
 pub(crate) fn wrap(router: Router, config: &Config) -> Router {
     let limit = config.http.body_limit_bytes;
     router
-        .route("/health", get(health))
+        .route(HEALTH, get(health))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .layer(

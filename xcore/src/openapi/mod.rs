@@ -62,9 +62,8 @@ use schemars::SchemaGenerator;
 use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
-use crate::app::MountedRoute;
 use crate::config::Config;
-use crate::plugin::PluginMeta;
+use crate::plugin::{MountedRoute, PluginMeta};
 
 mod describe;
 mod operation;

@@ -28,8 +28,6 @@ mod sender;
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
-use axum::http::request::Parts;
 use hmac::{Hmac, Mac};
 use rand::RngExt;
 use sha2::Sha256;
@@ -39,7 +37,6 @@ pub use sender::{LogSender, OtpRecipient, OtpSender};
 use crate::cache::{Cache, CacheError};
 use crate::config::OtpConfig;
 use crate::error::Error;
-use crate::state::AppState;
 
 /// The outcome of [`Otp::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,18 +158,6 @@ impl Otp {
         }
         let _ = self.cache.delete(&attempts_key).await;
         Ok(OtpCheck::Valid)
-    }
-}
-
-impl<S> FromRequestParts<S> for Otp
-where
-    AppState: FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(_parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(AppState::from_ref(state).otp().clone())
     }
 }
 

@@ -13,13 +13,15 @@
 //! assert_eq!(decode_token(&keys, &token).unwrap().roles, ["admin"]);
 //! ```
 
-mod derive;
+mod encoding;
+mod keys;
 mod password;
 mod secret;
 mod token;
 mod totp;
 
-pub(crate) use derive::derive_key;
+pub(crate) use encoding::{hex, random_token, sha256_hex, unhex};
+pub(crate) use keys::DerivedKeys;
 pub use password::{
     PasswordParams, hash_password, hash_password_with, needs_rehash, verify_password,
 };

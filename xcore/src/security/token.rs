@@ -1,5 +1,5 @@
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -78,17 +78,10 @@ pub struct Claims {
     pub ver: Option<i64>,
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 impl Claims {
     /// Claims for `subject`, issued now, valid for `ttl`, with a fresh random id.
     pub fn new(subject: impl Into<String>, ttl: Duration) -> Self {
-        let iat = now_secs();
+        let iat = crate::clock::now_unsigned();
         Claims {
             sub: subject.into(),
             email: None,
@@ -261,7 +254,7 @@ mod tests {
     #[test]
     fn expired_token_is_rejected_as_expired() {
         let mut claims = Claims::new("7", Duration::ZERO);
-        claims.exp = now_secs() - 3600;
+        claims.exp = crate::clock::now_unsigned() - 3600;
         let token = create_token(&keys(), &claims).expect("token");
         assert_eq!(decode_token(&keys(), &token), Err(AuthFailure::Expired));
     }

@@ -1,5 +1,5 @@
-//! Authentication and authorisation: who is calling ([`CurrentUser`]) and
-//! whether they may ([`Guard`]).
+//! Guarding routes: who is calling ([`CurrentUser`], from the bearer token
+//! and the accounts' current state) and whether they may ([`Guard`]).
 //!
 //! A route declared with `auth`, `auth = "role"` or `permission = "name"` is
 //! wrapped in a [`GuardLayer`]: without a valid bearer token it answers 401
@@ -8,9 +8,9 @@
 //! the request, where [`CurrentUser`] finds it without decoding again.
 
 mod current_user;
-mod guard;
 mod layer;
+mod requirement;
 
 pub use current_user::{CurrentUser, bearer_token};
-pub use guard::Guard;
 pub use layer::{GuardLayer, GuardService};
+pub use requirement::Guard;

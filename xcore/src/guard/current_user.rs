@@ -80,7 +80,8 @@ impl CurrentUser {
     pub(crate) async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Self, Error> {
         let token = bearer_token(headers).map_err(Error::Unauthorized)?;
         let claims = decode_token(state.jwt_keys(), token).map_err(Error::Unauthorized)?;
-        crate::accounts::resolve(state, claims).await
+        let claims = state.accounts().resolve(claims).await?;
+        Ok(CurrentUser::from_claims(claims))
     }
 }
 
@@ -92,7 +93,7 @@ impl CurrentUser {
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc.def.ghi"));
-/// assert_eq!(xcore::auth::bearer_token(&headers), Ok("abc.def.ghi"));
+/// assert_eq!(xcore::guard::bearer_token(&headers), Ok("abc.def.ghi"));
 /// ```
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, AuthFailure> {
     let value = headers

@@ -1,5 +1,7 @@
 //! The response cache behind `#[cached]`: a [`CachePolicy`] on a route and
-//! the [`CacheLayer`] the app wraps the route in.
+//! the [`CacheLayer`] the app wraps the route in. The policy is checked
+//! against its route by the same rules (`xcore_rules::cache`) that
+//! `#[cached]` applies at compile time.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,8 +22,10 @@ use tower::{Layer, Service};
 
 use super::Cache;
 use super::flight::Flights;
-use crate::auth::CurrentUser;
+use xcore_rules::cache::{self as rules, KeyTemplate, Part};
+
 use crate::error::Error;
+use crate::guard::CurrentUser;
 
 /// Largest response body the route cache stores; bigger ones pass uncached.
 const MAX_CACHED_BODY: u64 = 8 * 1024 * 1024;
@@ -95,84 +99,6 @@ impl CachePolicy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Path(String),
-    Query(String),
-    User,
-}
-
-/// A parsed key template (see [`CachePolicy::key`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyTemplate {
-    parts: Vec<Part>,
-}
-
-impl KeyTemplate {
-    /// Parses `template`, or says what is wrong with it.
-    ///
-    /// ```
-    /// use xcore::cache::KeyTemplate;
-    ///
-    /// let template = KeyTemplate::parse("stats:{user}:{query.day}").unwrap();
-    /// assert!(template.uses_user());
-    /// assert!(KeyTemplate::parse("produits:{").is_err());
-    /// ```
-    pub fn parse(template: &str) -> Result<Self, String> {
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find(['{', '}']) {
-            if rest.as_bytes()[open] == b'}' {
-                return Err(format!("unmatched `}}` in cache key `{template}`"));
-            }
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_owned()));
-            }
-            let after = &rest[open + 1..];
-            let close = after
-                .find('}')
-                .ok_or_else(|| format!("unclosed `{{` in cache key `{template}`"))?;
-            let name = &after[..close];
-            let valid =
-                |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-            parts.push(match name {
-                "user" => Part::User,
-                _ => match name.strip_prefix("query.") {
-                    Some(query) if valid(query) => Part::Query(query.to_owned()),
-                    _ if valid(name) => Part::Path(name.to_owned()),
-                    _ => {
-                        return Err(format!(
-                            "`{{{name}}}` in cache key `{template}` is not a placeholder: use `{{param}}`, `{{query.name}}` or `{{user}}`"
-                        ));
-                    }
-                },
-            });
-            rest = &after[close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
-        }
-        Ok(KeyTemplate { parts })
-    }
-
-    /// Whether the key includes the user's id.
-    pub fn uses_user(&self) -> bool {
-        self.parts.contains(&Part::User)
-    }
-
-    fn path_params(&self) -> impl Iterator<Item = &str> {
-        self.parts.iter().filter_map(|p| match p {
-            Part::Path(name) => Some(name.as_str()),
-            _ => None,
-        })
-    }
-
-    fn uses_query(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Query(_)))
-    }
-}
-
 /// What the layer needs, built once per route at start-up.
 struct Shared {
     ttl: Duration,
@@ -203,40 +129,23 @@ impl CacheLayer {
         path: &str,
         guarded: bool,
     ) -> Result<Self, Error> {
-        if policy.ttl.is_zero() {
-            return Err(Error::Setup(format!(
-                "route {path}: a cache TTL must be at least 1 second"
-            )));
+        let setup =
+            |invalid: xcore_rules::Invalid| Error::Setup(format!("route {path}: {invalid}"));
+        rules::ttl(policy.ttl.as_secs()).map_err(setup)?;
+        if policy.shared {
+            rules::shared(guarded).map_err(setup)?;
         }
         let template = match policy.key_template() {
             Some(raw) => {
-                let template = KeyTemplate::parse(raw)
-                    .map_err(|e| Error::Setup(format!("route {path}: {e}")))?;
-                for param in template.path_params() {
-                    if !path.contains(&format!("{{{param}}}"))
-                        && !path.contains(&format!("{{*{param}}}"))
-                    {
-                        return Err(Error::Setup(format!(
-                            "route {path}: cache key `{raw}` uses `{{{param}}}`, which is not a parameter of the path"
-                        )));
-                    }
-                }
-                if template.uses_user() && !guarded {
-                    return Err(Error::Setup(format!(
-                        "route {path}: cache key `{raw}` uses `{{user}}` but the route has no guard, so no user"
-                    )));
-                }
-                if guarded && !policy.shared && !template.uses_user() {
-                    return Err(Error::Setup(format!(
-                        "route {path}: the route is guarded, so its answer may differ per user: \
-                         add `{{user}}` to the cache key `{raw}`, or mark the policy shared"
-                    )));
-                }
+                let template = KeyTemplate::parse(raw).map_err(setup)?;
+                let segments = xcore_rules::path::route(path).map_err(setup)?;
+                let params: Vec<&str> = xcore_rules::path::params(&segments).collect();
+                rules::fit(&template, path, &params, guarded, policy.shared).map_err(setup)?;
                 Some(template)
             }
             None => None,
         };
-        let fixed_key = template.as_ref().and_then(|t| match t.parts.as_slice() {
+        let fixed_key = template.as_ref().and_then(|t| match t.parts() {
             [] => Some(cache.full_key("")),
             [Part::Literal(text)] => Some(cache.full_key(text)),
             _ => None,
@@ -438,7 +347,7 @@ impl Shared {
             HashMap::new()
         };
         let mut key = String::new();
-        for part in &template.parts {
+        for part in template.parts() {
             match part {
                 Part::Literal(text) => key.push_str(text),
                 Part::Path(name) => key.push_str(path.get(name).map_or("", String::as_str)),
@@ -542,16 +451,6 @@ fn decode(mut bytes: Bytes) -> Option<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn templates_parse_or_explain() {
-        let template = KeyTemplate::parse("p:{id}:{query.page}:{user}").expect("valid");
-        assert_eq!(template.path_params().collect::<Vec<_>>(), ["id"]);
-        assert!(template.uses_query() && template.uses_user());
-        for bad in ["a{", "a}", "{}", "{a-b}", "{query.}"] {
-            assert!(KeyTemplate::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn entries_round_trip() {

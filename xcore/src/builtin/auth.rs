@@ -1,18 +1,21 @@
 //! The built-in `/auth` plugin: register, log in, refresh, log out, change
-//! the password, read oneself. Disable with `auth.endpoints = false`.
+//! the password, read oneself, one-time codes and TOTP. Disable with
+//! `auth.endpoints = false`.
 
-use axum::Form;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::{Form, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::store::{LoginOutcome, TokenPair, User};
-use super::totp::TotpSetup;
+use crate::accounts::{LoginOutcome, TokenPair, TotpSetup, User};
+use crate::error::{Error, Result};
+use crate::guard::CurrentUser;
 use crate::openapi::{Operation, OperationInput};
-use crate::otp::{OtpCheck, OtpRecipient};
-use crate::prelude::*;
+use crate::otp::{Otp, OtpCheck, OtpRecipient};
+use crate::plugin;
+use crate::state::AppState;
 
 /// The built-in authentication endpoints, mounted under `/auth`.
 pub struct Auth;
@@ -139,8 +142,7 @@ fn user_id(user: &CurrentUser) -> Result<i64> {
 }
 
 #[plugin(name = "auth", version = "1.0.0", prefix = "/auth", tags = ["auth"],
-         description = "Accounts: registration, login, refresh, logout",
-         migrations = "migrations/auth")]
+         description = "Accounts: registration, login, refresh, logout")]
 impl Auth {
     /// Creates an account: 201 `{id, email}`, 409 if the e-mail exists,
     /// 422 for an invalid e-mail or a too-short password.
@@ -284,7 +286,10 @@ impl Auth {
         State(state): State<AppState>,
         user: CurrentUser,
     ) -> Result<Json<TotpSetup>> {
-        Ok(Json(state.accounts().totp_setup(user_id(&user)?).await?))
+        let id = user_id(&user)?;
+        let accounts = state.accounts();
+        let email = accounts.users().email(id).await?;
+        Ok(Json(accounts.two_factor().setup(id, &email).await?))
     }
 
     /// Turns TOTP on with a first valid code: 204; 400 for a wrong code.
@@ -296,7 +301,8 @@ impl Auth {
     ) -> Result<()> {
         state
             .accounts()
-            .totp_confirm(user_id(&user)?, &body.code)
+            .two_factor()
+            .confirm(user_id(&user)?, &body.code)
             .await?;
         Ok(())
     }
@@ -310,7 +316,8 @@ impl Auth {
     ) -> Result<()> {
         state
             .accounts()
-            .totp_disable(user_id(&user)?, &body.code)
+            .two_factor()
+            .disable(user_id(&user)?, &body.code)
             .await?;
         Ok(())
     }

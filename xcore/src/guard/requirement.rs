@@ -12,7 +12,7 @@ use crate::error::Error;
 ///
 /// ```
 /// use xcore::Guard;
-/// use xcore::auth::CurrentUser;
+/// use xcore::guard::CurrentUser;
 /// use xcore::security::Claims;
 /// use std::time::Duration;
 ///

@@ -1,0 +1,16 @@
+//! The black-box tests of xcore, as one test binary (one link of the whole
+//! stack instead of one per file): HTTP tests of each service, the seed
+//! tour, the OpenAPI document, and the compile-fail UI tests.
+
+mod common;
+
+mod accounts;
+mod app;
+mod cache;
+mod database;
+mod guards;
+mod openapi;
+mod otp;
+mod rules;
+mod seed_tour;
+mod ui;

@@ -1,0 +1,63 @@
+//! Names: of plugins (they scope cache keys, codes and migrations), of roles
+//! and of permissions (stored by the admin API, required by guards).
+
+use crate::Invalid;
+
+/// Checks a plugin name: letters, digits, `_` and `-`.
+///
+/// ```
+/// assert!(xcore_rules::name::plugin("tableau-de-bord").is_ok());
+/// assert!(xcore_rules::name::plugin("mon plugin").is_err());
+/// ```
+pub fn plugin(name: &str) -> Result<(), Invalid> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            "a plugin name is made of letters, digits, `_` and `-`, like \"catalogue\" or \"tableau-de-bord\"",
+        ))
+    }
+}
+
+/// Checks a role name: 1 to 64 characters among a-z, 0-9, `_`, `-`, `:`
+/// and `.`.
+///
+/// ```
+/// assert!(xcore_rules::name::role("editor").is_ok());
+/// assert!(xcore_rules::name::role("").is_err());
+/// ```
+pub fn role(name: &str) -> Result<(), Invalid> {
+    access_name("role", name)
+}
+
+/// Checks a permission name, by the same rule as roles (`items:delete`).
+///
+/// ```
+/// assert!(xcore_rules::name::permission("items:delete").is_ok());
+/// assert!(xcore_rules::name::permission("Items Delete").is_err());
+/// ```
+pub fn permission(name: &str) -> Result<(), Invalid> {
+    access_name("permission", name)
+}
+
+/// The longest role or permission name.
+pub const MAX_ACCESS_NAME: usize = 64;
+
+fn access_name(kind: &str, name: &str) -> Result<(), Invalid> {
+    let valid = !name.is_empty()
+        && name.len() <= MAX_ACCESS_NAME
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | ':' | '.')
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(Invalid::new(format!(
+            "a {kind} name has 1 to {MAX_ACCESS_NAME} characters among a-z, 0-9, `_`, `-`, `:` and `.`"
+        )))
+    }
+}

@@ -1,0 +1,147 @@
+//! Sessions (`xcore_sessions`) and their single-use refresh tokens
+//! (`xcore_refresh_tokens`, stored as SHA-256 hashes).
+
+use std::time::Duration;
+
+use crate::clock;
+use crate::db::Db;
+use crate::error::{AuthFailure, Error};
+use crate::security::{random_token, sha256_hex};
+
+/// The sessions table.
+#[derive(Clone)]
+pub struct Sessions {
+    db: Db,
+    ttl: Duration,
+}
+
+/// A refresh token that was just used up: the session it continues.
+pub(crate) struct Refreshed {
+    pub(crate) session: String,
+    pub(crate) user: i64,
+    pub(crate) email: String,
+}
+
+/// Why a refresh token cannot be used.
+pub(crate) enum RefreshRefused {
+    /// Unknown, expired, or its session ended.
+    Invalid,
+    /// Used before: someone else holds a copy; the session must end.
+    Reused { user: i64, session: String },
+}
+
+impl Sessions {
+    pub(crate) fn new(db: Db, ttl: Duration) -> Self {
+        Sessions { db, ttl }
+    }
+
+    fn expires_at(&self) -> i64 {
+        clock::now() + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2)
+    }
+
+    /// Opens a session for `user`; its id.
+    pub(crate) async fn open(&self, user: i64) -> Result<String, Error> {
+        let session = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO xcore_sessions (id, user_id, revoked, created_at, expires_at) VALUES ($1, $2, 0, $3, $4)")
+            .bind(&session)
+            .bind(user)
+            .bind(clock::now())
+            .bind(self.expires_at())
+            .execute(self.db.pool())
+            .await?;
+        Ok(session)
+    }
+
+    /// A new refresh token for `session` (stored hashed).
+    pub(crate) async fn new_refresh_token(&self, session: &str) -> Result<String, Error> {
+        let token = random_token();
+        sqlx::query("INSERT INTO xcore_refresh_tokens (hash, session_id, used, expires_at) VALUES ($1, $2, 0, $3)")
+            .bind(sha256_hex(&token))
+            .bind(session)
+            .bind(self.expires_at())
+            .execute(self.db.pool())
+            .await?;
+        Ok(token)
+    }
+
+    /// Uses up a refresh token, once: only one of two concurrent uses wins.
+    pub(crate) async fn use_refresh_token(
+        &self,
+        token: &str,
+    ) -> Result<Result<Refreshed, RefreshRefused>, Error> {
+        let hash = sha256_hex(token);
+        let row: Option<(String, i64, i64, i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT t.session_id, t.used, t.expires_at, s.revoked, s.user_id, u.email, s.expires_at \
+             FROM xcore_refresh_tokens t JOIN xcore_sessions s ON s.id = t.session_id \
+             JOIN xcore_users u ON u.id = s.user_id WHERE t.hash = $1",
+        )
+        .bind(&hash)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some((session, used, expires_at, revoked, user, email, session_ends)) = row else {
+            return Ok(Err(RefreshRefused::Invalid));
+        };
+        if used != 0 {
+            return Ok(Err(RefreshRefused::Reused { user, session }));
+        }
+        // Sessions last a fixed time from login; refreshing does not extend them.
+        if revoked != 0 || expires_at.min(session_ends) <= clock::now() {
+            return Ok(Err(RefreshRefused::Invalid));
+        }
+        let marked =
+            sqlx::query("UPDATE xcore_refresh_tokens SET used = 1 WHERE hash = $1 AND used = 0")
+                .bind(&hash)
+                .execute(self.db.pool())
+                .await?;
+        if marked.rows_affected() == 0 {
+            // Lost a race with another use of the same token: that is reuse too.
+            return Ok(Err(RefreshRefused::Reused { user, session }));
+        }
+        Ok(Ok(Refreshed {
+            session,
+            user,
+            email,
+        }))
+    }
+
+    /// Ends one session (the caller bumps the user's version).
+    pub(crate) async fn end(&self, session: &str) -> Result<(), Error> {
+        sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE id = $1")
+            .bind(session)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of `user` but `keep` (the caller bumps the
+    /// user's version).
+    pub(crate) async fn end_all(&self, user: i64, keep: Option<&str>) -> Result<(), Error> {
+        sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE user_id = $1 AND id <> $2")
+            .bind(user)
+            .bind(keep.unwrap_or(""))
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `session` of `user` is live, and the user's current
+    /// authorisation version; `Err(Invalid)` when it is not.
+    pub(crate) async fn live(&self, user: i64, session: &str) -> Result<i64, Error> {
+        let invalid = || Error::Unauthorized(AuthFailure::Invalid);
+        let row: Option<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT u.auth_version, s.revoked, s.expires_at FROM xcore_users u \
+             JOIN xcore_sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2",
+        )
+        .bind(user)
+        .bind(session)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let Some((version, revoked, expires_at)) = row else {
+            return Err(invalid());
+        };
+        if revoked != 0 || expires_at <= clock::now() {
+            return Err(invalid());
+        }
+        Ok(version)
+    }
+}

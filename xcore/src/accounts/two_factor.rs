@@ -1,0 +1,238 @@
+//! The TOTP (RFC 6238) second factor (`xcore_totp`): setup, confirmation,
+//! the login challenge, removal. Secrets are stored encrypted and never
+//! returned after setup; a code's time step is accepted once; one step of
+//! clock skew is tolerated.
+
+use std::sync::Arc;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use rand::RngExt;
+use serde::Serialize;
+use totp_rs::{Secret as TotpSecret, Totp};
+
+use crate::cache::Cache;
+use crate::clock;
+use crate::db::Db;
+use crate::error::Error;
+use crate::security::{hex, random_token, sha256_hex, unhex};
+
+/// What `POST /auth/totp/setup` returns, once.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct TotpSetup {
+    /// The secret, base32, for manual entry.
+    pub secret: String,
+    /// `otpauth://totp/...` for authenticator apps.
+    pub otpauth_uri: String,
+    /// The same URI as a QR code: a PNG, base64.
+    pub qr_png_base64: String,
+}
+
+/// What a login answers for an account with TOTP on.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct MfaChallenge {
+    /// Always `true`.
+    pub mfa_required: bool,
+    /// Short-lived, single-use token for `POST /auth/login/totp`.
+    pub mfa_token: String,
+}
+
+/// Seconds an `mfa_token` stays valid.
+const MFA_TTL_SECS: u64 = 300;
+
+fn bad_code() -> Error {
+    Error::BadRequest("wrong or expired code".into())
+}
+
+/// The second factor of accounts.
+#[derive(Clone)]
+pub struct TwoFactor {
+    db: Db,
+    cache: Cache,
+    key: Arc<[u8; 32]>,
+    issuer: String,
+}
+
+impl TwoFactor {
+    pub(crate) fn new(db: Db, cache: Cache, key: [u8; 32], issuer: String) -> Self {
+        TwoFactor {
+            db,
+            cache,
+            key: Arc::new(key),
+            issuer,
+        }
+    }
+
+    fn totp(&self, secret: Vec<u8>, email: &str) -> Result<Totp, Error> {
+        crate::security::totp(secret, email, &self.issuer)
+            .map_err(|err| Error::internal(err.to_string()))
+    }
+
+    fn cipher(&self) -> Result<Aes256Gcm, Error> {
+        Aes256Gcm::new_from_slice(self.key.as_ref()).map_err(|_| Error::internal("TOTP key length"))
+    }
+
+    fn seal(&self, secret: &[u8]) -> Result<String, Error> {
+        let nonce: [u8; 12] = rand::rng().random();
+        let sealed = self
+            .cipher()?
+            .encrypt(&Nonce::from(nonce), secret)
+            .map_err(|_| Error::internal("TOTP secret encryption failed"))?;
+        Ok(format!("{}{}", hex(&nonce), hex(&sealed)))
+    }
+
+    fn open(&self, sealed: &str) -> Result<Vec<u8>, Error> {
+        let bytes = unhex(sealed)
+            .filter(|b| b.len() > 12)
+            .ok_or_else(|| Error::internal("stored TOTP secret is malformed"))?;
+        let nonce: [u8; 12] = bytes[..12]
+            .try_into()
+            .map_err(|_| Error::internal("nonce length"))?;
+        self.cipher()?
+            .decrypt(&Nonce::from(nonce), &bytes[12..])
+            .map_err(|_| {
+                Error::internal(
+                    "stored TOTP secret cannot be decrypted (was the app secret changed?)",
+                )
+            })
+    }
+
+    async fn row(&self, user: i64) -> Result<Option<(String, i64, i64, String)>, Error> {
+        Ok(sqlx::query_as(
+            "SELECT t.secret, t.enabled, t.last_step, u.email FROM xcore_totp t \
+             JOIN xcore_users u ON u.id = t.user_id WHERE t.user_id = $1",
+        )
+        .bind(user)
+        .fetch_optional(self.db.pool())
+        .await?)
+    }
+
+    /// Whether the user has TOTP on.
+    pub async fn enabled(&self, user: i64) -> Result<bool, Error> {
+        Ok(self
+            .row(user)
+            .await?
+            .is_some_and(|(_, enabled, _, _)| enabled != 0))
+    }
+
+    /// Starts TOTP setup for `user` (whose e-mail the authenticator shows):
+    /// a new secret, returned once; TOTP is on only after
+    /// [`TwoFactor::confirm`]. 409 when TOTP is already on.
+    pub async fn setup(&self, user: i64, email: &str) -> Result<TotpSetup, Error> {
+        if self.enabled(user).await? {
+            return Err(Error::Conflict(
+                "two-factor authentication is already on".into(),
+            ));
+        }
+        let secret = TotpSecret::generate();
+        let raw = secret.as_bytes().to_vec();
+        let totp = self.totp(raw.clone(), email)?;
+        sqlx::query("DELETE FROM xcore_totp WHERE user_id = $1")
+            .bind(user)
+            .execute(self.db.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO xcore_totp (user_id, secret, enabled, last_step) VALUES ($1, $2, 0, -1)",
+        )
+        .bind(user)
+        .bind(self.seal(&raw)?)
+        .execute(self.db.pool())
+        .await?;
+        Ok(TotpSetup {
+            secret: secret.to_base32(),
+            otpauth_uri: totp
+                .to_url()
+                .map_err(|err| Error::internal(format!("TOTP URI: {err}")))?,
+            qr_png_base64: totp
+                .to_qr_base64()
+                .map_err(|err| Error::internal(format!("TOTP QR: {err}")))?,
+        })
+    }
+
+    /// Accepts `code` for `user` once: checks it (one step of skew) and
+    /// records its time step, so the same code never passes twice.
+    /// `enabled` says whether TOTP must be on (login, removal) or still
+    /// pending (confirmation).
+    pub(crate) async fn accept(&self, user: i64, code: &str, enabled: bool) -> Result<bool, Error> {
+        let Some((sealed, on, last_step, email)) = self.row(user).await? else {
+            return Ok(false);
+        };
+        if (on != 0) != enabled {
+            return Ok(false);
+        }
+        let totp = self.totp(self.open(&sealed)?, &email)?;
+        let Some(step) = totp.check(code.trim(), clock::now_unsigned()) else {
+            return Ok(false);
+        };
+        let step = i64::try_from(step).unwrap_or(i64::MAX);
+        if step <= last_step {
+            return Ok(false);
+        }
+        let recorded = sqlx::query(
+            "UPDATE xcore_totp SET last_step = $1 WHERE user_id = $2 AND last_step < $1",
+        )
+        .bind(step)
+        .bind(user)
+        .execute(self.db.pool())
+        .await?;
+        // Zero rows: a concurrent request used this step first (replay).
+        Ok(recorded.rows_affected() == 1)
+    }
+
+    /// Turns TOTP on after a first valid code. 400 for a wrong code.
+    pub async fn confirm(&self, user: i64, code: &str) -> Result<(), Error> {
+        if !self.accept(user, code, false).await? {
+            return Err(bad_code());
+        }
+        sqlx::query("UPDATE xcore_totp SET enabled = 1 WHERE user_id = $1")
+            .bind(user)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Turns TOTP off, given a valid code. 400 for a wrong code.
+    pub async fn disable(&self, user: i64, code: &str) -> Result<(), Error> {
+        if !self.accept(user, code, true).await? {
+            return Err(bad_code());
+        }
+        self.remove(user).await
+    }
+
+    /// Removes the user's TOTP without a code.
+    pub(crate) async fn remove(&self, user: i64) -> Result<(), Error> {
+        sqlx::query("DELETE FROM xcore_totp WHERE user_id = $1")
+            .bind(user)
+            .execute(self.db.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A single-use `mfa_token` standing for "`user` gave the right
+    /// password", for the login's second step.
+    pub(crate) async fn challenge(&self, user: i64) -> Result<MfaChallenge, Error> {
+        let token = random_token();
+        self.cache
+            .set(&challenge_key(&token), &user.to_string(), MFA_TTL_SECS)
+            .await?;
+        Ok(MfaChallenge {
+            mfa_required: true,
+            mfa_token: token,
+        })
+    }
+
+    /// Spends an `mfa_token`: the user it stands for, once (`None` when it is
+    /// unknown, expired or already spent).
+    pub(crate) async fn take_challenge(&self, token: &str) -> Result<Option<i64>, Error> {
+        let key = challenge_key(token);
+        let Some(user) = self.cache.get(&key).await?.and_then(|v| v.parse().ok()) else {
+            return Ok(None);
+        };
+        // Single use: only the request that removes the token goes on.
+        Ok(self.cache.delete(&key).await?.then_some(user))
+    }
+}
+
+fn challenge_key(token: &str) -> String {
+    format!("mfa:{}", sha256_hex(token))
+}

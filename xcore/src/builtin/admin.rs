@@ -1,0 +1,191 @@
+//! The built-in `/admin` plugin: roles, permissions and who holds them.
+//! Every route requires the `admin` role; changes take effect on the
+//! affected users' next request. Disable with `admin.endpoints = false`.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::accounts::{Permission, Role, User};
+use crate::error::Result;
+use crate::plugin;
+use crate::state::AppState;
+
+/// The built-in administration endpoints, mounted under `/admin`.
+pub struct Admin;
+
+/// A new role or permission.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NewName {
+    /// 1 to 64 characters among a-z, 0-9, `_`, `-`, `:` and `.`.
+    #[schemars(length(min = 1, max = 64), regex(pattern = r"^[a-z0-9_\-:.]+$"))]
+    name: String,
+    /// What it is for.
+    #[serde(default)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+struct PageQuery {
+    /// Page number, from 1.
+    #[serde(default = "first_page")]
+    page: u32,
+    /// Users per page (at most 200).
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+}
+
+fn first_page() -> u32 {
+    1
+}
+
+fn default_per_page() -> u32 {
+    50
+}
+
+/// One page of users.
+#[derive(Serialize, JsonSchema)]
+struct Page {
+    items: Vec<User>,
+    page: u32,
+    per_page: u32,
+    total: i64,
+}
+
+#[plugin(name = "admin", version = "1.0.0", prefix = "/admin", tags = ["admin"],
+         description = "Roles, permissions and their assignment")]
+impl Admin {
+    /// Every role with its permissions.
+    #[route(get, "/roles", auth = "admin")]
+    async fn roles(State(state): State<AppState>) -> Result<Json<Vec<Role>>> {
+        Ok(Json(state.accounts().access().roles().await?))
+    }
+
+    /// Creates a role: 201, 409 if it exists.
+    #[route(post, "/roles", auth = "admin", status = 201)]
+    async fn create_role(
+        State(state): State<AppState>,
+        Json(body): Json<NewName>,
+    ) -> Result<Json<Role>> {
+        let access = state.accounts().access();
+        Ok(Json(
+            access
+                .create_role(&body.name, body.description.as_deref())
+                .await?,
+        ))
+    }
+
+    /// Deletes a role (not `admin`): its holders lose it on their next request.
+    #[route(delete, "/roles/{name}", auth = "admin", status = 204)]
+    async fn delete_role(State(state): State<AppState>, Path(name): Path<String>) -> Result<()> {
+        state.accounts().access().delete_role(&name).await
+    }
+
+    /// Every permission.
+    #[route(get, "/permissions", auth = "admin")]
+    async fn permissions(State(state): State<AppState>) -> Result<Json<Vec<Permission>>> {
+        Ok(Json(state.accounts().access().permissions().await?))
+    }
+
+    /// Creates a permission: 201, 409 if it exists.
+    #[route(post, "/permissions", auth = "admin", status = 201)]
+    async fn create_permission(
+        State(state): State<AppState>,
+        Json(body): Json<NewName>,
+    ) -> Result<Json<Permission>> {
+        let access = state.accounts().access();
+        Ok(Json(
+            access
+                .create_permission(&body.name, body.description.as_deref())
+                .await?,
+        ))
+    }
+
+    /// Deletes a permission: users holding it through a role lose it.
+    #[route(delete, "/permissions/{name}", auth = "admin", status = 204)]
+    async fn delete_permission(
+        State(state): State<AppState>,
+        Path(name): Path<String>,
+    ) -> Result<()> {
+        state.accounts().access().delete_permission(&name).await
+    }
+
+    /// Grants a permission to a role (idempotent).
+    #[route(
+        put,
+        "/roles/{role}/permissions/{permission}",
+        auth = "admin",
+        status = 204
+    )]
+    async fn grant_permission(
+        State(state): State<AppState>,
+        Path((role, permission)): Path<(String, String)>,
+    ) -> Result<()> {
+        let access = state.accounts().access();
+        access.grant_permission(&role, &permission).await
+    }
+
+    /// Takes a permission from a role (idempotent).
+    #[route(
+        delete,
+        "/roles/{role}/permissions/{permission}",
+        auth = "admin",
+        status = 204
+    )]
+    async fn revoke_permission(
+        State(state): State<AppState>,
+        Path((role, permission)): Path<(String, String)>,
+    ) -> Result<()> {
+        let access = state.accounts().access();
+        access.revoke_permission(&role, &permission).await
+    }
+
+    /// The users, a page at a time (`?page=1&per_page=50`, at most 200).
+    #[route(get, "/users", auth = "admin")]
+    async fn users(
+        State(state): State<AppState>,
+        Query(query): Query<PageQuery>,
+    ) -> Result<Json<Page>> {
+        let per_page = query.per_page.clamp(1, 200);
+        let page = query.page.max(1);
+        let accounts = state.accounts();
+        let (total, ids) = accounts.users().page(page, per_page).await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in ids {
+            items.push(accounts.user(id).await?);
+        }
+        Ok(Json(Page {
+            items,
+            page,
+            per_page,
+            total,
+        }))
+    }
+
+    /// Gives a role to a user (idempotent); effective on their next request.
+    #[route(put, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
+    async fn grant_role(
+        State(state): State<AppState>,
+        Path((id, role)): Path<(i64, String)>,
+    ) -> Result<()> {
+        state.accounts().access().grant_role(id, &role).await
+    }
+
+    /// Turns a user's TOTP off without a code (a lost authenticator) and
+    /// ends their sessions; they sign in again with their password.
+    #[route(delete, "/users/{id}/totp", auth = "admin", status = 204)]
+    async fn reset_totp(State(state): State<AppState>, Path(id): Path<i64>) -> Result<()> {
+        state.accounts().totp_reset(id).await
+    }
+
+    /// Takes a role from a user (idempotent); the last admin keeps theirs (409).
+    #[route(delete, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
+    async fn revoke_role(
+        State(state): State<AppState>,
+        Path((id, role)): Path<(i64, String)>,
+    ) -> Result<()> {
+        state.accounts().access().revoke_role(id, &role).await
+    }
+}
