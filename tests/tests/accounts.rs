@@ -1025,9 +1025,19 @@ async fn unchanged_sessions_are_checked_without_the_database() {
 
 #[tokio::test]
 async fn session_checks_fail_closed_when_the_cache_is_unreachable() {
-    let config = accounts_config().with_cache_url(Some("redis://127.0.0.1:1"));
-    let client = app_with(config).await;
-    let (_, token, _) = signed_up(&client, "ada@example.com").await;
+    // Signed up while the cache answers, then served by an instance whose
+    // cache cannot be reached (same database, same secret).
+    let config = accounts_config();
+    let reachable = app_with(config.clone()).await;
+    let (_, token, _) = signed_up(&reachable, "ada@example.com").await;
+    let client = app_with(config.with_cache_url(Some("redis://127.0.0.1:1"))).await;
+    let login = login(&client, "ada@example.com", "correct horse").await;
+    assert_eq!(
+        login.status(),
+        503,
+        "login limits cannot be counted: refuse"
+    );
+    assert_eq!(login.header("retry-after"), Some("1"));
     let response = client.get("/auth/me").bearer(&token).send().await;
     assert_eq!(
         response.status(),

@@ -441,7 +441,7 @@ async fn the_document_and_the_page_can_be_moved_or_turned_off() {
     assert!(init.contains(r#""url":"/api/spec.json""#), "{init}");
 
     let mut config = common::config();
-    config.openapi.docs = false;
+    config.openapi.docs = Some(false);
     let client = seed_tour_client(config).await;
     assert_eq!(client.get("/openapi.json").send().await.status(), 200);
     assert_eq!(client.get("/docs").send().await.status(), 404);
@@ -455,7 +455,7 @@ async fn the_document_and_the_page_can_be_moved_or_turned_off() {
     );
 
     let mut config = common::config();
-    config.openapi.enabled = false;
+    config.openapi.enabled = Some(false);
     let client = seed_tour_client(config).await;
     assert_eq!(client.get("/openapi.json").send().await.status(), 404);
     assert_eq!(client.get("/docs").send().await.status(), 404);

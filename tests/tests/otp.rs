@@ -121,6 +121,7 @@ async fn totp_setup_gives_a_uri_an_independent_implementation_accepts() {
     let setup: Value = client
         .post("/auth/totp/setup")
         .bearer(&token)
+        .json(&json!({"password": "correct horse"}))
         .send()
         .await
         .json();
@@ -164,7 +165,12 @@ async fn totp_setup_gives_a_uri_an_independent_implementation_accepts() {
     assert_eq!(confirmed.status(), 204, "{}", confirmed.text());
     let me: Value = client.get("/auth/me").bearer(&token).send().await.json();
     assert_eq!(me["totp_enabled"], true);
-    let again = client.post("/auth/totp/setup").bearer(&token).send().await;
+    let again = client
+        .post("/auth/totp/setup")
+        .bearer(&token)
+        .json(&json!({"password": "correct horse"}))
+        .send()
+        .await;
     assert_eq!(again.status(), 409, "the secret is never handed out again");
 }
 
@@ -173,6 +179,7 @@ async fn totp_user(client: &TestClient) -> (String, Vec<u8>) {
     let setup: Value = client
         .post("/auth/totp/setup")
         .bearer(&token)
+        .json(&json!({"password": "correct horse"}))
         .send()
         .await
         .json();
@@ -287,7 +294,7 @@ async fn totp_can_be_turned_off_with_a_code() {
     let wrong = client
         .delete("/auth/totp")
         .bearer(&token)
-        .json(&json!({"code": "12345"}))
+        .json(&json!({"password": "correct horse", "code": "12345"}))
         .send()
         .await;
     assert_eq!(wrong.status(), 400);
@@ -296,7 +303,7 @@ async fn totp_can_be_turned_off_with_a_code() {
         client
             .delete("/auth/totp")
             .bearer(&token)
-            .json(&json!({"code": code}))
+            .json(&json!({"password": "correct horse", "code": code}))
             .send()
             .await
             .status(),

@@ -51,6 +51,8 @@ const TABLE: &[Input] = &[
     Input::PluginName("a:b"),
     Input::PluginName("café"),
     Input::PluginName(""),
+    Input::PluginName("xcore-auth"),
+    Input::PluginName("XCore"),
     Input::Prefix(""),
     Input::Prefix("/shop"),
     Input::Prefix("/a/b-c"),

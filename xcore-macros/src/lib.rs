@@ -178,10 +178,15 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `shared` | on a guarded route, one entry for all users instead of one per user |
 /// | `key` | the entry's key: text with `{param}` (path), `{query.name}`, `{user}` |
 ///
-/// Without `key`, the key is the request's path and query (plus the user on
-/// a guarded route). Entries live in the plugin's cache namespace, so the
-/// plugin's own [`Cache`](../xcore/cache/struct.Cache.html) flushes them.
-/// Only successful responses are stored (status, body, content type);
+/// Without `key`, the key is the request's path, its query string when the
+/// handler takes a `Query` (up to 512 bytes; longer ones pass uncached),
+/// and the user on a guarded route. Values placed in a key are escaped, so
+/// one cannot forge another's key. Entries live in the plugin's cache
+/// namespace, so the plugin's own
+/// [`Cache`](../xcore/cache/struct.Cache.html) flushes them. Only
+/// successful responses are stored (status, body and headers, but cookies);
+/// a request with an `Authorization` header is never answered from, nor
+/// stored into, a public route's entry;
 /// answers say `x-cache: hit`, `miss`, or `bypass` when the cache is down
 /// (the route is then served uncached). Concurrent misses on one key run
 /// the handler once.

@@ -3,25 +3,35 @@
 
 use crate::Invalid;
 
-/// Checks a plugin name: letters, digits, `_` and `-`.
+/// Checks a plugin name: letters, digits, `_` and `-`, not starting with
+/// `xcore` (the framework's own cache and code namespaces are `xcore-…`,
+/// and a plugin's namespace is its name).
 ///
 /// ```
 /// assert!(xcore_rules::name::plugin("tableau-de-bord").is_ok());
 /// assert!(xcore_rules::name::plugin("mon plugin").is_err());
+/// assert!(xcore_rules::name::plugin("xcore-auth").is_err());
 /// ```
 pub fn plugin(name: &str) -> Result<(), Invalid> {
     let valid = !name.is_empty()
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if valid {
-        Ok(())
-    } else {
-        Err(Invalid::new(
+    if !valid {
+        return Err(Invalid::new(
             "a plugin name is made of letters, digits, `_` and `-`, like \"catalogue\" or \"tableau-de-bord\"",
-        ))
+        ));
     }
+    if name.to_ascii_lowercase().starts_with(RESERVED_PREFIX) {
+        return Err(Invalid::new(format!(
+            "plugin names starting with `{RESERVED_PREFIX}` are reserved for the framework's own namespaces"
+        )));
+    }
+    Ok(())
 }
+
+/// The start of the framework's own namespaces.
+pub const RESERVED_PREFIX: &str = "xcore";
 
 /// Checks a role name: 1 to 64 characters among a-z, 0-9, `_`, `-`, `:`
 /// and `.`.

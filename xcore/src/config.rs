@@ -11,15 +11,20 @@
 //! | `auth.endpoints`            | `XCORE_AUTH_ENDPOINTS`             | `true` (the `/auth` plugin) |
 //! | `auth.password_min_length`  | `XCORE_AUTH_PASSWORD_MIN_LENGTH`   | `8`              |
 //! | `auth.login_max_failures`   | `XCORE_AUTH_LOGIN_MAX_FAILURES`    | `10`             |
+//! | `auth.login_max_failures_per_address` | `XCORE_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` | `100` |
 //! | `auth.login_failure_window_secs` | `XCORE_AUTH_LOGIN_FAILURE_WINDOW_SECS` | `900` |
+//! | `auth.hash_concurrency`, `auth.hash_queue`, `auth.hash_wait_ms` | `XCORE_AUTH_HASH_*` | `0` (cores − 1), `32`, `1000` |
+//! | `auth.token_audience`, `auth.token_issuer` | `XCORE_AUTH_TOKEN_AUDIENCE`, `XCORE_AUTH_TOKEN_ISSUER` | `xcore`, `xcore` |
 //! | `auth.argon2_memory_kib`, `auth.argon2_iterations`, `auth.argon2_parallelism` | `XCORE_AUTH_ARGON2_*` | `19456`, `2`, `1` (OWASP) |
 //! | `admin.endpoints`           | `XCORE_ADMIN_ENDPOINTS`            | `true` (the `/admin` plugin) |
 //! | `admin.email`, `admin.password` | `XCORE_ADMIN_EMAIL`, `XCORE_ADMIN_PASSWORD` | none: first admin created at start-up when set |
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
+//! | `http.trusted_proxies`      | `XCORE_HTTP_TRUSTED_PROXIES`       | none             |
+//! | `rate_limit.builtin`        | `XCORE_RATE_LIMIT_BUILTIN`         | `true`           |
 //! | `otp.length`, `otp.ttl_secs`, `otp.max_attempts` | `XCORE_OTP_*` | `6`, `300`, `5` |
 //! | `otp.totp_issuer`           | `XCORE_OTP_TOTP_ISSUER`            | `xcore`          |
-//! | `openapi.enabled`, `openapi.path` | `XCORE_OPENAPI_ENABLED`, `XCORE_OPENAPI_PATH` | `true`, `/openapi.json` |
-//! | `openapi.docs`, `openapi.docs_path` | `XCORE_OPENAPI_DOCS`, `XCORE_OPENAPI_DOCS_PATH` | `true`, `/docs` |
+//! | `openapi.enabled`, `openapi.path` | `XCORE_OPENAPI_ENABLED`, `XCORE_OPENAPI_PATH` | on in development only, `/openapi.json` |
+//! | `openapi.docs`, `openapi.docs_path` | `XCORE_OPENAPI_DOCS`, `XCORE_OPENAPI_DOCS_PATH` | on in development only, `/docs` |
 //! | `openapi.title`, `openapi.version` | `XCORE_OPENAPI_TITLE`, `XCORE_OPENAPI_VERSION` | `xcore API`, `1.0.0` |
 //! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
 //! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
@@ -65,7 +70,14 @@ pub const MIN_APP_SECRET_LEN: usize = 32;
 
 /// Sections of the configuration; `XCORE_<SECTION>_<KEY>` maps to `section.key`.
 const SECTIONS: &[&str] = &[
-    "auth", "admin", "otp", "openapi", "http", "database", "cache",
+    "auth",
+    "admin",
+    "otp",
+    "openapi",
+    "http",
+    "database",
+    "cache",
+    "rate_limit",
 ];
 
 /// Which rules apply: development is forgiving and loud, production is strict.
@@ -109,6 +121,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// The cache.
     pub cache: CacheConfig,
+    /// Rate limits.
+    pub rate_limit: RateLimitConfig,
 }
 
 /// The `[openapi]` section.
@@ -116,13 +130,16 @@ pub struct Config {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OpenApiConfig {
-    /// Whether the document is served.
-    pub enabled: bool,
+    /// Whether the document is served; unset: in development only (in
+    /// production it would show every route, admin ones included, to
+    /// anyone).
+    pub enabled: Option<bool>,
     /// Where it is served.
     pub path: String,
-    /// Whether the interactive page (Swagger UI) is served; it needs the
-    /// document, so it is off whenever `enabled` is.
-    pub docs: bool,
+    /// Whether the interactive page (Swagger UI) is served; unset: in
+    /// development only. It needs the document, so it is off whenever the
+    /// document is.
+    pub docs: Option<bool>,
     /// Where the page is served (its files live below this path).
     pub docs_path: String,
     /// The API's title.
@@ -131,12 +148,32 @@ pub struct OpenApiConfig {
     pub version: String,
 }
 
+impl Config {
+    /// Whether `/openapi.json` is served (`openapi.enabled`, by default in
+    /// development only).
+    pub fn serves_openapi(&self) -> bool {
+        self.openapi
+            .enabled
+            .unwrap_or(self.env == Environment::Development)
+    }
+
+    /// Whether `/docs` is served (`openapi.docs`, by default in development
+    /// only; never without the document).
+    pub fn serves_docs(&self) -> bool {
+        self.serves_openapi()
+            && self
+                .openapi
+                .docs
+                .unwrap_or(self.env == Environment::Development)
+    }
+}
+
 impl Default for OpenApiConfig {
     fn default() -> Self {
         OpenApiConfig {
-            enabled: true,
+            enabled: None,
             path: "/openapi.json".to_owned(),
-            docs: true,
+            docs: None,
             docs_path: "/docs".to_owned(),
             title: "xcore API".to_owned(),
             version: "1.0.0".to_owned(),
@@ -207,6 +244,8 @@ pub struct CacheConfig {
 /// let url = xcore::config::RedactedUrl::from("postgres://app:s3cret@db:5432/shop");
 /// assert_eq!(url.to_string(), "postgres://app:***@db:5432/shop");
 /// assert_eq!(url.expose(), "postgres://app:s3cret@db:5432/shop");
+/// let url = xcore::config::RedactedUrl::from("postgres://db/shop?user=app&password=s3cret");
+/// assert_eq!(url.to_string(), "postgres://db/shop?user=app&password=***");
 /// ```
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(from = "String")]
@@ -233,25 +272,52 @@ impl From<&str> for RedactedUrl {
 
 impl std::fmt::Display for RedactedUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // scheme://user:password@host... -> scheme://user:***@host...
+        // scheme://user:password@host...?password=... -> the same with ***.
         let url = &self.0;
-        if let Some(scheme_end) = url.find("://") {
-            let rest = &url[scheme_end + 3..];
-            if let Some(at) = rest.find('@') {
-                let userinfo = &rest[..at];
-                if let Some(colon) = userinfo.find(':') {
-                    return write!(
-                        f,
-                        "{}{}:***{}",
-                        &url[..scheme_end + 3],
-                        &userinfo[..colon],
-                        &rest[at..]
-                    );
+        let (base, query) = match url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (url.as_str(), None),
+        };
+        match base.find("://").and_then(|end| {
+            let rest = &base[end + 3..];
+            let at = rest.find('@')?;
+            let colon = rest[..at].find(':')?;
+            Some((end + 3 + colon, end + 3 + at))
+        }) {
+            Some((colon, at)) => write!(f, "{}:***{}", &base[..colon], &base[at..])?,
+            None => f.write_str(base)?,
+        }
+        if let Some(query) = query {
+            f.write_str("?")?;
+            for (index, pair) in query.split('&').enumerate() {
+                if index > 0 {
+                    f.write_str("&")?;
+                }
+                match pair.split_once('=') {
+                    Some((name, _)) if is_secret_parameter(name) => write!(f, "{name}=***")?,
+                    _ => f.write_str(pair)?,
                 }
             }
         }
-        f.write_str(url)
+        Ok(())
     }
+}
+
+/// Query parameters of connection URLs that carry credentials
+/// (`?password=`, `sslpassword`, `auth_token`…).
+fn is_secret_parameter(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [
+        "pass",
+        "pwd",
+        "secret",
+        "token",
+        "key",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 impl std::fmt::Debug for RedactedUrl {
@@ -300,10 +366,29 @@ pub struct AuthConfig {
     pub endpoints: bool,
     /// Shortest password accepted at registration and change.
     pub password_min_length: usize,
-    /// Failed logins for one e-mail within the window before a 429.
+    /// Failed logins for one e-mail within the window before a 429; also
+    /// the limit of wrong passwords and codes a signed-in user may give
+    /// (password change, second-factor changes).
     pub login_max_failures: u32,
-    /// The window of `login_max_failures`, in seconds.
+    /// Failed logins from one client address within the window before a
+    /// 429, whatever the e-mails (password spraying). Off with
+    /// `rate_limit.builtin = false`.
+    pub login_max_failures_per_address: u32,
+    /// The window of the login limits, in seconds.
     pub login_failure_window_secs: u64,
+    /// Password hashes computed at once (0: one fewer than the cores, at
+    /// least one), so hashing never takes every core.
+    pub hash_concurrency: usize,
+    /// Password hashes that may wait for their turn; past that, 503.
+    pub hash_queue: usize,
+    /// How long a hash waits for its turn before a 503, in milliseconds.
+    pub hash_wait_ms: u64,
+    /// The `aud` of access tokens, checked on every request: give each
+    /// deployment its own, so two deployments sharing a secret still refuse
+    /// each other's tokens.
+    pub token_audience: String,
+    /// The `iss` of access tokens, checked on every request.
+    pub token_issuer: String,
     /// Argon2id memory per hash, in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id passes.
@@ -343,6 +428,28 @@ impl Default for AdminConfig {
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes; larger ones get a 413.
     pub body_limit_bytes: usize,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// (addresses or networks: `["10.0.0.0/8", "::1"]`, or one
+    /// comma-separated string). Empty: the socket's peer is the client.
+    pub trusted_proxies: crate::client::TrustedProxies,
+}
+
+/// The `[rate_limit]` section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RateLimitConfig {
+    /// Whether the built-in endpoints' per-address limits apply (login
+    /// failures per client address). Off for load tests and suites that
+    /// sign many accounts up from one address; the per-account login
+    /// throttle stays on regardless.
+    pub builtin: bool,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig { builtin: true }
+    }
 }
 
 impl Default for Config {
@@ -358,6 +465,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
+            rate_limit: RateLimitConfig::default(),
         }
     }
 }
@@ -372,7 +480,13 @@ impl Default for AuthConfig {
             endpoints: true,
             password_min_length: 8,
             login_max_failures: 10,
+            login_max_failures_per_address: 100,
             login_failure_window_secs: 15 * 60,
+            hash_concurrency: 0,
+            hash_queue: 32,
+            hash_wait_ms: 1000,
+            token_audience: "xcore".to_owned(),
+            token_issuer: "xcore".to_owned(),
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -384,6 +498,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             body_limit_bytes: 2 * 1024 * 1024,
+            trusted_proxies: crate::client::TrustedProxies::default(),
         }
     }
 }

@@ -193,6 +193,9 @@ struct Detail<'a> {
     message: &'a str,
 }
 
+/// Seconds a client is asked to wait after a 503.
+pub(crate) const RETRY_UNAVAILABLE: &str = "1";
+
 /// Builds the JSON error response every part of xcore answers with.
 pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::to_vec(&Body {
@@ -227,7 +230,15 @@ impl IntoResponse for Error {
                 StatusCode::SERVICE_UNAVAILABLE => "service temporarily unavailable",
                 _ => "internal server error",
             };
-            return json_error(status, self.code(), message);
+            let mut response = json_error(status, self.code(), message);
+            if status == StatusCode::SERVICE_UNAVAILABLE {
+                // Every 503 says when to come back (RFC 9110 §10.2.3).
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from_static(RETRY_UNAVAILABLE),
+                );
+            }
+            return response;
         }
         let mut response = json_error(status, self.code(), &self.to_string());
         if let Error::TooManyRequests { retry_after_secs } = self {

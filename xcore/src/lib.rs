@@ -45,6 +45,7 @@ pub mod accounts;
 mod app;
 mod builtin;
 pub mod cache;
+pub mod client;
 mod clock;
 pub mod config;
 pub mod db;

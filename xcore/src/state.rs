@@ -1,7 +1,8 @@
 //! The state every xcore handler can reach: configuration, token keys, the
 //! services and the name of the plugin serving the request; and the
 //! extractors that hand a handler one service out of it ([`Db`], [`Cache`],
-//! [`Otp`]), written here once so the services know nothing of the state.
+//! [`Otp`], [`ClientAddr`]), written here once so the services know nothing
+//! of the state.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use axum::http::request::Parts;
 
 use crate::accounts::Accounts;
 use crate::cache::Cache;
+use crate::client::{ClientAddr, client_addr};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
@@ -170,3 +172,16 @@ macro_rules! service_extractor {
 service_extractor!(Db, db);
 service_extractor!(Cache, cache);
 service_extractor!(Otp, otp);
+
+impl<S> FromRequestParts<S> for ClientAddr
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        Ok(client_addr(parts, &state.config().http.trusted_proxies))
+    }
+}

@@ -25,10 +25,12 @@
 //! # }
 //! ```
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde::Serialize;
@@ -126,6 +128,7 @@ impl TestClient {
             router: self.router.clone(),
             builder: Request::builder().method(method).uri(path),
             body: Body::empty(),
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
         }
     }
 
@@ -184,6 +187,7 @@ pub struct TestRequest {
     router: Router,
     builder: axum::http::request::Builder,
     body: Body,
+    peer: SocketAddr,
 }
 
 impl TestRequest {
@@ -195,6 +199,13 @@ impl TestRequest {
         ) {
             self.builder = self.builder.header(name, value);
         }
+        self
+    }
+
+    /// Sends the request from `ip` (the socket peer a server would see;
+    /// `127.0.0.1` by default), e.g. to test limits per client address.
+    pub fn from_ip(mut self, ip: IpAddr) -> Self {
+        self.peer = SocketAddr::new(ip, self.peer.port());
         self
     }
 
@@ -224,10 +235,11 @@ impl TestRequest {
     /// # Panics
     /// If the request cannot be built (an invalid URI): a bug in the test.
     pub async fn send(self) -> TestResponse {
-        let request = self
+        let mut request = self
             .builder
             .body(self.body)
             .expect("test request must be valid");
+        request.extensions_mut().insert(ConnectInfo(self.peer));
         let response = match self.router.oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},

@@ -14,6 +14,9 @@ pub(crate) struct CacheSpec {
     pub ttl_secs: u64,
     pub shared: bool,
     pub key: Option<LitStr>,
+    /// The handler reads the query string: without a key template, entries
+    /// differ by it.
+    pub vary_query: bool,
 }
 
 /// Validates `#[cached]` on `route`.
@@ -60,7 +63,31 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
         ttl_secs: args.ttl_secs,
         shared: args.shared.is_some(),
         key: args.key,
+        vary_query: route.handler.args.iter().any(reads_query),
     })
+}
+
+/// Whether a handler argument reads the query string (`Query<T>`,
+/// `RawQuery`, or either in an `Option`).
+fn reads_query(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    if last.ident == "Query" || last.ident == "RawQuery" {
+        return true;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(args) if last.ident == "Option" => {
+            args.args.iter().any(|arg| match arg {
+                GenericArgument::Type(inner) => reads_query(inner),
+                _ => false,
+            })
+        }
+        _ => false,
+    }
 }
 
 /// Whether a handler argument is `CurrentUser` or `Option<CurrentUser>`:

@@ -128,8 +128,9 @@ fn route(route: &Route) -> TokenStream {
         let ttl = spec.ttl_secs;
         let shared = spec.shared.then(|| quote!(.shared()));
         let key = spec.key.as_ref().map(|key| quote!(.key(#key)));
+        let vary = spec.vary_query.then(|| quote!(.vary_query()));
         let policy = runtime::cache_policy();
-        quote!(.cache(#policy::ttl_secs(#ttl) #shared #key))
+        quote!(.cache(#policy::ttl_secs(#ttl) #shared #key #vary))
     });
     // As in rustdoc: the first paragraph is the summary (its lines joined),
     // the rest is the description.

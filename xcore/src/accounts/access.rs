@@ -5,7 +5,10 @@
 
 use schemars::JsonSchema;
 use serde::Serialize;
+use serde_json::json;
+use sqlx::AnyConnection;
 
+use super::audit::{Actor, Audit, Event};
 use super::users::Users;
 use super::versions::Versions;
 use crate::db::{Backend, Db, UniqueViolationExt};
@@ -37,12 +40,14 @@ pub struct Permission {
     pub description: Option<String>,
 }
 
-/// Roles, permissions and their assignment.
+/// Roles, permissions and their assignment. Every change is recorded in
+/// the audit log with its actor ([`Access::by`]).
 #[derive(Clone)]
 pub struct Access {
     db: Db,
     users: Users,
     versions: Versions,
+    actor: Actor,
 }
 
 fn invalid_name(invalid: xcore_rules::Invalid) -> Error {
@@ -55,7 +60,27 @@ impl Access {
             db,
             users,
             versions,
+            actor: Actor::default(),
         }
+    }
+
+    /// The same service, recording `actor` as the author of its changes
+    /// (the built-in `/admin` plugin passes the signed-in administrator).
+    pub fn by(&self, actor: Actor) -> Self {
+        Access {
+            actor,
+            ..self.clone()
+        }
+    }
+
+    async fn record(
+        &self,
+        conn: &mut AnyConnection,
+        event: Event,
+        subject: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<(), Error> {
+        Audit::record(conn, event, self.actor, subject, detail).await
     }
 
     /// A user's roles and permissions (through the roles), sorted.
@@ -118,12 +143,16 @@ impl Access {
     /// Creates a role: 409 if it exists, 422 for an invalid name.
     pub async fn create_role(&self, name: &str, description: Option<&str>) -> Result<Role, Error> {
         xcore_rules::name::role(name).map_err(invalid_name)?;
+        let mut tx = self.db.pool().begin().await?;
         sqlx::query("INSERT INTO xcore_roles (name, description) VALUES ($1, $2)")
             .bind(name)
             .bind(description)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await
             .conflict_on_unique(format!("role `{name}` already exists"))?;
+        self.record(&mut tx, Event::RoleCreated, None, json!({"role": name}))
+            .await?;
+        tx.commit().await?;
         Ok(Role {
             name: name.to_owned(),
             description: description.map(str::to_owned),
@@ -138,12 +167,21 @@ impl Access {
         description: Option<&str>,
     ) -> Result<Permission, Error> {
         xcore_rules::name::permission(name).map_err(invalid_name)?;
+        let mut tx = self.db.pool().begin().await?;
         sqlx::query("INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)")
             .bind(name)
             .bind(description)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await
             .conflict_on_unique(format!("permission `{name}` already exists"))?;
+        self.record(
+            &mut tx,
+            Event::PermissionCreated,
+            None,
+            json!({"permission": name}),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(Permission {
             name: name.to_owned(),
             description: description.map(str::to_owned),
@@ -175,8 +213,12 @@ impl Access {
         if deleted.rows_affected() == 0 {
             return Err(unknown_role(name));
         }
+        let holders = ids(holders);
+        self.record(&mut tx, Event::RoleDeleted, None, json!({"role": name}))
+            .await?;
+        Versions::bump_in(&mut tx, &holders).await?;
         tx.commit().await?;
-        self.versions.bump(&ids(holders)).await
+        self.versions.publish(&holders).await
     }
 
     /// Deletes a permission in one transaction; users holding it through a
@@ -201,22 +243,33 @@ impl Access {
         if deleted.rows_affected() == 0 {
             return Err(unknown_permission(name));
         }
+        let holders = ids(holders);
+        self.record(
+            &mut tx,
+            Event::PermissionDeleted,
+            None,
+            json!({"permission": name}),
+        )
+        .await?;
+        Versions::bump_in(&mut tx, &holders).await?;
         tx.commit().await?;
-        self.versions.bump(&ids(holders)).await
+        self.versions.publish(&holders).await
     }
 
     /// Grants `permission` to `role` (idempotent); 404 unless both exist.
     pub async fn grant_permission(&self, role: &str, permission: &str) -> Result<(), Error> {
         const GRANT: &str = "INSERT INTO xcore_role_permissions (role, permission) \
                              VALUES ($1, $2) ON CONFLICT DO NOTHING";
-        self.link_permission(GRANT, role, permission).await
+        self.link_permission(GRANT, Event::PermissionGranted, role, permission)
+            .await
     }
 
     /// Takes `permission` from `role` (idempotent); 404 unless both exist.
     pub async fn revoke_permission(&self, role: &str, permission: &str) -> Result<(), Error> {
         const REVOKE: &str =
             "DELETE FROM xcore_role_permissions WHERE role = $1 AND permission = $2";
-        self.link_permission(REVOKE, role, permission).await
+        self.link_permission(REVOKE, Event::PermissionRevoked, role, permission)
+            .await
     }
 
     /// Runs `sql` on the pair; the role's holders are re-checked on their
@@ -224,22 +277,34 @@ impl Access {
     async fn link_permission(
         &self,
         sql: &'static str,
+        event: Event,
         role: &str,
         permission: &str,
     ) -> Result<(), Error> {
         self.require_role(role).await?;
         self.require_permission(permission).await?;
+        let mut tx = self.db.pool().begin().await?;
         sqlx::query(sql)
             .bind(role)
             .bind(permission)
-            .execute(self.db.pool())
+            .execute(&mut *tx)
             .await?;
         let holders: Vec<(i64,)> =
             sqlx::query_as("SELECT user_id FROM xcore_user_roles WHERE role = $1")
                 .bind(role)
-                .fetch_all(self.db.pool())
+                .fetch_all(&mut *tx)
                 .await?;
-        self.versions.bump(&ids(holders)).await
+        let holders = ids(holders);
+        self.record(
+            &mut tx,
+            event,
+            None,
+            json!({"role": role, "permission": permission}),
+        )
+        .await?;
+        Versions::bump_in(&mut tx, &holders).await?;
+        tx.commit().await?;
+        self.versions.publish(&holders).await
     }
 
     /// Gives `role` to a user (idempotent); effective on their next request.
@@ -247,14 +312,24 @@ impl Access {
     pub async fn grant_role(&self, user: i64, role: &str) -> Result<(), Error> {
         self.users.require(user).await?;
         self.require_role(role).await?;
+        let mut tx = self.db.pool().begin().await?;
         sqlx::query(
             "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(user)
         .bind(role)
-        .execute(self.db.pool())
+        .execute(&mut *tx)
         .await?;
-        self.versions.bump(&[user]).await
+        self.record(
+            &mut tx,
+            Event::RoleGranted,
+            Some(user),
+            json!({"role": role}),
+        )
+        .await?;
+        Versions::bump_in(&mut tx, &[user]).await?;
+        tx.commit().await?;
+        self.versions.publish(&[user]).await
     }
 
     /// Takes `role` from a user (idempotent); effective on their next
@@ -269,39 +344,41 @@ impl Access {
                 .fetch_optional(self.db.pool())
                 .await?;
         // One statement keeps "not the last admin" and the removal together
-        // (SQLite runs it alone); on PostgreSQL a transaction-scoped lock also
-        // serialises concurrent demotions, which READ COMMITTED would let
-        // both see two admins.
+        // (SQLite runs one writer at a time); on PostgreSQL a
+        // transaction-scoped lock also serialises concurrent demotions,
+        // which READ COMMITTED would let both see two admins.
         const REMOVE: &str = "DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2 AND \
              (role <> $3 OR (SELECT COUNT(*) FROM xcore_user_roles WHERE role = $3 AND user_id <> $1) > 0)";
-        let removed = if self.db.backend() == Backend::Postgres {
-            let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.pool().begin().await?;
+        if self.db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(ADMIN_LOCK)
                 .execute(&mut *tx)
                 .await?;
-            let done = sqlx::query(REMOVE)
-                .bind(user)
-                .bind(role)
-                .bind(ADMIN_ROLE)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-            done
-        } else {
-            sqlx::query(REMOVE)
-                .bind(user)
-                .bind(role)
-                .bind(ADMIN_ROLE)
-                .execute(self.db.pool())
-                .await?
-        };
+        }
+        let removed = sqlx::query(REMOVE)
+            .bind(user)
+            .bind(role)
+            .bind(ADMIN_ROLE)
+            .execute(&mut *tx)
+            .await?;
         if held.is_some() && removed.rows_affected() == 0 {
             return Err(Error::Conflict(
                 "this is the last administrator: grant `admin` to someone else first".into(),
             ));
         }
-        self.versions.bump(&[user]).await
+        if removed.rows_affected() > 0 {
+            self.record(
+                &mut tx,
+                Event::RoleRevoked,
+                Some(user),
+                json!({"role": role}),
+            )
+            .await?;
+        }
+        Versions::bump_in(&mut tx, &[user]).await?;
+        tx.commit().await?;
+        self.versions.publish(&[user]).await
     }
 
     /// How many users hold the `admin` role.
@@ -314,14 +391,16 @@ impl Access {
         Ok(admins)
     }
 
-    /// Makes `user` the first administrator (the caller bumps their
-    /// version).
-    pub(crate) async fn make_first_admin(&self, user: i64) -> Result<(), Error> {
-        sqlx::query("INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2)")
-            .bind(user)
-            .bind(ADMIN_ROLE)
-            .execute(self.db.pool())
-            .await?;
+    /// Makes `user` the first administrator, on `conn` (the caller records
+    /// it and bumps their version).
+    pub(crate) async fn make_admin_in(conn: &mut AnyConnection, user: i64) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user)
+        .bind(ADMIN_ROLE)
+        .execute(conn)
+        .await?;
         Ok(())
     }
 

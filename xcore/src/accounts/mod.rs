@@ -36,6 +36,7 @@
 //! ```
 
 mod access;
+mod audit;
 mod resolve;
 mod sessions;
 mod throttle;
@@ -43,12 +44,15 @@ mod two_factor;
 mod users;
 mod versions;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use serde_json::json;
 use tokio::sync::OnceCell;
 
 pub use access::{ADMIN_ROLE, Access, Permission, Role};
+pub use audit::{Actor, Audit, AuditEntry, AuditQuery, Event};
 pub use sessions::Sessions;
 pub use two_factor::{MfaChallenge, TotpSetup, TwoFactor};
 pub use users::{User, Users};
@@ -58,12 +62,12 @@ use crate::config::Config;
 use crate::db::{Db, Migration};
 use crate::error::{AuthFailure, Error};
 use crate::security::{
-    Claims, JwtKeys, PasswordParams, create_token, hash_password_with, needs_rehash,
-    verify_password,
+    Claims, HashPool, JwtKeys, PasswordParams, create_token, default_concurrency, needs_rehash,
 };
+use audit::client_text;
 use sessions::RefreshRefused;
-use throttle::LoginThrottle;
-use users::{normalize_email, valid_email};
+use throttle::{Attempt, Counted, Limit, too_many};
+use users::{Credentials, normalize_email, valid_email};
 use versions::Versions;
 
 /// The accounts tables, in the migration history under the name `auth`
@@ -82,6 +86,14 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         .sql(include_str!("../../migrations/auth/0002_access.sql")),
     Migration::new(3, "totp", "0003_totp.sql")
         .sql(include_str!("../../migrations/auth/0003_totp.sql")),
+    Migration::new(4, "sessions_not_before", "0004_sessions_not_before.sql").sql(include_str!(
+        "../../migrations/auth/0004_sessions_not_before.sql"
+    )),
+    Migration::new(5, "audit", "0005_audit.sql")
+        .sqlite(include_str!("../../migrations/auth/0005_audit.sqlite.sql"))
+        .postgres(include_str!(
+            "../../migrations/auth/0005_audit.postgres.sql"
+        )),
 ];
 
 /// What a login answers: tokens, or a TOTP challenge for accounts with the
@@ -111,25 +123,34 @@ pub struct TokenPair {
 /// The accounts service: its parts, and the flows that cross them.
 #[derive(Clone)]
 pub struct Accounts {
+    db: Db,
     users: Users,
     sessions: Sessions,
     access: Access,
     two_factor: TwoFactor,
     versions: Versions,
-    throttle: LoginThrottle,
+    audit: Audit,
+    login_by_account: Limit,
+    login_by_address: Option<Limit>,
+    checks: Limit,
+    hasher: HashPool,
+    dummy_hash: Arc<OnceCell<String>>,
+    actor: Actor,
     keys: JwtKeys,
     access_ttl: Duration,
     params: PasswordParams,
     min_password: usize,
 }
 
-/// A hash to verify against when the e-mail is unknown, so an unknown
-/// e-mail costs the same time as a wrong password.
-static DUMMY_HASH: OnceCell<String> = OnceCell::const_new();
-
 /// Longest password accepted (argon2 hashes any length; a bound keeps a
 /// megabyte "password" from costing more than a real one).
 const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// The limits of one login attempt, let through.
+struct LoginAttempt {
+    account: Attempt,
+    address: Option<Attempt>,
+}
 
 impl Accounts {
     pub(crate) fn new(
@@ -140,26 +161,58 @@ impl Accounts {
         totp_key: [u8; 32],
     ) -> Self {
         let cache = cache.scoped("xcore-auth");
+        let auth = &config.auth;
+        let window = auth.login_failure_window_secs;
         let users = Users::new(db.clone());
         let versions = Versions::new(db.clone(), cache.clone());
+        let concurrency = match auth.hash_concurrency {
+            0 => default_concurrency(),
+            n => n,
+        };
         Accounts {
-            sessions: Sessions::new(
-                db.clone(),
-                Duration::from_secs(config.auth.refresh_token_ttl_secs),
-            ),
+            sessions: Sessions::new(db.clone(), Duration::from_secs(auth.refresh_token_ttl_secs)),
             access: Access::new(db.clone(), users.clone(), versions.clone()),
-            two_factor: TwoFactor::new(db.clone(), cache, totp_key, config.otp.totp_issuer.clone()),
-            throttle: LoginThrottle::new(
-                db,
-                config.auth.login_max_failures,
-                config.auth.login_failure_window_secs,
+            two_factor: TwoFactor::new(
+                db.clone(),
+                cache.clone(),
+                totp_key,
+                config.otp.totp_issuer.clone(),
             ),
+            audit: Audit::new(db.clone()),
+            login_by_account: Limit::new(cache.scoped("login"), auth.login_max_failures, window),
+            login_by_address: config.rate_limit.builtin.then(|| {
+                Limit::new(
+                    cache.scoped("login-from"),
+                    auth.login_max_failures_per_address,
+                    window,
+                )
+            }),
+            checks: Limit::new(cache.scoped("checks"), auth.login_max_failures, window),
+            hasher: HashPool::new(
+                concurrency,
+                auth.hash_queue,
+                Duration::from_millis(auth.hash_wait_ms),
+            ),
+            dummy_hash: Arc::default(),
+            actor: Actor::default(),
+            db,
             users,
             versions,
             keys,
             access_ttl: config.access_token_ttl(),
             params: config.password_params(),
-            min_password: config.auth.password_min_length,
+            min_password: auth.password_min_length,
+        }
+    }
+
+    /// The same service, recording `actor` (who acts, from which address)
+    /// in the audit log and counting logins against its address. The
+    /// built-in endpoints pass the client and, when signed in, the user.
+    pub fn acting(&self, actor: Actor) -> Self {
+        Accounts {
+            actor,
+            access: self.access.by(actor),
+            ..self.clone()
         }
     }
 
@@ -181,6 +234,24 @@ impl Accounts {
     /// The TOTP second factor.
     pub fn two_factor(&self) -> &TwoFactor {
         &self.two_factor
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    /// The bounded pool password hashes run in.
+    pub fn hash_pool(&self) -> &HashPool {
+        &self.hasher
+    }
+
+    /// The actor, as the user `user` acting on their own account.
+    fn as_user(&self, user: i64) -> Actor {
+        Actor {
+            user: Some(user),
+            ..self.actor
+        }
     }
 
     fn check_password(&self, password: &str) -> Result<(), Error> {
@@ -209,8 +280,11 @@ impl Accounts {
             ));
         }
         self.check_password(password)?;
-        let hash = hash_password_with(password, self.params).await?;
-        let id = self.users.create(&email, &hash).await?;
+        let hash = self.hasher.hash(password, self.params).await?;
+        let mut tx = self.db.pool().begin().await?;
+        let id = Users::create_in(&mut tx, &email, &hash).await?;
+        Audit::record(&mut tx, Event::Registered, self.actor, Some(id), json!({})).await?;
+        tx.commit().await?;
         Ok(User {
             id,
             email,
@@ -233,75 +307,179 @@ impl Accounts {
         })
     }
 
+    /// Counts a login attempt for `email` and the actor's address before
+    /// any password is checked: 429 past either limit.
+    async fn count_login(&self, email: &str) -> Result<LoginAttempt, Error> {
+        let account = match self.login_by_account.count(email).await? {
+            Counted::Allowed(attempt) => attempt,
+            Counted::Refused { retry_after, first } => {
+                if first {
+                    self.record_alone(
+                        Event::LoginLocked,
+                        None,
+                        json!({"email": client_text(email)}),
+                    )
+                    .await?;
+                }
+                return Err(too_many(retry_after));
+            }
+        };
+        let address = match (&self.login_by_address, self.actor.address) {
+            (Some(limit), Some(address)) => match limit.count(&address.to_string()).await? {
+                Counted::Allowed(attempt) => Some(attempt),
+                Counted::Refused { retry_after, first } => {
+                    if first {
+                        self.record_alone(Event::LoginLocked, None, json!({"address": true}))
+                            .await?;
+                    }
+                    return Err(too_many(retry_after));
+                }
+            },
+            _ => None,
+        };
+        Ok(LoginAttempt { account, address })
+    }
+
+    /// The password was right: the address's slot is given back.
+    async fn password_was_right(&self, attempt: &LoginAttempt) -> Result<(), Error> {
+        if let (Some(limit), Some(address)) = (&self.login_by_address, &attempt.address) {
+            limit.release(address).await?;
+        }
+        Ok(())
+    }
+
+    async fn record_alone(
+        &self,
+        event: Event,
+        subject: Option<i64>,
+        detail: serde_json::Value,
+    ) -> Result<(), Error> {
+        self.audit
+            .record_alone(event, self.actor, subject, detail)
+            .await
+    }
+
     /// Checks e-mail and password and opens a session. Unknown e-mail and
     /// wrong password give the same 401 after the same work; too many
-    /// failures for one e-mail give a 429.
+    /// failures for one e-mail, or from one address, give a 429 before any
+    /// password is checked.
     pub async fn login(&self, email: &str, password: &str) -> Result<LoginOutcome, Error> {
         let email = normalize_email(email);
-        self.throttle.check(&email).await?;
-        let row = self.users.credentials(&email).await?;
-        let verified = match &row {
-            Some((_, hash)) => verify_password(password, hash).await?,
+        let attempt = self.count_login(&email).await?;
+        let credentials = self.users.credentials(&email).await?;
+        let verified = match &credentials {
+            Some(credentials) => self.hasher.verify(password, &credentials.hash).await?,
             None => {
-                let params = self.params;
-                let dummy = DUMMY_HASH
-                    .get_or_try_init(|| async move {
-                        hash_password_with("xcore dummy password", params).await
-                    })
+                let dummy = self
+                    .dummy_hash
+                    .get_or_try_init(|| self.hasher.hash("xcore dummy password", self.params))
                     .await?;
-                verify_password(password, dummy).await?;
+                self.hasher.verify(password, dummy).await?;
                 false
             }
         };
-        let Some((id, hash)) = row.filter(|_| verified) else {
-            self.throttle.record(&email).await?;
+        let Some(credentials) = credentials.filter(|_| verified) else {
+            self.record_alone(
+                Event::LoginFailed,
+                None,
+                json!({"email": client_text(&email)}),
+            )
+            .await?;
             return Err(Error::Unauthorized(AuthFailure::BadCredentials));
         };
-        // Failures are cleared when a session starts (after any second factor).
-        if needs_rehash(&hash, self.params) {
-            let rehashed = hash_password_with(password, self.params).await?;
-            self.users.set_password_hash(id, &rehashed).await?;
+        self.password_was_right(&attempt).await?;
+        if needs_rehash(&credentials.hash, self.params) {
+            let rehashed = self.hasher.hash(password, self.params).await?;
+            let mut conn = self.db.pool().acquire().await?;
+            Users::set_password_hash_in(&mut conn, credentials.id, &rehashed).await?;
         }
-        if self.two_factor.enabled(id).await? {
+        // The account's failures are cleared when a session starts, after
+        // any second factor; until then the right password only gives its
+        // slot back.
+        if self.two_factor.enabled(credentials.id).await? {
+            self.login_by_account.release(&attempt.account).await?;
             return Ok(LoginOutcome::MfaRequired(
-                self.two_factor.challenge(id).await?,
+                self.two_factor
+                    .challenge(credentials.id, credentials.epoch)
+                    .await?,
             ));
         }
-        Ok(LoginOutcome::Tokens(self.start_session(id, &email).await?))
+        Ok(LoginOutcome::Tokens(
+            self.start_session(&credentials, &email, &attempt).await?,
+        ))
     }
 
-    /// Completes a login started with a password on a TOTP account. Wrong
-    /// codes count towards the login throttle.
+    /// Completes a login started with a password on a TOTP account. Codes
+    /// count towards the account's login limit, before they are checked.
     pub async fn login_totp(&self, mfa_token: &str, code: &str) -> Result<TokenPair, Error> {
-        let user = self
+        let invalid = || Error::Unauthorized(AuthFailure::Invalid);
+        let (user, epoch) = self
             .two_factor
             .take_challenge(mfa_token)
             .await?
-            .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+            .ok_or_else(invalid)?;
+        let credentials = self.users.credentials_of(user).await?.ok_or_else(invalid)?;
+        // Every session ended since the password step (a password change):
+        // the challenge died with them.
+        if credentials.epoch != epoch {
+            return Err(invalid());
+        }
         let email = self.users.email(user).await?;
-        self.throttle.check(&email).await?;
+        let attempt = self.count_login(&email).await?;
         // A wrong code spends the mfa token: the next try starts over with
         // the password, so codes cannot be guessed against one challenge.
         if !self.two_factor.accept(user, code, true).await? {
-            self.throttle.record(&email).await?;
+            self.record_alone(
+                Event::LoginFailed,
+                Some(user),
+                json!({"second_factor": true}),
+            )
+            .await?;
             return Err(Error::Unauthorized(AuthFailure::WrongCode));
         }
-        self.start_session(user, &email).await
+        self.password_was_right(&attempt).await?;
+        self.start_session(&credentials, &email, &attempt).await
     }
 
-    /// Opens a session for a verified user and issues its first tokens.
-    async fn start_session(&self, id: i64, email: &str) -> Result<TokenPair, Error> {
-        self.throttle.clear(email).await?;
-        let session = self.sessions.open(id).await?;
-        self.issue(id, email, &session).await
+    /// Opens a session for a verified user and issues its first tokens;
+    /// 401 when every session of the user ended after `credentials` were
+    /// read (the check passed, but a revocation came first).
+    async fn start_session(
+        &self,
+        credentials: &Credentials,
+        email: &str,
+        attempt: &LoginAttempt,
+    ) -> Result<TokenPair, Error> {
+        let id = credentials.id;
+        let mut tx = self.db.pool().begin().await?;
+        let session = self
+            .sessions
+            .open_in(&mut tx, id, credentials.epoch)
+            .await?
+            .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        Audit::record(
+            &mut tx,
+            Event::LoginSucceeded,
+            self.as_user(id),
+            Some(id),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.login_by_account.clear(&attempt.account).await?;
+        self.issue(id, email, &session, credentials.version).await
     }
 
-    /// A new access token and refresh token for a session.
-    async fn issue(&self, id: i64, email: &str, session: &str) -> Result<TokenPair, Error> {
-        // Version first: a role change landing between the two reads then
-        // leaves a token whose version is already stale (re-checked), never
-        // old roles under a new version.
-        let version = self.versions.current(id).await?;
+    /// A new access token and refresh token for a session, at `version`
+    /// (read before the session was known to be live, so a revocation
+    /// landing since leaves a stale token, re-checked, never a fresh one).
+    async fn issue(
+        &self,
+        id: i64,
+        email: &str,
+        session: &str,
+        version: i64,
+    ) -> Result<TokenPair, Error> {
         let (roles, permissions) = self.access.of(id).await?;
         let mut claims = Claims::new(id.to_string(), self.access_ttl)
             .with_email(email)
@@ -324,12 +502,28 @@ impl Accounts {
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
         match self.sessions.use_refresh_token(refresh_token).await? {
             Ok(refreshed) => {
-                self.issue(refreshed.user, &refreshed.email, &refreshed.session)
-                    .await
+                self.issue(
+                    refreshed.user,
+                    &refreshed.email,
+                    &refreshed.session,
+                    refreshed.version,
+                )
+                .await
             }
             Err(RefreshRefused::Reused { user, session }) => {
                 tracing::warn!(user, "refresh token reused: session revoked");
-                self.revoke_session(user, &session).await?;
+                let mut tx = self.db.pool().begin().await?;
+                Sessions::end_in(&mut tx, user, &session).await?;
+                Audit::record(
+                    &mut tx,
+                    Event::RefreshReused,
+                    self.actor,
+                    Some(user),
+                    json!({}),
+                )
+                .await?;
+                tx.commit().await?;
+                self.versions.publish(&[user]).await?;
                 Err(Error::Unauthorized(AuthFailure::Invalid))
             }
             Err(RefreshRefused::Invalid) => Err(Error::Unauthorized(AuthFailure::Invalid)),
@@ -338,17 +532,59 @@ impl Accounts {
 
     /// Ends one session: its tokens stop working on the next request.
     pub async fn revoke_session(&self, user: i64, session: &str) -> Result<(), Error> {
-        self.sessions.end(session).await?;
-        self.versions.bump(&[user]).await
+        let mut tx = self.db.pool().begin().await?;
+        Sessions::end_in(&mut tx, user, session).await?;
+        Audit::record(
+            &mut tx,
+            Event::SessionEnded,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.versions.publish(&[user]).await
     }
 
-    /// Ends every session of a user, or every one but `keep`.
+    /// Ends every session of a user, or every one but `keep`; a login that
+    /// was already past its checks cannot open one after it.
     pub async fn revoke_sessions(&self, user: i64, keep: Option<&str>) -> Result<(), Error> {
-        self.sessions.end_all(user, keep).await?;
-        self.versions.bump(&[user]).await
+        let mut tx = self.db.pool().begin().await?;
+        Sessions::end_all_in(&mut tx, user, keep).await?;
+        let actor = self
+            .actor
+            .user
+            .map_or_else(|| self.as_user(user), |_| self.actor);
+        Audit::record(&mut tx, Event::SessionsEnded, actor, Some(user), json!({})).await?;
+        tx.commit().await?;
+        self.versions.publish(&[user]).await
     }
 
-    /// Changes a password after checking the current one; other sessions end.
+    /// Counts a password or code a signed-in user gives, before it is
+    /// checked: 429 past the limit.
+    async fn count_check(&self, user: i64) -> Result<Attempt, Error> {
+        match self.checks.count(&user.to_string()).await? {
+            Counted::Allowed(attempt) => Ok(attempt),
+            Counted::Refused { retry_after, .. } => Err(too_many(retry_after)),
+        }
+    }
+
+    /// Checks a signed-in user's password (403 when wrong), counted.
+    async fn confirm_password(&self, user: i64, password: &str) -> Result<Attempt, Error> {
+        let attempt = self.count_check(user).await?;
+        let credentials = self
+            .users
+            .credentials_of(user)
+            .await?
+            .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        if !self.hasher.verify(password, &credentials.hash).await? {
+            return Err(Error::Forbidden("the current password is wrong".into()));
+        }
+        Ok(attempt)
+    }
+
+    /// Changes a password after checking the current one (wrong ones are
+    /// counted); other sessions end.
     pub async fn change_password(
         &self,
         user: i64,
@@ -356,18 +592,74 @@ impl Accounts {
         current: &str,
         new: &str,
     ) -> Result<(), Error> {
-        let hash = self
-            .users
-            .password_hash(user)
-            .await?
-            .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
-        if !verify_password(current, &hash).await? {
-            return Err(Error::Forbidden("the current password is wrong".into()));
-        }
+        let attempt = self.confirm_password(user, current).await?;
         self.check_password(new)?;
-        let rehashed = hash_password_with(new, self.params).await?;
-        self.users.set_password_hash(user, &rehashed).await?;
-        self.revoke_sessions(user, session).await
+        let rehashed = self.hasher.hash(new, self.params).await?;
+        let mut tx = self.db.pool().begin().await?;
+        Users::set_password_hash_in(&mut tx, user, &rehashed).await?;
+        Sessions::end_all_in(&mut tx, user, session).await?;
+        Audit::record(
+            &mut tx,
+            Event::PasswordChanged,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.checks.clear(&attempt).await?;
+        self.versions.publish(&[user]).await
+    }
+
+    /// Starts TOTP setup, given the password: a new secret, returned once;
+    /// on only once a first code confirms it. 409 when TOTP is already on.
+    pub async fn totp_setup(&self, user: i64, password: &str) -> Result<TotpSetup, Error> {
+        let attempt = self.confirm_password(user, password).await?;
+        self.checks.clear(&attempt).await?;
+        let email = self.users.email(user).await?;
+        self.two_factor.setup(user, &email).await
+    }
+
+    /// Turns TOTP on after a first valid code (400 for a wrong one;
+    /// codes are counted).
+    pub async fn totp_confirm(&self, user: i64, code: &str) -> Result<(), Error> {
+        let attempt = self.count_check(user).await?;
+        if !self.two_factor.accept(user, code, false).await? {
+            return Err(bad_code());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        TwoFactor::enable_in(&mut tx, user).await?;
+        Audit::record(
+            &mut tx,
+            Event::TotpEnabled,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.checks.clear(&attempt).await
+    }
+
+    /// Turns TOTP off, given the password and a valid code (403 for a wrong
+    /// password, 400 for a wrong code; both are counted).
+    pub async fn totp_disable(&self, user: i64, password: &str, code: &str) -> Result<(), Error> {
+        let attempt = self.confirm_password(user, password).await?;
+        if !self.two_factor.accept(user, code, true).await? {
+            return Err(bad_code());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        TwoFactor::remove_in(&mut tx, user).await?;
+        Audit::record(
+            &mut tx,
+            Event::TotpDisabled,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.checks.clear(&attempt).await
     }
 
     /// Turns a user's TOTP off without a code, for an administrator helping
@@ -377,14 +669,20 @@ impl Accounts {
     /// password and may set TOTP up anew. 404 for an unknown user.
     pub async fn totp_reset(&self, user: i64) -> Result<(), Error> {
         self.users.require(user).await?;
-        self.two_factor.remove(user).await?;
-        self.revoke_sessions(user, None).await?;
-        // An audit trail for a security-relevant change.
+        let mut tx = self.db.pool().begin().await?;
+        TwoFactor::remove_in(&mut tx, user).await?;
+        Sessions::end_all_in(&mut tx, user, None).await?;
+        Audit::record(&mut tx, Event::TotpReset, self.actor, Some(user), json!({})).await?;
+        tx.commit().await?;
+        self.versions.publish(&[user]).await?;
         tracing::warn!(user, "two-factor authentication reset by an administrator");
         Ok(())
     }
 
-    /// Creates or promotes the first administrator when none exists.
+    /// Creates or promotes the first administrator when none exists. An
+    /// existing account with the configured e-mail is promoted only when
+    /// the configured password is its password: anyone may have registered
+    /// that e-mail before the operator configured it.
     pub(crate) async fn bootstrap_admin(&self, config: &Config) -> Result<(), Error> {
         let Some(email) = config.admin.email.as_deref().map(normalize_email) else {
             return Ok(());
@@ -392,14 +690,33 @@ impl Accounts {
         if self.access.admin_count().await? > 0 {
             return Ok(());
         }
-        let id = match self.users.id_of(&email).await? {
-            Some(id) => id,
-            None => {
-                let password = config.admin.password.as_ref().ok_or_else(|| {
-                    Error::Config("XCORE_ADMIN_EMAIL names no account yet: set XCORE_ADMIN_PASSWORD to create it".into())
-                })?;
-                let password = std::str::from_utf8(password.expose())
-                    .map_err(|_| Error::Config("XCORE_ADMIN_PASSWORD must be UTF-8".into()))?;
+        let password = match config.admin.password.as_ref() {
+            Some(password) => Some(
+                std::str::from_utf8(password.expose())
+                    .map_err(|_| Error::Config("XCORE_ADMIN_PASSWORD must be UTF-8".into()))?,
+            ),
+            None => None,
+        };
+        let id = match (self.users.credentials(&email).await?, password) {
+            (Some(credentials), Some(password))
+                if self.hasher.verify(password, &credentials.hash).await? =>
+            {
+                credentials.id
+            }
+            (Some(_), _) => {
+                tracing::error!(
+                    "refusing to make an existing account the first administrator: \
+                     XCORE_ADMIN_PASSWORD is not its password"
+                );
+                return Err(Error::Config(
+                    "XCORE_ADMIN_EMAIL names an account that already exists, and \
+                     XCORE_ADMIN_PASSWORD is not its password: it is not made the \
+                     administrator (someone else may have registered that e-mail). Set \
+                     XCORE_ADMIN_PASSWORD to the account's password, or name another e-mail"
+                        .into(),
+                ));
+            }
+            (None, Some(password)) => {
                 self.register(&email, password)
                     .await
                     .map_err(|err| match err {
@@ -410,14 +727,35 @@ impl Accounts {
                     })?
                     .id
             }
+            (None, None) => {
+                return Err(Error::Config(
+                    "XCORE_ADMIN_EMAIL names no account yet: set XCORE_ADMIN_PASSWORD to create it"
+                        .into(),
+                ));
+            }
         };
-        self.access.make_first_admin(id).await?;
-        // A new administrator has no tokens yet: a cache outage at start-up
-        // must not stop the app.
-        if let Err(err) = self.versions.bump(&[id]).await {
+        let mut tx = self.db.pool().begin().await?;
+        Access::make_admin_in(&mut tx, id).await?;
+        Versions::bump_in(&mut tx, &[id]).await?;
+        Audit::record(
+            &mut tx,
+            Event::AdminBootstrapped,
+            self.actor,
+            Some(id),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        // A cache outage at start-up must not stop the app: the version in
+        // the database is the reference, and cached ones expire.
+        if let Err(err) = self.versions.publish(&[id]).await {
             tracing::warn!(error = %err, "first administrator set up; cache not updated");
         }
         tracing::info!(user = id, "first administrator set up");
         Ok(())
     }
+}
+
+fn bad_code() -> Error {
+    Error::BadRequest("wrong or expired code".into())
 }

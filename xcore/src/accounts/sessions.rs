@@ -1,8 +1,16 @@
 //! Sessions (`xcore_sessions`) and their single-use refresh tokens
 //! (`xcore_refresh_tokens`, stored as SHA-256 hashes).
+//!
+//! A session belongs to an *epoch* of its user (`session_epoch`, a
+//! per-user "not before"): ending every session of a user raises it, and a
+//! session of an older epoch is dead even if it was created a moment later
+//! by a login that was already past its checks.
 
 use std::time::Duration;
 
+use sqlx::AnyConnection;
+
+use super::versions::Versions;
 use crate::clock;
 use crate::db::Db;
 use crate::error::{AuthFailure, Error};
@@ -15,11 +23,13 @@ pub struct Sessions {
     ttl: Duration,
 }
 
-/// A refresh token that was just used up: the session it continues.
+/// A refresh token that was just used up: the session it continues, and
+/// the user's version read before the token was spent.
 pub(crate) struct Refreshed {
     pub(crate) session: String,
     pub(crate) user: i64,
     pub(crate) email: String,
+    pub(crate) version: i64,
 }
 
 /// Why a refresh token cannot be used.
@@ -39,17 +49,29 @@ impl Sessions {
         clock::now() + i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2)
     }
 
-    /// Opens a session for `user`; its id.
-    pub(crate) async fn open(&self, user: i64) -> Result<String, Error> {
+    /// Opens a session for `user` on `conn`, if the user's sessions are
+    /// still at `epoch` (read before the password was checked); `None`
+    /// when they were all ended since.
+    pub(crate) async fn open_in(
+        &self,
+        conn: &mut AnyConnection,
+        user: i64,
+        epoch: i64,
+    ) -> Result<Option<String>, Error> {
         let session = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO xcore_sessions (id, user_id, revoked, created_at, expires_at) VALUES ($1, $2, 0, $3, $4)")
-            .bind(&session)
-            .bind(user)
-            .bind(clock::now())
-            .bind(self.expires_at())
-            .execute(self.db.pool())
-            .await?;
-        Ok(session)
+        let opened = sqlx::query(
+            "INSERT INTO xcore_sessions (id, user_id, revoked, created_at, expires_at, epoch) \
+             SELECT $1, id, 0, $3, $4, session_epoch FROM xcore_users \
+             WHERE id = $2 AND session_epoch = $5",
+        )
+        .bind(&session)
+        .bind(user)
+        .bind(clock::now())
+        .bind(self.expires_at())
+        .bind(epoch)
+        .execute(conn)
+        .await?;
+        Ok((opened.rows_affected() == 1).then_some(session))
     }
 
     /// A new refresh token for `session` (stored hashed).
@@ -70,22 +92,36 @@ impl Sessions {
         token: &str,
     ) -> Result<Result<Refreshed, RefreshRefused>, Error> {
         let hash = sha256_hex(token);
-        let row: Option<(String, i64, i64, i64, i64, String, i64)> = sqlx::query_as(
-            "SELECT t.session_id, t.used, t.expires_at, s.revoked, s.user_id, u.email, s.expires_at \
+        type Row = (String, i64, i64, i64, i64, String, i64, i64, i64, i64);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT t.session_id, t.used, t.expires_at, s.revoked, s.user_id, u.email, s.expires_at, \
+             s.epoch, u.session_epoch, u.auth_version \
              FROM xcore_refresh_tokens t JOIN xcore_sessions s ON s.id = t.session_id \
              JOIN xcore_users u ON u.id = s.user_id WHERE t.hash = $1",
         )
         .bind(&hash)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some((session, used, expires_at, revoked, user, email, session_ends)) = row else {
+        let Some((
+            session,
+            used,
+            expires_at,
+            revoked,
+            user,
+            email,
+            session_ends,
+            epoch,
+            current_epoch,
+            version,
+        )) = row
+        else {
             return Ok(Err(RefreshRefused::Invalid));
         };
         if used != 0 {
             return Ok(Err(RefreshRefused::Reused { user, session }));
         }
         // Sessions last a fixed time from login; refreshing does not extend them.
-        if revoked != 0 || expires_at.min(session_ends) <= clock::now() {
+        if revoked != 0 || epoch < current_epoch || expires_at.min(session_ends) <= clock::now() {
             return Ok(Err(RefreshRefused::Invalid));
         }
         let marked =
@@ -101,26 +137,56 @@ impl Sessions {
             session,
             user,
             email,
+            version,
         }))
     }
 
-    /// Ends one session (the caller bumps the user's version).
-    pub(crate) async fn end(&self, session: &str) -> Result<(), Error> {
-        sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE id = $1")
+    /// Ends one session on `conn`, and bumps the user's version so its
+    /// tokens are re-checked.
+    pub(crate) async fn end_in(
+        conn: &mut AnyConnection,
+        user: i64,
+        session: &str,
+    ) -> Result<(), Error> {
+        sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE id = $1 AND user_id = $2")
             .bind(session)
-            .execute(self.db.pool())
+            .bind(user)
+            .execute(&mut *conn)
             .await?;
-        Ok(())
+        Versions::bump_in(conn, &[user]).await
     }
 
-    /// Ends every session of `user` but `keep` (the caller bumps the
-    /// user's version).
-    pub(crate) async fn end_all(&self, user: i64, keep: Option<&str>) -> Result<(), Error> {
+    /// Ends every session of `user` but `keep` on `conn`: raises the user's
+    /// epoch (so a session opened by a login already past its checks is
+    /// dead too) and version; `keep` moves to the new epoch.
+    pub(crate) async fn end_all_in(
+        conn: &mut AnyConnection,
+        user: i64,
+        keep: Option<&str>,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE xcore_users SET session_epoch = session_epoch + 1, \
+             auth_version = auth_version + 1 WHERE id = $1",
+        )
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
         sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE user_id = $1 AND id <> $2")
             .bind(user)
             .bind(keep.unwrap_or(""))
-            .execute(self.db.pool())
+            .execute(&mut *conn)
             .await?;
+        if let Some(keep) = keep {
+            sqlx::query(
+                "UPDATE xcore_sessions SET epoch = \
+                 (SELECT session_epoch FROM xcore_users WHERE id = $1) \
+                 WHERE id = $2 AND user_id = $1",
+            )
+            .bind(user)
+            .bind(keep)
+            .execute(&mut *conn)
+            .await?;
+        }
         Ok(())
     }
 
@@ -128,18 +194,19 @@ impl Sessions {
     /// authorisation version; `Err(Invalid)` when it is not.
     pub(crate) async fn live(&self, user: i64, session: &str) -> Result<i64, Error> {
         let invalid = || Error::Unauthorized(AuthFailure::Invalid);
-        let row: Option<(i64, i64, i64)> = sqlx::query_as(
-            "SELECT u.auth_version, s.revoked, s.expires_at FROM xcore_users u \
-             JOIN xcore_sessions s ON s.user_id = u.id WHERE u.id = $1 AND s.id = $2",
+        let row: Option<(i64, i64, i64, i64, i64)> = sqlx::query_as(
+            "SELECT u.auth_version, s.revoked, s.expires_at, s.epoch, u.session_epoch \
+             FROM xcore_users u JOIN xcore_sessions s ON s.user_id = u.id \
+             WHERE u.id = $1 AND s.id = $2",
         )
         .bind(user)
         .bind(session)
         .fetch_optional(self.db.pool())
         .await?;
-        let Some((version, revoked, expires_at)) = row else {
+        let Some((version, revoked, expires_at, epoch, current_epoch)) = row else {
             return Err(invalid());
         };
-        if revoked != 0 || expires_at <= clock::now() {
+        if revoked != 0 || epoch < current_epoch || expires_at <= clock::now() {
             return Err(invalid());
         }
         Ok(version)

@@ -1,63 +1,88 @@
-//! The login throttle (`xcore_login_failures`): too many failed logins for
-//! one e-mail within a window give a 429.
+//! Attempt limits of the accounts: logins per account and per client
+//! address, and the passwords and codes a signed-in user gives.
+//!
+//! An attempt is counted *before* it is checked, with one atomic increment
+//! in the cache (a mutex in-process; `INCR` in Redis, shared by every
+//! instance): a hundred attempts sent at once take a hundred numbers, and
+//! only those within the limit go on to the password check. A success
+//! clears the account's count and gives back the address's slot, so both
+//! count failures. When the cache cannot be reached the attempt is refused
+//! (503): security state fails closed.
 
-use crate::clock;
-use crate::db::Db;
+use std::time::Duration;
+
+use crate::cache::Cache;
 use crate::error::Error;
+use crate::security::sha256_hex;
 
-/// Failed logins per e-mail.
+/// A limit of `max` attempts per key within `window_secs` (from the first).
 #[derive(Clone)]
-pub(crate) struct LoginThrottle {
-    db: Db,
-    max_failures: u32,
-    window_secs: i64,
+pub(crate) struct Limit {
+    cache: Cache,
+    max: u32,
+    window_secs: u64,
 }
 
-impl LoginThrottle {
-    pub(crate) fn new(db: Db, max_failures: u32, window_secs: u64) -> Self {
-        LoginThrottle {
-            db,
-            max_failures,
-            window_secs: i64::try_from(window_secs).unwrap_or(i64::MAX / 2),
+/// An attempt that was let through.
+pub(crate) struct Attempt {
+    key: String,
+}
+
+/// What counting an attempt found.
+pub(crate) enum Counted {
+    /// Within the limit: go on and check.
+    Allowed(Attempt),
+    /// Past it; `first` is the first refusal of this window (worth a record).
+    Refused { retry_after: Duration, first: bool },
+}
+
+impl Limit {
+    /// A limit in `cache` (its own namespace); `max` of zero refuses nothing.
+    pub(crate) fn new(cache: Cache, max: u32, window_secs: u64) -> Self {
+        Limit {
+            cache,
+            max,
+            window_secs: window_secs.max(1),
         }
     }
 
-    /// 429 (with the seconds until the oldest failure leaves the window)
-    /// when `email` has used up its failures.
-    pub(crate) async fn check(&self, email: &str) -> Result<(), Error> {
-        let since = clock::now() - self.window_secs;
-        let (count, oldest): (i64, Option<i64>) = sqlx::query_as(
-            "SELECT COUNT(*), MIN(at) FROM xcore_login_failures WHERE email = $1 AND at > $2",
-        )
-        .bind(email)
-        .bind(since)
-        .fetch_one(self.db.pool())
-        .await?;
-        if count >= i64::from(self.max_failures) {
-            let retry = oldest.map_or(self.window_secs, |t| t + self.window_secs - clock::now());
-            return Err(Error::TooManyRequests {
-                retry_after_secs: u64::try_from(retry.max(1)).unwrap_or(1),
+    /// Counts one attempt for `subject` (hashed into the key, so e-mails are
+    /// not kept in the cache in clear).
+    pub(crate) async fn count(&self, subject: &str) -> Result<Counted, Error> {
+        let key = sha256_hex(subject);
+        if self.max == 0 {
+            return Ok(Counted::Allowed(Attempt { key }));
+        }
+        let counter = self.cache.count(&key, self.window_secs).await?;
+        if counter.value > i64::from(self.max) {
+            return Ok(Counted::Refused {
+                retry_after: counter.expires_in,
+                first: counter.value == i64::from(self.max) + 1,
             });
         }
+        Ok(Counted::Allowed(Attempt { key }))
+    }
+
+    /// The attempt succeeded: start counting afresh.
+    pub(crate) async fn clear(&self, attempt: &Attempt) -> Result<(), Error> {
+        if self.max > 0 {
+            self.cache.delete(&attempt.key).await?;
+        }
         Ok(())
     }
 
-    /// Counts a failure for `email`.
-    pub(crate) async fn record(&self, email: &str) -> Result<(), Error> {
-        sqlx::query("INSERT INTO xcore_login_failures (email, at) VALUES ($1, $2)")
-            .bind(email)
-            .bind(clock::now())
-            .execute(self.db.pool())
-            .await?;
+    /// The attempt succeeded: give its slot back, keep the others' count.
+    pub(crate) async fn release(&self, attempt: &Attempt) -> Result<(), Error> {
+        if self.max > 0 {
+            self.cache.decrement(&attempt.key).await?;
+        }
         Ok(())
     }
+}
 
-    /// Forgets the failures of `email` (a session started).
-    pub(crate) async fn clear(&self, email: &str) -> Result<(), Error> {
-        sqlx::query("DELETE FROM xcore_login_failures WHERE email = $1")
-            .bind(email)
-            .execute(self.db.pool())
-            .await?;
-        Ok(())
+/// The 429 of a refused attempt.
+pub(crate) fn too_many(retry_after: Duration) -> Error {
+    Error::TooManyRequests {
+        retry_after_secs: retry_after.as_secs().max(1),
     }
 }

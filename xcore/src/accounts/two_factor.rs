@@ -11,6 +11,8 @@ use rand::RngExt;
 use serde::Serialize;
 use totp_rs::{Secret as TotpSecret, Totp};
 
+use sqlx::AnyConnection;
+
 use crate::cache::Cache;
 use crate::clock;
 use crate::db::Db;
@@ -39,10 +41,6 @@ pub struct MfaChallenge {
 
 /// Seconds an `mfa_token` stays valid.
 const MFA_TTL_SECS: u64 = 300;
-
-fn bad_code() -> Error {
-    Error::BadRequest("wrong or expired code".into())
-}
 
 /// The second factor of accounts.
 #[derive(Clone)]
@@ -116,9 +114,9 @@ impl TwoFactor {
     }
 
     /// Starts TOTP setup for `user` (whose e-mail the authenticator shows):
-    /// a new secret, returned once; TOTP is on only after
-    /// [`TwoFactor::confirm`]. 409 when TOTP is already on.
-    pub async fn setup(&self, user: i64, email: &str) -> Result<TotpSetup, Error> {
+    /// a new secret, returned once; TOTP is on only once a first code
+    /// confirms it. 409 when TOTP is already on.
+    pub(crate) async fn setup(&self, user: i64, email: &str) -> Result<TotpSetup, Error> {
         if self.enabled(user).await? {
             return Err(Error::Conflict(
                 "two-factor authentication is already on".into(),
@@ -179,41 +177,35 @@ impl TwoFactor {
         Ok(recorded.rows_affected() == 1)
     }
 
-    /// Turns TOTP on after a first valid code. 400 for a wrong code.
-    pub async fn confirm(&self, user: i64, code: &str) -> Result<(), Error> {
-        if !self.accept(user, code, false).await? {
-            return Err(bad_code());
-        }
+    /// Turns a confirmed TOTP on, on `conn`.
+    pub(crate) async fn enable_in(conn: &mut AnyConnection, user: i64) -> Result<(), Error> {
         sqlx::query("UPDATE xcore_totp SET enabled = 1 WHERE user_id = $1")
             .bind(user)
-            .execute(self.db.pool())
+            .execute(conn)
             .await?;
         Ok(())
     }
 
-    /// Turns TOTP off, given a valid code. 400 for a wrong code.
-    pub async fn disable(&self, user: i64, code: &str) -> Result<(), Error> {
-        if !self.accept(user, code, true).await? {
-            return Err(bad_code());
-        }
-        self.remove(user).await
-    }
-
-    /// Removes the user's TOTP without a code.
-    pub(crate) async fn remove(&self, user: i64) -> Result<(), Error> {
+    /// Removes the user's TOTP, on `conn`.
+    pub(crate) async fn remove_in(conn: &mut AnyConnection, user: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM xcore_totp WHERE user_id = $1")
             .bind(user)
-            .execute(self.db.pool())
+            .execute(conn)
             .await?;
         Ok(())
     }
 
     /// A single-use `mfa_token` standing for "`user` gave the right
-    /// password", for the login's second step.
-    pub(crate) async fn challenge(&self, user: i64) -> Result<MfaChallenge, Error> {
+    /// password while their sessions were at `epoch`", for the login's
+    /// second step (a session ending meanwhile makes it worthless).
+    pub(crate) async fn challenge(&self, user: i64, epoch: i64) -> Result<MfaChallenge, Error> {
         let token = random_token();
         self.cache
-            .set(&challenge_key(&token), &user.to_string(), MFA_TTL_SECS)
+            .set(
+                &challenge_key(&token),
+                &format!("{user}:{epoch}"),
+                MFA_TTL_SECS,
+            )
             .await?;
         Ok(MfaChallenge {
             mfa_required: true,
@@ -221,15 +213,21 @@ impl TwoFactor {
         })
     }
 
-    /// Spends an `mfa_token`: the user it stands for, once (`None` when it is
-    /// unknown, expired or already spent).
-    pub(crate) async fn take_challenge(&self, token: &str) -> Result<Option<i64>, Error> {
+    /// Spends an `mfa_token`: the user and session epoch it stands for,
+    /// once (`None` when it is unknown, expired or already spent).
+    pub(crate) async fn take_challenge(&self, token: &str) -> Result<Option<(i64, i64)>, Error> {
         let key = challenge_key(token);
-        let Some(user) = self.cache.get(&key).await?.and_then(|v| v.parse().ok()) else {
+        let Some(value) = self.cache.get(&key).await? else {
+            return Ok(None);
+        };
+        let Some((user, epoch)) = value
+            .split_once(':')
+            .and_then(|(u, e)| Some((u.parse().ok()?, e.parse().ok()?)))
+        else {
             return Ok(None);
         };
         // Single use: only the request that removes the token goes on.
-        Ok(self.cache.delete(&key).await?.then_some(user))
+        Ok(self.cache.delete(&key).await?.then_some((user, epoch)))
     }
 }
 

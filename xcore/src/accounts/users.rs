@@ -1,6 +1,7 @@
 //! The accounts themselves (`xcore_users`): e-mail and password hash.
 
 use serde::Serialize;
+use sqlx::AnyConnection;
 
 use crate::clock;
 use crate::db::{Db, UniqueViolationExt};
@@ -19,6 +20,16 @@ pub struct User {
     pub permissions: Vec<String>,
     /// Whether TOTP two-factor authentication is on.
     pub totp_enabled: bool,
+}
+
+/// What a login reads of an account, in one query: its hash to check the
+/// password against, and its authorisation version and session epoch as
+/// they were *before* the check.
+pub(crate) struct Credentials {
+    pub(crate) id: i64,
+    pub(crate) hash: String,
+    pub(crate) version: i64,
+    pub(crate) epoch: i64,
 }
 
 /// The users table.
@@ -51,51 +62,66 @@ impl Users {
         Users { db }
     }
 
-    /// Stores a new account; 409 when the e-mail is taken.
-    pub(crate) async fn create(&self, email: &str, password_hash: &str) -> Result<i64, Error> {
+    /// Stores a new account on `conn`; 409 when the e-mail is taken.
+    pub(crate) async fn create_in(
+        conn: &mut AnyConnection,
+        email: &str,
+        password_hash: &str,
+    ) -> Result<i64, Error> {
         let (id,): (i64,) = sqlx::query_as(
             "INSERT INTO xcore_users (email, password_hash, auth_version, created_at) VALUES ($1, $2, 0, $3) RETURNING id",
         )
         .bind(email)
         .bind(password_hash)
         .bind(clock::now())
-        .fetch_one(self.db.pool())
+        .fetch_one(conn)
         .await
         .conflict_on_unique("an account with this e-mail already exists")?;
         Ok(id)
     }
 
-    /// The id and password hash of the account with this (normalised) e-mail.
-    pub(crate) async fn credentials(&self, email: &str) -> Result<Option<(i64, String)>, Error> {
-        Ok(
-            sqlx::query_as("SELECT id, password_hash FROM xcore_users WHERE email = $1")
-                .bind(email)
-                .fetch_optional(self.db.pool())
-                .await?,
+    /// What a login checks, for the account with this (normalised) e-mail.
+    pub(crate) async fn credentials(&self, email: &str) -> Result<Option<Credentials>, Error> {
+        let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
+            "SELECT id, password_hash, auth_version, session_epoch FROM xcore_users WHERE email = $1",
         )
+        .bind(email)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.map(|(id, hash, version, epoch)| Credentials {
+            id,
+            hash,
+            version,
+            epoch,
+        }))
     }
 
-    /// The id of the account with this (normalised) e-mail.
-    pub(crate) async fn id_of(&self, email: &str) -> Result<Option<i64>, Error> {
-        Ok(self.credentials(email).await?.map(|(id, _)| id))
+    /// [`Users::credentials`] by id.
+    pub(crate) async fn credentials_of(&self, id: i64) -> Result<Option<Credentials>, Error> {
+        let row: Option<(String, i64, i64)> = sqlx::query_as(
+            "SELECT password_hash, auth_version, session_epoch FROM xcore_users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        Ok(row.map(|(hash, version, epoch)| Credentials {
+            id,
+            hash,
+            version,
+            epoch,
+        }))
     }
 
-    /// The password hash of a user.
-    pub(crate) async fn password_hash(&self, id: i64) -> Result<Option<String>, Error> {
-        let row: Option<(String,)> =
-            sqlx::query_as("SELECT password_hash FROM xcore_users WHERE id = $1")
-                .bind(id)
-                .fetch_optional(self.db.pool())
-                .await?;
-        Ok(row.map(|(hash,)| hash))
-    }
-
-    /// Replaces a user's password hash.
-    pub(crate) async fn set_password_hash(&self, id: i64, hash: &str) -> Result<(), Error> {
+    /// Replaces a user's password hash on `conn`.
+    pub(crate) async fn set_password_hash_in(
+        conn: &mut AnyConnection,
+        id: i64,
+        hash: &str,
+    ) -> Result<(), Error> {
         sqlx::query("UPDATE xcore_users SET password_hash = $1 WHERE id = $2")
             .bind(hash)
             .bind(id)
-            .execute(self.db.pool())
+            .execute(conn)
             .await?;
         Ok(())
     }

@@ -2,6 +2,8 @@
 //! that every change to their sessions or access increments, mirrored in
 //! the shared cache so guards compare it without the database.
 
+use sqlx::AnyConnection;
+
 use crate::cache::{Cache, CacheError};
 use crate::db::Db;
 use crate::error::{AuthFailure, Error};
@@ -56,10 +58,11 @@ impl Versions {
             .and_then(|v| v.parse::<i64>().ok()))
     }
 
-    /// Writes the user's version to the cache.
+    /// Writes the user's version to the cache, unless it holds a newer
+    /// one: a slow reader never puts back a version a revocation replaced.
     pub(crate) async fn remember(&self, user: i64, version: i64) -> Result<(), CacheError> {
         self.cache
-            .set(&key(user), &version.to_string(), VERSION_TTL_SECS)
+            .set_max(&key(user), version, VERSION_TTL_SECS)
             .await
     }
 
@@ -84,20 +87,28 @@ impl Versions {
             .await
     }
 
-    /// Makes every outstanding token of these users re-checked on its next
-    /// request: bumps their version in the database, then in the cache.
+    /// Increments the users' versions on `conn` (inside the caller's
+    /// transaction); [`Versions::publish`] them once it commits.
+    pub(crate) async fn bump_in(conn: &mut AnyConnection, users: &[i64]) -> Result<(), Error> {
+        for &user in users {
+            sqlx::query("UPDATE xcore_users SET auth_version = auth_version + 1 WHERE id = $1")
+                .bind(user)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the users' current versions to the cache, so every
+    /// outstanding token of theirs is re-checked on its next request.
     ///
     /// If the cache cannot be written the change is still saved (the
     /// database is the reference) and the call fails with a 503: guards fail
     /// closed while the cache is down, and a cached version lives at most
     /// `VERSION_TTL_SECS`, so the change holds everywhere within that time
     /// of the cache's return.
-    pub(crate) async fn bump(&self, users: &[i64]) -> Result<(), Error> {
+    pub(crate) async fn publish(&self, users: &[i64]) -> Result<(), Error> {
         for &user in users {
-            sqlx::query("UPDATE xcore_users SET auth_version = auth_version + 1 WHERE id = $1")
-                .bind(user)
-                .execute(self.db.pool())
-                .await?;
             let version = self.current(user).await?;
             self.remember(user, version).await?;
         }

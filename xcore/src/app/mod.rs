@@ -77,7 +77,8 @@ impl App {
     pub fn new(config: Config) -> Result<Self, Error> {
         let (secret, secret_source) = config.resolved_secret()?;
         let derived = DerivedKeys::from_app_secret(&secret);
-        let keys = JwtKeys::new(config.auth.jwt_algorithm, &derived.access_tokens)?;
+        let keys = JwtKeys::new(config.auth.jwt_algorithm, &derived.access_tokens)?
+            .for_audience(&config.auth.token_audience, &config.auth.token_issuer);
         Ok(App {
             config,
             keys,
@@ -209,8 +210,11 @@ impl App {
         let reserved: Vec<String> = std::iter::once(middleware::HEALTH.to_owned())
             .chain(crate::openapi::reserved_paths(state.config()))
             .collect();
-        let (mut router, table) = mount::mount(&plugins, &state, &reserved)?;
-        if state.config().openapi.enabled {
+        let (router, table) = mount::mount(&plugins, &state, &reserved)?;
+        let mut router = router.layer(middleware::RejectNulLayer::new(
+            state.config().http.body_limit_bytes,
+        ));
+        if state.config().serves_openapi() {
             let metas: Vec<_> = plugins.iter().map(|p| p.meta()).collect();
             let document = crate::openapi::document(state.config(), &metas, &table);
             router = router.merge(crate::openapi::router(state.config(), &document)?);

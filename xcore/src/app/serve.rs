@@ -25,9 +25,13 @@ impl App {
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("xcore listening on http://{addr}");
         }
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        // The peer's address reaches handlers (and limits) as `ClientAddr`.
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
         tracing::info!("xcore stopped");
         Ok(())
     }

@@ -1,14 +1,18 @@
 //! The built-in `/admin` plugin: roles, permissions and who holds them.
 //! Every route requires the `admin` role; changes take effect on the
-//! affected users' next request. Disable with `admin.endpoints = false`.
+//! affected users' next request, and is recorded in the audit log with the
+//! administrator who made it (`GET /admin/audit`). Disable with
+//! `admin.endpoints = false`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Permission, Role, User};
-use crate::error::Result;
+use crate::accounts::{Accounts, Actor, AuditEntry, AuditQuery, Event, Permission, Role, User};
+use crate::client::ClientAddr;
+use crate::error::{Error, Result};
+use crate::guard::CurrentUser;
 use crate::plugin;
 use crate::state::AppState;
 
@@ -45,6 +49,44 @@ fn default_per_page() -> u32 {
     50
 }
 
+/// A page of the audit log, optionally for one user or one event.
+#[derive(Deserialize, JsonSchema)]
+struct AuditParams {
+    /// Page number, from 1.
+    #[serde(default = "first_page")]
+    page: u32,
+    /// Records per page (at most 200).
+    #[serde(default = "default_per_page")]
+    per_page: u32,
+    /// Only records where this user acted or was acted on.
+    #[serde(default)]
+    user: Option<i64>,
+    /// Only this event (`login_failed`, `role_granted`, …).
+    #[serde(default)]
+    event: Option<Event>,
+}
+
+/// One page of the audit log, newest first.
+#[derive(Serialize, JsonSchema)]
+struct AuditPage {
+    items: Vec<AuditEntry>,
+    page: u32,
+    per_page: u32,
+    total: i64,
+}
+
+/// The accounts, acting for the signed-in administrator at `client`, so
+/// the audit log names them.
+fn acting(state: &AppState, admin: &CurrentUser, client: ClientAddr) -> Result<Accounts> {
+    let id = admin
+        .id()
+        .parse()
+        .map_err(|_| Error::BadRequest("this token does not belong to an account".into()))?;
+    Ok(state
+        .accounts()
+        .acting(Actor::user(id).from_address(client.0)))
+}
+
 /// One page of users.
 #[derive(Serialize, JsonSchema)]
 struct Page {
@@ -67,9 +109,12 @@ impl Admin {
     #[route(post, "/roles", auth = "admin", status = 201)]
     async fn create_role(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Json(body): Json<NewName>,
     ) -> Result<Json<Role>> {
-        let access = state.accounts().access();
+        let accounts = acting(&state, &admin, client)?;
+        let access = accounts.access();
         Ok(Json(
             access
                 .create_role(&body.name, body.description.as_deref())
@@ -79,8 +124,14 @@ impl Admin {
 
     /// Deletes a role (not `admin`): its holders lose it on their next request.
     #[route(delete, "/roles/{name}", auth = "admin", status = 204)]
-    async fn delete_role(State(state): State<AppState>, Path(name): Path<String>) -> Result<()> {
-        state.accounts().access().delete_role(&name).await
+    async fn delete_role(
+        State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
+        Path(name): Path<String>,
+    ) -> Result<()> {
+        let accounts = acting(&state, &admin, client)?;
+        accounts.access().delete_role(&name).await
     }
 
     /// Every permission.
@@ -93,9 +144,12 @@ impl Admin {
     #[route(post, "/permissions", auth = "admin", status = 201)]
     async fn create_permission(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Json(body): Json<NewName>,
     ) -> Result<Json<Permission>> {
-        let access = state.accounts().access();
+        let accounts = acting(&state, &admin, client)?;
+        let access = accounts.access();
         Ok(Json(
             access
                 .create_permission(&body.name, body.description.as_deref())
@@ -107,9 +161,12 @@ impl Admin {
     #[route(delete, "/permissions/{name}", auth = "admin", status = 204)]
     async fn delete_permission(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Path(name): Path<String>,
     ) -> Result<()> {
-        state.accounts().access().delete_permission(&name).await
+        let accounts = acting(&state, &admin, client)?;
+        accounts.access().delete_permission(&name).await
     }
 
     /// Grants a permission to a role (idempotent).
@@ -121,10 +178,12 @@ impl Admin {
     )]
     async fn grant_permission(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Path((role, permission)): Path<(String, String)>,
     ) -> Result<()> {
-        let access = state.accounts().access();
-        access.grant_permission(&role, &permission).await
+        let accounts = acting(&state, &admin, client)?;
+        accounts.access().grant_permission(&role, &permission).await
     }
 
     /// Takes a permission from a role (idempotent).
@@ -136,10 +195,15 @@ impl Admin {
     )]
     async fn revoke_permission(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Path((role, permission)): Path<(String, String)>,
     ) -> Result<()> {
-        let access = state.accounts().access();
-        access.revoke_permission(&role, &permission).await
+        let accounts = acting(&state, &admin, client)?;
+        accounts
+            .access()
+            .revoke_permission(&role, &permission)
+            .await
     }
 
     /// The users, a page at a time (`?page=1&per_page=50`, at most 200).
@@ -168,24 +232,55 @@ impl Admin {
     #[route(put, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn grant_role(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Path((id, role)): Path<(i64, String)>,
     ) -> Result<()> {
-        state.accounts().access().grant_role(id, &role).await
+        let accounts = acting(&state, &admin, client)?;
+        accounts.access().grant_role(id, &role).await
     }
 
     /// Turns a user's TOTP off without a code (a lost authenticator) and
     /// ends their sessions; they sign in again with their password.
     #[route(delete, "/users/{id}/totp", auth = "admin", status = 204)]
-    async fn reset_totp(State(state): State<AppState>, Path(id): Path<i64>) -> Result<()> {
-        state.accounts().totp_reset(id).await
+    async fn reset_totp(
+        State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
+        Path(id): Path<i64>,
+    ) -> Result<()> {
+        acting(&state, &admin, client)?.totp_reset(id).await
     }
 
     /// Takes a role from a user (idempotent); the last admin keeps theirs (409).
     #[route(delete, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn revoke_role(
         State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
         Path((id, role)): Path<(i64, String)>,
     ) -> Result<()> {
-        state.accounts().access().revoke_role(id, &role).await
+        let accounts = acting(&state, &admin, client)?;
+        accounts.access().revoke_role(id, &role).await
+    }
+
+    /// The audit log, newest first, a page at a time (`?page=1&per_page=50`,
+    /// at most 200), optionally for one user (`?user=7`, as actor or
+    /// subject) or one event (`?event=login_failed`).
+    #[route(get, "/audit", auth = "admin")]
+    async fn audit(
+        State(state): State<AppState>,
+        Query(params): Query<AuditParams>,
+    ) -> Result<Json<AuditPage>> {
+        let mut query = AuditQuery::page(params.page.max(1), params.per_page.clamp(1, 200));
+        query.user = params.user;
+        query.event = params.event;
+        let (total, items) = state.accounts().audit().page(&query).await?;
+        Ok(Json(AuditPage {
+            items,
+            page: query.page,
+            per_page: query.per_page,
+            total,
+        }))
     }
 }

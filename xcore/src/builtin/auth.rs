@@ -9,7 +9,8 @@ use axum::{Form, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::accounts::{LoginOutcome, TokenPair, TotpSetup, User};
+use crate::accounts::{Accounts, Actor, LoginOutcome, TokenPair, TotpSetup, User};
+use crate::client::ClientAddr;
 use crate::error::{Error, Result};
 use crate::guard::CurrentUser;
 use crate::openapi::{Operation, OperationInput};
@@ -135,10 +136,46 @@ struct Registered {
     email: String,
 }
 
+/// A password, to confirm a change of the second factor.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordBody {
+    /// The account's current password.
+    password: String,
+}
+
+/// The password and a current code, to turn the second factor off.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct DisableTotp {
+    /// The account's current password.
+    password: String,
+    /// The authenticator app's current code.
+    code: String,
+}
+
 fn user_id(user: &CurrentUser) -> Result<i64> {
     user.id()
         .parse()
         .map_err(|_| Error::BadRequest("this token does not belong to an account".into()))
+}
+
+/// The accounts, acting for an anonymous client at `client`.
+fn from_client(state: &AppState, client: ClientAddr) -> Accounts {
+    state
+        .accounts()
+        .acting(Actor::default().from_address(client.0))
+}
+
+/// The accounts, acting for the signed-in `user` at `client`.
+fn as_user(state: &AppState, user: &CurrentUser, client: ClientAddr) -> Result<(Accounts, i64)> {
+    let id = user_id(user)?;
+    Ok((
+        state
+            .accounts()
+            .acting(Actor::user(id).from_address(client.0)),
+        id,
+    ))
 }
 
 #[plugin(name = "auth", version = "1.0.0", prefix = "/auth", tags = ["auth"],
@@ -149,10 +186,10 @@ impl Auth {
     #[route(post, "/register", status = 201)]
     async fn register(
         State(state): State<AppState>,
+        client: ClientAddr,
         Json(body): Json<Credentials>,
     ) -> Result<Json<Registered>> {
-        let user = state
-            .accounts()
+        let user = from_client(&state, client)
             .register(&body.email, &body.password)
             .await?;
         Ok(Json(Registered {
@@ -162,12 +199,17 @@ impl Auth {
     }
 
     /// Logs in with JSON `{email, password}` or the OAuth2 password form
-    /// (`username`, `password`): a token pair.
+    /// (`username`, `password`): a token pair. Too many failures for the
+    /// account or from the client's address give a 429 before any
+    /// password is checked.
     #[route(post, "/login")]
-    async fn login(State(state): State<AppState>, login: Login) -> Result<Json<LoginOutcome>> {
+    async fn login(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        login: Login,
+    ) -> Result<Json<LoginOutcome>> {
         Ok(Json(
-            state
-                .accounts()
+            from_client(&state, client)
                 .login(&login.email, &login.password)
                 .await?,
         ))
@@ -178,32 +220,41 @@ impl Auth {
     #[route(post, "/refresh")]
     async fn refresh(
         State(state): State<AppState>,
+        client: ClientAddr,
         Json(body): Json<RefreshBody>,
     ) -> Result<Json<TokenPair>> {
-        Ok(Json(state.accounts().refresh(&body.refresh_token).await?))
+        Ok(Json(
+            from_client(&state, client)
+                .refresh(&body.refresh_token)
+                .await?,
+        ))
     }
 
     /// Ends this session: its access and refresh tokens stop working.
     #[route(post, "/logout", auth, status = 204)]
-    async fn logout(State(state): State<AppState>, user: CurrentUser) -> Result<()> {
-        let id = user_id(&user)?;
+    async fn logout(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        user: CurrentUser,
+    ) -> Result<()> {
+        let (accounts, id) = as_user(&state, &user, client)?;
         let session = user
             .claims()
             .sid
             .as_deref()
             .ok_or_else(|| Error::BadRequest("this token has no session to end".into()))?;
-        state.accounts().revoke_session(id, session).await?;
-        Ok(())
+        accounts.revoke_session(id, session).await
     }
 
     /// Ends every session of the user.
     #[route(post, "/logout-all", auth, status = 204)]
-    async fn logout_all(State(state): State<AppState>, user: CurrentUser) -> Result<()> {
-        state
-            .accounts()
-            .revoke_sessions(user_id(&user)?, None)
-            .await?;
-        Ok(())
+    async fn logout_all(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        user: CurrentUser,
+    ) -> Result<()> {
+        let (accounts, id) = as_user(&state, &user, client)?;
+        accounts.revoke_sessions(id, None).await
     }
 
     /// The signed-in user: `{id, email, roles, permissions}` from the database.
@@ -212,36 +263,37 @@ impl Auth {
         Ok(Json(state.accounts().user(user_id(&user)?).await?))
     }
 
-    /// Changes the password (the current one is required); other sessions end.
+    /// Changes the password (the current one is required, and wrong ones
+    /// are counted); other sessions end.
     #[route(post, "/password", auth, status = 204)]
     async fn password(
         State(state): State<AppState>,
+        client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<PasswordChange>,
     ) -> Result<()> {
+        let (accounts, id) = as_user(&state, &user, client)?;
         let session = user.claims().sid.clone();
-        state
-            .accounts()
+        accounts
             .change_password(
-                user_id(&user)?,
+                id,
                 session.as_deref(),
                 &body.current_password,
                 &body.new_password,
             )
-            .await?;
-        Ok(())
+            .await
     }
 
     /// Completes the login of an account with TOTP on: `{mfa_token, code}`
-    /// gives the token pair. Wrong codes count towards the login throttle.
+    /// gives the token pair. Codes count towards the login limits.
     #[route(post, "/login/totp")]
     async fn login_totp(
         State(state): State<AppState>,
+        client: ClientAddr,
         Json(body): Json<MfaBody>,
     ) -> Result<Json<TokenPair>> {
         Ok(Json(
-            state
-                .accounts()
+            from_client(&state, client)
                 .login_totp(&body.mfa_token, &body.code)
                 .await?,
         ))
@@ -279,46 +331,40 @@ impl Auth {
         }
     }
 
-    /// Starts TOTP setup: `{secret, otpauth_uri, qr_png_base64}`, shown
-    /// once; confirm with a first code to turn it on.
+    /// Starts TOTP setup, given the password: `{secret, otpauth_uri,
+    /// qr_png_base64}`, shown once; confirm with a first code to turn it on.
     #[route(post, "/totp/setup", auth)]
     async fn totp_setup(
         State(state): State<AppState>,
+        client: ClientAddr,
         user: CurrentUser,
+        Json(body): Json<PasswordBody>,
     ) -> Result<Json<TotpSetup>> {
-        let id = user_id(&user)?;
-        let accounts = state.accounts();
-        let email = accounts.users().email(id).await?;
-        Ok(Json(accounts.two_factor().setup(id, &email).await?))
+        let (accounts, id) = as_user(&state, &user, client)?;
+        Ok(Json(accounts.totp_setup(id, &body.password).await?))
     }
 
     /// Turns TOTP on with a first valid code: 204; 400 for a wrong code.
     #[route(post, "/totp/confirm", auth, status = 204)]
     async fn totp_confirm(
         State(state): State<AppState>,
+        client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<CodeBody>,
     ) -> Result<()> {
-        state
-            .accounts()
-            .two_factor()
-            .confirm(user_id(&user)?, &body.code)
-            .await?;
-        Ok(())
+        let (accounts, id) = as_user(&state, &user, client)?;
+        accounts.totp_confirm(id, &body.code).await
     }
 
-    /// Turns TOTP off, given a valid code: 204.
+    /// Turns TOTP off, given the password and a valid code: 204.
     #[route(delete, "/totp", auth, status = 204)]
     async fn totp_disable(
         State(state): State<AppState>,
+        client: ClientAddr,
         user: CurrentUser,
-        Json(body): Json<CodeBody>,
+        Json(body): Json<DisableTotp>,
     ) -> Result<()> {
-        state
-            .accounts()
-            .two_factor()
-            .disable(user_id(&user)?, &body.code)
-            .await?;
-        Ok(())
+        let (accounts, id) = as_user(&state, &user, client)?;
+        accounts.totp_disable(id, &body.password, &body.code).await
     }
 }

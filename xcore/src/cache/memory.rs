@@ -15,7 +15,7 @@ use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use super::pattern;
+use super::{Counter, pattern};
 
 #[derive(Clone)]
 struct Entry {
@@ -84,21 +84,54 @@ impl MemoryStore {
     }
 
     /// Adds one to the counter at `key` (created at 1 with `ttl`, which later
-    /// increments keep); returns the new value.
-    pub(crate) fn increment(&self, key: &str, ttl: Duration) -> i64 {
+    /// increments keep).
+    pub(crate) fn count(&self, key: &str, ttl: Duration) -> Counter {
+        self.update(key, |current, now| match current {
+            Some((value, expires)) => Some((value + 1, expires)),
+            None => Some((1, now + coarsetime::Duration::from(ttl))),
+        })
+        .unwrap_or(Counter {
+            value: 1,
+            expires_in: ttl,
+        })
+    }
+
+    /// Takes one from a live counter.
+    pub(crate) fn decrement(&self, key: &str) {
+        self.update(key, |current, _| {
+            current.map(|(value, expires)| (value.saturating_sub(1).max(0), expires))
+        });
+    }
+
+    /// Stores `value` unless a larger number is there.
+    pub(crate) fn set_max(&self, key: &str, value: i64, ttl: Duration) {
+        self.update(key, |current, now| match current {
+            Some((held, _)) if held >= value => None,
+            _ => Some((value, now + coarsetime::Duration::from(ttl))),
+        });
+    }
+
+    /// Read-modify-write of a number, serialised: `change` sees the live
+    /// value and its expiry and returns what to store (`None`: nothing).
+    fn update(
+        &self,
+        key: &str,
+        change: impl FnOnce(Option<(i64, Instant)>, Instant) -> Option<(i64, Instant)>,
+    ) -> Option<Counter> {
         let _serial = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        let current = self.entries.get(key).filter(|entry| entry.live(now));
-        let (value, expires) = match current {
-            Some(entry) => {
+        let current = self
+            .entries
+            .get(key)
+            .filter(|entry| entry.live(now))
+            .map(|entry| {
                 let value = std::str::from_utf8(&entry.value)
                     .ok()
                     .and_then(|v| v.parse::<i64>().ok())
                     .unwrap_or(0);
-                (value + 1, entry.expires)
-            }
-            None => (1, now + coarsetime::Duration::from(ttl)),
-        };
+                (value, entry.expires)
+            });
+        let (value, expires) = change(current, now)?;
         self.entries.insert(
             key.to_owned(),
             Entry {
@@ -106,7 +139,10 @@ impl MemoryStore {
                 expires,
             },
         );
-        value
+        Some(Counter {
+            value,
+            expires_in: expires.duration_since(now).into(),
+        })
     }
 
     pub(crate) fn flush(&self, glob: &str) -> u64 {

@@ -67,6 +67,15 @@ impl From<CacheError> for Error {
     }
 }
 
+/// A counter after an increment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counter {
+    /// Its value, the increment included.
+    pub(crate) value: i64,
+    /// How long until it expires (and counting starts over).
+    pub(crate) expires_in: Duration,
+}
+
 #[derive(Clone)]
 enum Store {
     Memory(Arc<MemoryStore>),
@@ -274,14 +283,54 @@ impl Cache {
     /// # }
     /// ```
     pub async fn increment(&self, key: &str, ttl_secs: u64) -> Result<i64, CacheError> {
+        Ok(self.count(key, ttl_secs).await?.value)
+    }
+
+    /// [`Cache::increment`], also telling how long the counter lives.
+    pub(crate) async fn count(&self, key: &str, ttl_secs: u64) -> Result<Counter, CacheError> {
         if ttl_secs == 0 {
             return Err(CacheError::ZeroTtl);
         }
         let key = self.full_key(key);
         let ttl = Duration::from_secs(ttl_secs);
         match &self.store {
-            Store::Memory(store) => Ok(store.increment(&key, ttl)),
-            Store::Redis(store) => store.increment(&key, ttl).await,
+            Store::Memory(store) => Ok(store.count(&key, ttl)),
+            Store::Redis(store) => store.count(&key, ttl).await,
+        }
+    }
+
+    /// Takes one from a live counter (an attempt that turned out fine);
+    /// a missing counter stays missing.
+    pub(crate) async fn decrement(&self, key: &str) -> Result<(), CacheError> {
+        let key = self.full_key(key);
+        match &self.store {
+            Store::Memory(store) => {
+                store.decrement(&key);
+                Ok(())
+            }
+            Store::Redis(store) => store.decrement(&key).await,
+        }
+    }
+
+    /// Stores the number `value` unless the key already holds a larger one,
+    /// atomically: a slow writer never puts an older version over a newer.
+    pub(crate) async fn set_max(
+        &self,
+        key: &str,
+        value: i64,
+        ttl_secs: u64,
+    ) -> Result<(), CacheError> {
+        if ttl_secs == 0 {
+            return Err(CacheError::ZeroTtl);
+        }
+        let key = self.full_key(key);
+        let ttl = Duration::from_secs(ttl_secs);
+        match &self.store {
+            Store::Memory(store) => {
+                store.set_max(&key, value, ttl);
+                Ok(())
+            }
+            Store::Redis(store) => store.set_max(&key, value, ttl).await,
         }
     }
 

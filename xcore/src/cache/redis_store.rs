@@ -1,7 +1,7 @@
 //! The Redis backend: a self-healing connection, a deadline on every
 //! command, and `SCAN` (never `KEYS`) for pattern flushes.
 
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -9,7 +9,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
-use super::CacheError;
+use super::{CacheError, Counter};
 use crate::config::RedactedUrl;
 
 /// After a failed connection attempt, calls fail fast for this long instead
@@ -93,7 +93,7 @@ impl RedisStore {
         value: Bytes,
         ttl: Duration,
     ) -> Result<(), CacheError> {
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let millis = millis(ttl);
         self.run(|mut c| async move { c.pset_ex::<_, _, ()>(key, value.as_ref(), millis).await })
             .await
     }
@@ -109,22 +109,69 @@ impl RedisStore {
             .await
     }
 
-    pub(crate) async fn increment(&self, key: &str, ttl: Duration) -> Result<i64, CacheError> {
-        let secs = ttl.as_secs().max(1);
+    pub(crate) async fn count(&self, key: &str, ttl: Duration) -> Result<Counter, CacheError> {
+        let millis = millis(ttl);
         self.run(|mut c| async move {
             // One round trip, applied atomically; NX keeps the first expiry.
-            let (value, _): (i64, i64) = redis::pipe()
+            let (value, _, left): (i64, i64, i64) = redis::pipe()
                 .atomic()
                 .incr(key, 1)
-                .cmd("EXPIRE")
+                .cmd("PEXPIRE")
                 .arg(key)
-                .arg(secs)
+                .arg(millis)
                 .arg("NX")
+                .cmd("PTTL")
+                .arg(key)
                 .query_async(&mut c)
                 .await?;
-            Ok(value)
+            Ok(Counter {
+                value,
+                expires_in: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+            })
         })
         .await
+    }
+
+    pub(crate) async fn decrement(&self, key: &str) -> Result<(), CacheError> {
+        // DECR on a missing key would create a counter without expiry.
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "if redis.call('EXISTS', KEYS[1]) == 1 then \
+                   local v = redis.call('DECR', KEYS[1]) \
+                   if v < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') end \
+                 end return 0",
+            )
+        });
+        self.run(|mut c| async move { SCRIPT.key(key).invoke_async::<i64>(&mut c).await })
+            .await
+            .map(drop)
+    }
+
+    pub(crate) async fn set_max(
+        &self,
+        key: &str,
+        value: i64,
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "local held = tonumber(redis.call('GET', KEYS[1])) \
+                 if held == nil or held < tonumber(ARGV[1]) then \
+                   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) \
+                 end return 0",
+            )
+        });
+        let millis = millis(ttl);
+        self.run(|mut c| async move {
+            SCRIPT
+                .key(key)
+                .arg(value)
+                .arg(millis)
+                .invoke_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(drop)
     }
 
     pub(crate) async fn flush(&self, glob: &str) -> Result<u64, CacheError> {
@@ -154,4 +201,9 @@ impl RedisStore {
             cursor = next;
         }
     }
+}
+
+/// A TTL in whole milliseconds, at least one.
+fn millis(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }

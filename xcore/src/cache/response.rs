@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::{FromRequestParts, Query, RawPathParams, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::future::Either;
@@ -57,6 +57,7 @@ const KNOWN_TYPES: [&str; 4] = [
 pub struct CachePolicy {
     ttl: Duration,
     shared: bool,
+    vary_query: bool,
     key: Option<Cow<'static, str>>,
 }
 
@@ -66,8 +67,19 @@ impl CachePolicy {
         CachePolicy {
             ttl: Duration::from_secs(secs),
             shared: false,
+            vary_query: false,
             key: None,
         }
+    }
+
+    /// Without a key template, one entry per query string too (`#[cached]`
+    /// sets it when the handler takes a `Query`). Off, the query is left
+    /// out of the key, so clients cannot mint entries by adding parameters
+    /// the handler never reads. Queries longer than 512 bytes are served
+    /// uncached.
+    pub fn vary_query(mut self) -> Self {
+        self.vary_query = true;
+        self
     }
 
     /// On a guarded route, one entry for every user instead of one per user.
@@ -93,6 +105,11 @@ impl CachePolicy {
         self.shared
     }
 
+    /// Whether the default key holds the query string.
+    pub fn varies_by_query(&self) -> bool {
+        self.vary_query
+    }
+
     /// The key template, if any.
     pub fn key_template(&self) -> Option<&str> {
         self.key.as_deref()
@@ -106,9 +123,16 @@ struct Shared {
     /// The full key when it does not depend on the request.
     fixed_key: Option<String>,
     per_user: bool,
+    /// A public route: a request with credentials is not served from,
+    /// nor stored into, the shared entry (RFC 9111 §3.5).
+    public: bool,
+    vary_query: bool,
     cache: Cache,
     flights: Arc<Flights>,
 }
+
+/// Longest query string a default key holds; longer ones pass uncached.
+const MAX_QUERY_IN_KEY: usize = 512;
 
 /// Tower layer caching a route's successful `GET` responses (what
 /// `#[cached]` expands to). Answers carry `x-cache: hit`, `miss` or
@@ -154,6 +178,8 @@ impl CacheLayer {
             shared: Arc::new(Shared {
                 ttl: policy.ttl,
                 per_user: guarded && !policy.shared && template.is_none(),
+                public: !guarded,
+                vary_query: policy.vary_query,
                 template,
                 fixed_key,
                 cache,
@@ -226,7 +252,7 @@ pub type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible
 
 impl Shared {
     fn immediate_hit(&self, request: &Request) -> Option<Response> {
-        if request.method() != Method::GET {
+        if request.method() != Method::GET || self.bypassed(request) {
             return None;
         }
         let bytes = match &self.fixed_key {
@@ -240,15 +266,36 @@ impl Shared {
         decode(bytes)
     }
 
-    /// The key when no template is given: the path and query, plus the user
-    /// on a guarded route (`None`: no user where one is needed).
+    /// Requests the shared entry must not answer: credentials on a public
+    /// route (its handler may read them, whatever its types say).
+    fn bypassed(&self, request: &Request) -> bool {
+        self.public && request.headers().contains_key(header::AUTHORIZATION)
+    }
+
+    /// The key when no template is given: the path (and the query, when the
+    /// policy varies by it), plus the user on a guarded route. `None`: this
+    /// request is not cached (no user where one is needed, or a query too
+    /// long to make a key of).
     fn default_key(&self, request: &Request) -> Option<String> {
-        let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        if !self.per_user {
-            return Some(format!("route:{target}"));
+        let uri = request.uri();
+        let mut key = String::with_capacity(64);
+        key.push_str("route:");
+        key.push_str(uri.path());
+        if self.vary_query
+            && let Some(query) = uri.query()
+        {
+            if query.len() > MAX_QUERY_IN_KEY {
+                return None;
+            }
+            key.push('?');
+            key.push_str(query);
         }
-        let user = request.extensions().get::<CurrentUser>()?;
-        Some(format!("route:{target}#user:{}", user.id()))
+        if self.per_user {
+            let user = request.extensions().get::<CurrentUser>()?;
+            key.push_str("#user:");
+            push_escaped(&mut key, user.id());
+        }
+        Some(key)
     }
 
     async fn respond<S>(&self, mut inner: S, request: Request) -> Response
@@ -257,6 +304,9 @@ impl Shared {
     {
         if request.method() != Method::GET {
             return call(&mut inner, request).await;
+        }
+        if self.bypassed(&request) {
+            return tagged(call(&mut inner, request).await, "bypass");
         }
         let (request, key) = self.key_for(request).await;
         let Some(key) = key else {
@@ -294,13 +344,9 @@ impl Shared {
                     .into_response();
             }
         };
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
         if let Err(err) = self
             .cache
-            .set_full(&key, encode(parts.status, content_type, &body), self.ttl)
+            .set_full(&key, encode(parts.status, &parts.headers, &body), self.ttl)
             .await
         {
             tracing::warn!(error = %err, "route cache unavailable, response not stored");
@@ -316,13 +362,10 @@ impl Shared {
             .get::<CurrentUser>()
             .map(|u| u.id().to_owned());
         let Some(template) = &self.template else {
-            let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-            let key = match (self.per_user, &user) {
-                (false, _) => format!("route:{target}"),
-                (true, Some(user)) => format!("route:{target}#user:{user}"),
-                (true, None) => return (request, None),
-            };
-            return (request, Some(key));
+            let key = self
+                .default_key(&request)
+                .map(|key| self.cache.full_key(&key));
+            return (request, key);
         };
 
         let (mut parts, body) = request.into_parts();
@@ -350,10 +393,14 @@ impl Shared {
         for part in template.parts() {
             match part {
                 Part::Literal(text) => key.push_str(text),
-                Part::Path(name) => key.push_str(path.get(name).map_or("", String::as_str)),
-                Part::Query(name) => key.push_str(query.get(name).map_or("", String::as_str)),
+                Part::Path(name) => {
+                    push_escaped(&mut key, path.get(name).map_or("", String::as_str));
+                }
+                Part::Query(name) => {
+                    push_escaped(&mut key, query.get(name).map_or("", String::as_str));
+                }
                 Part::User => match &user {
-                    Some(user) => key.push_str(user),
+                    Some(user) => push_escaped(&mut key, user),
                     None => return (Request::from_parts(parts, body), None),
                 },
             }
@@ -396,55 +443,127 @@ fn tagged(mut response: Response, state: &'static str) -> Response {
     response
 }
 
-// Entry layout: status (u16) | content-type (u16 length, then the text; or
-// u16::MAX - i for KNOWN_TYPES[i]) | body.
-fn encode(status: StatusCode, content_type: Option<&str>, body: &Bytes) -> Bytes {
-    let content_type = content_type.unwrap_or("");
-    let known = KNOWN_TYPES.iter().position(|known| *known == content_type);
+/// A value placed in a key: `%` and `:` percent-encoded, so a value can
+/// never forge the key of another (`x:{id}` with id `5:d` is not `x:5:d`).
+fn push_escaped(key: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '%' => key.push_str("%25"),
+            ':' => key.push_str("%3A"),
+            c => key.push(c),
+        }
+    }
+}
+
+/// First byte of an entry: its layout (entries of another layout, from an
+/// older version, read as misses and are overwritten).
+const LAYOUT: u8 = 0xA1;
+
+/// Response headers a stored entry does not keep: about the connection or
+/// the message's framing, or set afresh on each answer.
+fn kept(name: &HeaderName) -> bool {
+    !matches!(
+        name.as_str(),
+        "content-type"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "date"
+            | "set-cookie"
+            | "x-cache"
+            | "x-request-id"
+    )
+}
+
+// Entry layout: LAYOUT | status (u16) | content-type (u16 length, then the
+// text; or u16::MAX - i for KNOWN_TYPES[i]) | header count (u16), each
+// header as name and value (u16 length, then the bytes) | body.
+fn encode(status: StatusCode, headers: &HeaderMap, body: &Bytes) -> Bytes {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .map_or(&b""[..], HeaderValue::as_bytes);
+    let known = KNOWN_TYPES
+        .iter()
+        .position(|known| known.as_bytes() == content_type);
     let text = match known {
         Some(_) => &[][..],
-        None => &content_type.as_bytes()[..content_type.len().min(usize::from(u16::MAX - 16))],
+        None => &content_type[..content_type.len().min(usize::from(u16::MAX - 16))],
     };
-    let mut out = BytesMut::with_capacity(4 + text.len() + body.len());
+    let extra: Vec<(&HeaderName, &HeaderValue)> = headers
+        .iter()
+        .filter(|(name, value)| {
+            kept(name)
+                && name.as_str().len() <= usize::from(u16::MAX)
+                && value.len() <= usize::from(u16::MAX)
+        })
+        .take(usize::from(u16::MAX))
+        .collect();
+    let extra_len: usize = extra
+        .iter()
+        .map(|(name, value)| 4 + name.as_str().len() + value.len())
+        .sum();
+    let mut out = BytesMut::with_capacity(7 + text.len() + extra_len + body.len());
+    out.put_u8(LAYOUT);
     out.put_u16(status.as_u16());
     match known {
         Some(index) => out.put_u16(u16::MAX - index as u16),
         None => out.put_u16(text.len() as u16),
     }
     out.put_slice(text);
+    out.put_u16(extra.len() as u16);
+    for (name, value) in extra {
+        out.put_u16(name.as_str().len() as u16);
+        out.put_slice(name.as_str().as_bytes());
+        out.put_u16(value.len() as u16);
+        out.put_slice(value.as_bytes());
+    }
     out.put_slice(body);
     out.freeze()
 }
 
 fn decode(mut bytes: Bytes) -> Option<Response> {
-    if bytes.len() < 4 {
+    if bytes.len() < 7 || bytes[0] != LAYOUT {
         return None;
     }
-    let status = StatusCode::from_u16(u16::from_be_bytes([bytes[0], bytes[1]])).ok()?;
-    let code = u16::from_be_bytes([bytes[2], bytes[3]]);
-    let (content_type, body_start) = match usize::from(u16::MAX - code) {
-        index if index < KNOWN_TYPES.len() => {
-            (Some(HeaderValue::from_static(KNOWN_TYPES[index])), 4)
-        }
+    let status = StatusCode::from_u16(u16::from_be_bytes([bytes[1], bytes[2]])).ok()?;
+    let code = u16::from_be_bytes([bytes[3], bytes[4]]);
+    let mut at = 5;
+    let content_type = match usize::from(u16::MAX - code) {
+        index if index < KNOWN_TYPES.len() => Some(HeaderValue::from_static(KNOWN_TYPES[index])),
         _ => {
-            let length = usize::from(code);
-            let text = bytes.get(4..4 + length)?;
-            let value = (!text.is_empty())
+            let text = bytes.get(at..at + usize::from(code))?;
+            at += usize::from(code);
+            (!text.is_empty())
                 .then(|| HeaderValue::from_bytes(text))
                 .transpose()
-                .ok()?;
-            (value, 4 + length)
+                .ok()?
         }
     };
+    let read_u16 = |at: &mut usize| -> Option<usize> {
+        let pair = bytes.get(*at..*at + 2)?;
+        *at += 2;
+        Some(usize::from(u16::from_be_bytes([pair[0], pair[1]])))
+    };
+    let count = read_u16(&mut at)?;
+    let mut headers = HeaderMap::with_capacity(count + 1);
+    for _ in 0..count {
+        let length = read_u16(&mut at)?;
+        let name = HeaderName::from_bytes(bytes.get(at..at + length)?).ok()?;
+        at += length;
+        let length = read_u16(&mut at)?;
+        let value = HeaderValue::from_bytes(bytes.get(at..at + length)?).ok()?;
+        at += length;
+        headers.append(name, value);
+    }
+    if let Some(content_type) = content_type {
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
     // Advancing keeps the same buffer (no reference-count traffic).
-    bytes.advance(body_start);
+    bytes.advance(at);
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
-    if let Some(content_type) = content_type {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, content_type);
-    }
+    *response.headers_mut() = headers;
     Some(response)
 }
 
@@ -455,18 +574,39 @@ mod tests {
     #[test]
     fn entries_round_trip() {
         for content_type in ["application/json", "image/svg+xml"] {
-            let entry = encode(
-                StatusCode::CREATED,
-                Some(content_type),
-                &Bytes::from_static(b"[1]"),
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=60"),
             );
+            headers.append("x-frame", HeaderValue::from_static("a"));
+            headers.append("x-frame", HeaderValue::from_static("b"));
+            headers.insert(header::SET_COOKIE, HeaderValue::from_static("s=1"));
+            let entry = encode(StatusCode::CREATED, &headers, &Bytes::from_static(b"[1]"));
             let response = decode(entry).expect("decodes");
             assert_eq!(response.status(), StatusCode::CREATED);
             assert_eq!(response.headers()[header::CONTENT_TYPE], content_type);
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "max-age=60");
+            assert_eq!(response.headers().get_all("x-frame").iter().count(), 2);
+            assert!(response.headers().get(header::SET_COOKIE).is_none());
         }
-        let bare = decode(encode(StatusCode::OK, None, &Bytes::new())).expect("decodes");
+        let bare =
+            decode(encode(StatusCode::OK, &HeaderMap::new(), &Bytes::new())).expect("decodes");
         assert!(bare.headers().get(header::CONTENT_TYPE).is_none());
         assert!(decode(Bytes::from_static(b"\x00")).is_none());
+        // An entry of the former layout is a miss.
+        assert!(decode(Bytes::from_static(b"\x00\xc8\xff\xff[1]")).is_none());
+    }
+
+    #[test]
+    fn values_in_keys_cannot_forge_another_key() {
+        let mut a = String::from("x:");
+        push_escaped(&mut a, "5:d");
+        assert_eq!(a, "x:5%3Ad");
+        let mut b = String::from("x:");
+        push_escaped(&mut b, "5%3Ad");
+        assert_ne!(a, b);
     }
 
     fn policy_error(policy: CachePolicy, path: &str, guarded: bool) -> String {

@@ -3,11 +3,11 @@
 //! whatever produced the error and handlers can use plain axum extractors.
 
 use axum::body::{Body, HttpBody, to_bytes};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 
-use crate::error::{code_of, json_error};
+use crate::error::{RETRY_UNAVAILABLE, code_of, json_error};
 
 /// Rejection bodies are one line; anything longer is not a rejection message.
 const MAX_MESSAGE: usize = 4096;
@@ -39,6 +39,12 @@ where
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
             rewritten.headers_mut().append(name.clone(), value.clone());
         }
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        rewritten
+            .headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static(RETRY_UNAVAILABLE));
     }
     rewritten
 }

@@ -1,12 +1,16 @@
 //! The HTTP stack every xcore app gets: request id, tracing, JSON errors,
-//! panic recovery, body limit, `GET /health` and a JSON 404.
+//! panic recovery, body limit, text the database would refuse (NUL),
+//! `X-Content-Type-Options: nosniff`, `GET /health` and a JSON 404.
 
 mod json_errors;
 mod panic;
+mod text;
+
+pub(crate) use text::RejectNulLayer;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, Method, Uri};
+use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
 use axum::middleware::map_response;
 use axum::routing::get;
 use serde_json::json;
@@ -14,6 +18,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::Config;
@@ -40,6 +45,11 @@ pub(crate) fn wrap(router: Router, config: &Config) -> Router {
                         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // Browsers must not guess a JSON answer is HTML or script.
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
                 .layer(map_response(json_errors::rewrite))
                 .layer(CatchPanicLayer::custom(panic::respond))
                 .layer(RequestBodyLimitLayer::new(limit)),

@@ -37,9 +37,9 @@ const ASSETS: [&str; 4] = [
 pub(crate) fn reserved_paths(config: &Config) -> Vec<String> {
     let openapi = &config.openapi;
     let mut paths = Vec::new();
-    if openapi.enabled {
+    if config.serves_openapi() {
         paths.push(openapi.path.clone());
-        if openapi.docs {
+        if config.serves_docs() {
             paths.push(openapi.docs_path.clone());
             paths.extend(
                 ASSETS
@@ -66,7 +66,7 @@ pub(crate) fn check_config(config: &Config) -> Result<(), Error> {
             )));
         }
     }
-    if openapi.docs && openapi.path == openapi.docs_path {
+    if config.serves_docs() && openapi.path == openapi.docs_path {
         return Err(Error::Config(format!(
             "openapi.path and openapi.docs_path are both `{}`",
             openapi.path
@@ -79,7 +79,7 @@ pub(crate) fn check_config(config: &Config) -> Result<(), Error> {
 pub(crate) fn router(config: &Config, document: &serde_json::Value) -> Result<Router, Error> {
     let openapi = &config.openapi;
     let mut router = Router::new();
-    if !openapi.enabled {
+    if !config.serves_openapi() {
         return Ok(router);
     }
     // Serialised once; each request shares the bytes.
@@ -91,7 +91,7 @@ pub(crate) fn router(config: &Config, document: &serde_json::Value) -> Result<Ro
             async move { ([(header::CONTENT_TYPE, "application/json")], body) }
         }),
     );
-    if !openapi.docs {
+    if !config.serves_docs() {
         return Ok(router);
     }
     let docs = &openapi.docs_path;

@@ -22,8 +22,9 @@ mod totp;
 
 pub(crate) use encoding::{hex, random_token, sha256_hex, unhex};
 pub(crate) use keys::DerivedKeys;
+pub(crate) use password::default_concurrency;
 pub use password::{
-    PasswordParams, hash_password, hash_password_with, needs_rehash, verify_password,
+    HashPool, PasswordParams, hash_password, hash_password_with, needs_rehash, verify_password,
 };
 pub use secret::Secret;
 pub use token::{Claims, JwtAlgorithm, JwtKeys, create_token, decode_token};

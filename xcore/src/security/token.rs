@@ -139,7 +139,17 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    audience: String,
+    issuer: String,
 }
+
+/// The `typ` header of access tokens (RFC 9068): a JWT signed for another
+/// purpose, even with the same key, is not accepted as one.
+const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// The audience and issuer of tokens made by [`JwtKeys::new`], until
+/// [`JwtKeys::for_audience`] says otherwise.
+const DEFAULT_AUDIENCE: &str = "xcore";
 
 impl fmt::Debug for JwtKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -161,13 +171,45 @@ impl JwtKeys {
         let mut validation = Validation::new(algorithm.to_jwt());
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
-        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        Ok(JwtKeys {
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "aud", "iss"]);
+        let mut keys = JwtKeys {
             algorithm,
             encoding: EncodingKey::from_secret(secret.expose()),
             decoding: DecodingKey::from_secret(secret.expose()),
             validation,
-        })
+            audience: String::new(),
+            issuer: String::new(),
+        };
+        keys.set_audience(DEFAULT_AUDIENCE, DEFAULT_AUDIENCE);
+        Ok(keys)
+    }
+
+    /// The same keys for tokens of this audience (`aud`) and issuer (`iss`):
+    /// tokens are made with both and accepted only with both. Give each
+    /// deployment its own audience, so two deployments sharing a secret
+    /// still refuse each other's tokens.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// use xcore::security::{Claims, JwtKeys, create_token, decode_token};
+    ///
+    /// let shop = JwtKeys::hs256(b"a secret both deployments share!!")?.for_audience("shop", "xcore");
+    /// let blog = JwtKeys::hs256(b"a secret both deployments share!!")?.for_audience("blog", "xcore");
+    /// let token = create_token(&shop, &Claims::new("42", Duration::from_secs(60)))?;
+    /// assert!(decode_token(&shop, &token).is_ok());
+    /// assert!(decode_token(&blog, &token).is_err());
+    /// # Ok::<(), xcore::Error>(())
+    /// ```
+    pub fn for_audience(mut self, audience: &str, issuer: &str) -> Self {
+        self.set_audience(audience, issuer);
+        self
+    }
+
+    fn set_audience(&mut self, audience: &str, issuer: &str) {
+        self.audience = audience.to_owned();
+        self.issuer = issuer.to_owned();
+        self.validation.set_audience(&[audience]);
+        self.validation.set_issuer(&[issuer]);
     }
 
     /// Shorthand for `JwtKeys::new(JwtAlgorithm::HS256, secret)`.
@@ -200,12 +242,22 @@ impl JwtKeys {
 /// # Ok::<(), xcore::Error>(())
 /// ```
 pub fn create_token(keys: &JwtKeys, claims: &Claims) -> Result<String, Error> {
-    jsonwebtoken::encode(
-        &Header::new(keys.algorithm.to_jwt()),
+    /// The claims as signed: with the keys' audience and issuer.
+    #[derive(Serialize)]
+    struct Signed<'a> {
+        #[serde(flatten)]
+        claims: &'a Claims,
+        aud: &'a str,
+        iss: &'a str,
+    }
+    let mut header = Header::new(keys.algorithm.to_jwt());
+    header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+    let signed = Signed {
         claims,
-        &keys.encoding,
-    )
-    .map_err(Error::Token)
+        aud: &keys.audience,
+        iss: &keys.issuer,
+    };
+    jsonwebtoken::encode(&header, &signed, &keys.encoding).map_err(Error::Token)
 }
 
 /// Verifies a JWT's signature (with the configured algorithm only) and its
@@ -225,12 +277,17 @@ pub fn create_token(keys: &JwtKeys, claims: &Claims) -> Result<String, Error> {
 /// # Ok::<(), xcore::Error>(())
 /// ```
 pub fn decode_token(keys: &JwtKeys, token: &str) -> Result<Claims, AuthFailure> {
-    jsonwebtoken::decode::<Claims>(token, &keys.decoding, &keys.validation)
-        .map(|data| data.claims)
-        .map_err(|err| match err.kind() {
-            ErrorKind::ExpiredSignature => AuthFailure::Expired,
-            _ => AuthFailure::Invalid,
-        })
+    let data =
+        jsonwebtoken::decode::<Claims>(token, &keys.decoding, &keys.validation).map_err(|err| {
+            match err.kind() {
+                ErrorKind::ExpiredSignature => AuthFailure::Expired,
+                _ => AuthFailure::Invalid,
+            }
+        })?;
+    if data.header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE) {
+        return Err(AuthFailure::Invalid);
+    }
+    Ok(data.claims)
 }
 
 #[cfg(test)]
@@ -278,6 +335,38 @@ mod tests {
             Err(AuthFailure::Invalid)
         );
         assert_eq!(decode_token(&keys(), ""), Err(AuthFailure::Invalid));
+    }
+
+    #[test]
+    fn tokens_of_another_audience_issuer_or_type_are_invalid() {
+        let claims = Claims::new("7", Duration::from_secs(60));
+        let other_audience = keys().for_audience("elsewhere", "xcore");
+        let token = create_token(&other_audience, &claims).expect("token");
+        assert_eq!(decode_token(&keys(), &token), Err(AuthFailure::Invalid));
+        let other_issuer = keys().for_audience("xcore", "someone else");
+        let token = create_token(&other_issuer, &claims).expect("token");
+        assert_eq!(decode_token(&keys(), &token), Err(AuthFailure::Invalid));
+        // Same key, audience and issuer, but not typed as an access token.
+        #[derive(Serialize)]
+        struct Untyped<'a> {
+            #[serde(flatten)]
+            claims: &'a Claims,
+            aud: &'a str,
+            iss: &'a str,
+        }
+        let untyped = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &Untyped {
+                claims: &claims,
+                aud: "xcore",
+                iss: "xcore",
+            },
+            &EncodingKey::from_secret(b"unit-test secret, long enough for HS256"),
+        )
+        .expect("token");
+        assert_eq!(decode_token(&keys(), &untyped), Err(AuthFailure::Invalid));
+        let typed = create_token(&keys(), &claims).expect("token");
+        assert_eq!(decode_token(&keys(), &typed), Ok(claims));
     }
 
     #[test]

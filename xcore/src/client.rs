@@ -1,0 +1,297 @@
+//! Who is on the other end of the connection: the client's IP address, from
+//! the socket, or from `Forwarded` / `X-Forwarded-For` when — and only
+//! when — the socket's peer is a proxy the configuration trusts
+//! (`http.trusted_proxies`). Anyone can write those headers; believing them
+//! from anyone else would let a client pick the address its limits count
+//! against.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use axum::extract::ConnectInfo;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use serde::{Deserialize, Deserializer};
+
+/// The client's IP address, as an extractor: `async fn h(client: ClientAddr)`.
+///
+/// ```
+/// use xcore::client::ClientAddr;
+///
+/// async fn whoami(client: ClientAddr) -> String {
+///     format!("you are {client}")
+/// }
+/// ```
+///
+/// Without a socket (a router driven in-process by hand), the address is
+/// `::` (unspecified); `TestClient` requests come from `127.0.0.1` unless
+/// told otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClientAddr(pub IpAddr);
+
+impl fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// An address or a network (`10.0.0.0/8`, `::1`), as `http.trusted_proxies`
+/// lists them.
+///
+/// ```
+/// use xcore::client::IpRange;
+///
+/// let range: IpRange = "10.0.0.0/8".parse().unwrap();
+/// assert!(range.contains("10.1.2.3".parse().unwrap()));
+/// assert!(!range.contains("11.0.0.1".parse().unwrap()));
+/// assert!("10.0.0.0/33".parse::<IpRange>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    network: u128,
+    prefix: u8,
+}
+
+impl IpRange {
+    /// Whether `ip` is in the range.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = as_v6_bits(ip);
+        let mask = match self.prefix {
+            0 => 0,
+            n => u128::MAX << (128 - u32::from(n)),
+        };
+        bits & mask == self.network & mask
+    }
+}
+
+/// IPv4 as IPv4-mapped IPv6, so one comparison serves both.
+fn as_v6_bits(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+impl std::str::FromStr for IpRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || format!("`{text}` is not an IP address or network like 10.0.0.0/8");
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let ip: IpAddr = address.parse().map_err(|_| bad())?;
+        let width = if ip.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = match prefix {
+            Some(prefix) => prefix
+                .parse()
+                .ok()
+                .filter(|p| *p <= width)
+                .ok_or_else(bad)?,
+            None => width,
+        };
+        // IPv4 prefixes count within the mapped address's last 32 bits.
+        let prefix = if ip.is_ipv4() { prefix + 96 } else { prefix };
+        Ok(IpRange {
+            network: as_v6_bits(ip),
+            prefix,
+        })
+    }
+}
+
+/// The trusted proxies: a list, or one comma-separated string (as an
+/// environment variable gives it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(Vec<IpRange>);
+
+impl TrustedProxies {
+    /// Whether `ip` is a trusted proxy.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.0.iter().any(|range| range.contains(ip))
+    }
+
+    /// Whether no proxy is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'de> Deserialize<'de> for TrustedProxies {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        let items = match Raw::deserialize(deserializer)? {
+            Raw::One(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Raw::Many(items) => items,
+        };
+        items
+            .iter()
+            .map(|item| item.parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map(TrustedProxies)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The client address of a request: the socket's peer, or, behind trusted
+/// proxies, the nearest address in the forwarding chain that is not one.
+pub(crate) fn client_addr(parts: &Parts, trusted: &TrustedProxies) -> ClientAddr {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
+    if trusted.is_empty() || !trusted.trusts(peer) {
+        return ClientAddr(peer);
+    }
+    // Walk the chain from the nearest hop back; the first hop we do not
+    // trust is the client as far as anyone honest can tell.
+    let chain = forwarded_chain(&parts.headers);
+    let client = chain
+        .iter()
+        .rev()
+        .copied()
+        .find(|ip| !trusted.trusts(*ip))
+        .or_else(|| chain.first().copied())
+        .unwrap_or(peer);
+    ClientAddr(client)
+}
+
+/// The addresses of `Forwarded: for=…` (RFC 7239) or, without it,
+/// `X-Forwarded-For`, in order (client first). Unparsable entries (names,
+/// `unknown`) end the chain there, so nothing beyond them is believed.
+fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
+    let forwarded: Vec<&str> = headers
+        .get_all("forwarded")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let entries: Vec<String> = if !forwarded.is_empty() {
+        forwarded
+            .iter()
+            .flat_map(|value| value.split(','))
+            .map(|element| {
+                element
+                    .split(';')
+                    .find_map(|pair| {
+                        let (key, value) = pair.trim().split_once('=')?;
+                        key.trim()
+                            .eq_ignore_ascii_case("for")
+                            .then(|| value.trim().trim_matches('"').to_owned())
+                    })
+                    .unwrap_or_default()
+            })
+            .collect()
+    } else {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(|s| s.trim().to_owned())
+            .collect()
+    };
+    let parsed: Vec<Option<IpAddr>> = entries.iter().map(|e| parse_node(e)).collect();
+    // Keep the trustworthy tail: everything after the last unparsable entry.
+    let start = parsed
+        .iter()
+        .rposition(Option::is_none)
+        .map_or(0, |i| i + 1);
+    parsed[start..].iter().flatten().copied().collect()
+}
+
+/// `1.2.3.4`, `1.2.3.4:80`, `[::1]`, `[::1]:80`, `::1`.
+fn parse_node(node: &str) -> Option<IpAddr> {
+    if let Ok(ip) = node.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = node.strip_prefix('[') {
+        return rest.split_once(']').and_then(|(ip, _)| ip.parse().ok());
+    }
+    node.parse::<SocketAddr>().ok().map(|s| s.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn parts(peer: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder();
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let (mut parts, ()) = request.body(()).expect("request").into_parts();
+        parts
+            .extensions
+            .insert(ConnectInfo(peer.parse::<SocketAddr>().expect("peer")));
+        parts
+    }
+
+    fn trusted(list: &str) -> TrustedProxies {
+        TrustedProxies(list.split(',').map(|s| s.parse().expect("range")).collect())
+    }
+
+    fn ip(text: &str) -> ClientAddr {
+        ClientAddr(text.parse().expect("ip"))
+    }
+
+    #[test]
+    fn forwarding_headers_are_ignored_from_untrusted_peers() {
+        let request = parts("203.0.113.9:5000", &[("x-forwarded-for", "1.1.1.1")]);
+        assert_eq!(
+            client_addr(&request, &TrustedProxies::default()),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_addr(&request, &trusted("10.0.0.0/8")),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_nearest_untrusted_hop_is_the_client() {
+        let proxies = trusted("10.0.0.0/8");
+        let request = parts(
+            "10.0.0.2:5000",
+            &[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.5")],
+        );
+        // 6.6.6.6 is whatever the client wrote; 198.51.100.7 reached our proxy.
+        assert_eq!(client_addr(&request, &proxies), ip("198.51.100.7"));
+        let request = parts(
+            "10.0.0.2:5000",
+            &[(
+                "forwarded",
+                "for=192.0.2.60;proto=http, for=\"[2001:db8::1]:4711\"",
+            )],
+        );
+        assert_eq!(client_addr(&request, &proxies), ip("2001:db8::1"));
+        let request = parts(
+            "10.0.0.2:5000",
+            &[("x-forwarded-for", "garbage, 192.0.2.1")],
+        );
+        assert_eq!(client_addr(&request, &proxies), ip("192.0.2.1"));
+        let request = parts("10.0.0.2:5000", &[]);
+        assert_eq!(client_addr(&request, &proxies), ip("10.0.0.2"));
+    }
+
+    #[test]
+    fn ranges_cover_both_families() {
+        let v6: IpRange = "2001:db8::/32".parse().expect("range");
+        assert!(v6.contains("2001:db8::1".parse().expect("ip")));
+        assert!(!v6.contains("2001:db9::1".parse().expect("ip")));
+        let one: IpRange = "127.0.0.1".parse().expect("range");
+        assert!(one.contains("127.0.0.1".parse().expect("ip")));
+        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
+        assert!("nope".parse::<IpRange>().is_err());
+    }
+}
