@@ -9,6 +9,7 @@ mod app;
 mod cache;
 mod database;
 mod guards;
+mod hostile;
 mod openapi;
 mod otp;
 mod rules;

@@ -41,7 +41,7 @@ async fn signed_up(client: &TestClient, email: &str) -> String {
     pair["access_token"].as_str().expect("token").to_owned()
 }
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -66,7 +66,7 @@ fn totp_codes_match_the_rfc_6238_vectors() {
 }
 
 /// RFC 4648 base32 (no padding), written here to stay independent.
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let mut bits = 0u64;
     let mut count = 0;
@@ -87,7 +87,7 @@ fn base32_decode(text: &str) -> Vec<u8> {
 }
 
 /// RFC 4226 HOTP over HMAC-SHA1 with dynamic truncation, independent of xcore.
-fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
+pub(crate) fn hotp(secret: &[u8], counter: u64, digits: u32) -> String {
     let mut mac = <Hmac<sha1::Sha1> as Mac>::new_from_slice(secret).expect("key");
     mac.update(&counter.to_be_bytes());
     let digest = mac.finalize().into_bytes();

@@ -32,6 +32,7 @@ pub fn error_code(response: &xcore::testing::TestResponse) -> String {
         .to_owned()
 }
 
+pub mod process;
 pub mod services;
 
 /// An `OtpSender` that keeps the codes it is asked to send, like a test

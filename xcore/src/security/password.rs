@@ -1,15 +1,18 @@
-//! Password hashing: argon2id in PHC strings, computed on tokio's blocking
-//! threads behind a bounded queue ([`HashPool`]), so a burst of logins
+//! Password hashing: argon2id in PHC strings, computed on a few threads of
+//! its own behind a bounded queue ([`HashPool`]), so a burst of logins
 //! neither stalls the async workers nor grows memory (each hash holds its
 //! argon2 memory, 19 MiB by default) without bound.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use std::cell::RefCell;
+
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
 
 use crate::error::Error;
 
@@ -49,11 +52,13 @@ impl PasswordParams {
     }
 }
 
-/// Runs password hashes a few at a time: at most `concurrency` on blocking
-/// threads, at most `queue` more waiting (each at most `wait`); beyond that,
-/// or after waiting too long, the caller gets a 503 with `Retry-After`.
-/// Memory is then bounded by `concurrency` hashes whatever the burst, and
-/// the async workers keep at least one core.
+/// Runs password hashes a few at a time, on threads of its own: at most
+/// `concurrency` at once, at most `queue` more waiting (each at most
+/// `wait`); beyond that, or after waiting too long, the caller gets a 503
+/// with `Retry-After`. Memory is then bounded by `concurrency` hashes
+/// whatever the burst — the same few threads reuse the same argon2 memory,
+/// where a pool of many blocking threads would each keep its own — and the
+/// async workers keep at least one core.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -71,10 +76,17 @@ impl PasswordParams {
 /// ```
 #[derive(Clone)]
 pub struct HashPool {
-    running: Arc<Semaphore>,
+    jobs: SyncSender<Job>,
     in_flight: Arc<AtomicUsize>,
+    completed: Arc<AtomicU64>,
     capacity: usize,
     wait: Duration,
+}
+
+/// One hash to run: `run(false)` does it, `run(true)` reports it expired.
+struct Job {
+    deadline: Instant,
+    run: Box<dyn FnOnce(bool) + Send>,
 }
 
 /// One fewer hash than there are cores, at least one.
@@ -88,7 +100,7 @@ pub(crate) fn default_concurrency() -> usize {
 static DEFAULT_POOL: LazyLock<HashPool> =
     LazyLock::new(|| HashPool::new(default_concurrency(), 64, Duration::from_secs(5)));
 
-/// Counts a hash in flight until dropped (also when the caller gives up).
+/// Counts a hash in flight until dropped.
 struct InFlight(Arc<AtomicUsize>);
 
 impl Drop for InFlight {
@@ -103,12 +115,35 @@ fn busy() -> Error {
 
 impl HashPool {
     /// A pool running `concurrency` hashes at once (at least one), with
-    /// `queue` more waiting at most `wait` each.
+    /// `queue` more waiting at most `wait` each. Its threads end when the
+    /// last clone of the pool is dropped.
     pub fn new(concurrency: usize, queue: usize, wait: Duration) -> Self {
         let concurrency = concurrency.max(1);
+        let (jobs, receiver) = std::sync::mpsc::sync_channel::<Job>(queue + concurrency);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for index in 0..concurrency {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("xcore-hash-{index}"))
+                .spawn(move || {
+                    loop {
+                        // The lock is held only while waiting for a job.
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        (job.run)(Instant::now() > job.deadline);
+                    }
+                });
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a password-hashing thread");
+            }
+        }
         HashPool {
-            running: Arc::new(Semaphore::new(concurrency)),
+            jobs,
             in_flight: Arc::new(AtomicUsize::new(0)),
+            completed: Arc::new(AtomicU64::new(0)),
             capacity: concurrency + queue,
             wait,
         }
@@ -119,6 +154,11 @@ impl HashPool {
         self.in_flight.load(Ordering::Acquire)
     }
 
+    /// Hashes computed (made or checked) since the pool was made.
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Acquire)
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
@@ -127,58 +167,117 @@ impl HashPool {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
             return Err(busy());
         }
+        // The count goes with the job: a caller that gives up does not free
+        // a slot a thread is still using.
         let counted = InFlight(Arc::clone(&self.in_flight));
-        let permit = match tokio::time::timeout(
-            self.wait,
-            Arc::clone(&self.running).acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(permit)) => permit,
-            _ => return Err(busy()),
+        let completed = Arc::clone(&self.completed);
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = Job {
+            deadline: Instant::now() + self.wait,
+            run: Box::new(move |expired| {
+                let result = if expired {
+                    Err(busy())
+                } else {
+                    let result = work();
+                    completed.fetch_add(1, Ordering::AcqRel);
+                    result
+                };
+                // Counted out before the answer, so a caller that reads the
+                // count after its answer sees its own hash gone.
+                drop(counted);
+                let _ = reply.send(result);
+            }),
         };
-        // The permit and the count go with the work: a caller that gives
-        // up does not free a slot the blocking thread is still using.
-        tokio::task::spawn_blocking(move || {
-            let _held = (permit, counted);
-            work()
-        })
-        .await
-        .map_err(Error::internal)?
+        match self.jobs.try_send(job) {
+            Ok(()) => answer
+                .await
+                .unwrap_or_else(|_| Err(Error::internal("password hashing thread stopped"))),
+            Err(TrySendError::Full(_)) => Err(busy()),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(Error::internal("password hashing threads stopped"))
+            }
+        }
     }
 
     /// Hashes `password` with `params` (a PHC string with a random salt).
     pub async fn hash(&self, password: &str, params: PasswordParams) -> Result<String, Error> {
         let argon2 = params.argon2()?;
         let password = password.to_owned();
-        self.run(move || {
-            argon2
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|err| Error::internal(format!("password hashing failed: {err}")))
-        })
-        .await
+        self.run(move || hash_on_this_thread(&argon2, password.as_bytes()))
+            .await
     }
 
-    /// Whether `password` matches the PHC string `hash`.
+    /// Whether `password` matches the PHC string `hash` (compared in
+    /// constant time).
     pub async fn verify(&self, password: &str, hash: &str) -> Result<bool, Error> {
         let password = password.to_owned();
         let hash = hash.to_owned();
-        self.run(move || {
-            let parsed = PasswordHash::new(&hash).map_err(|err| {
-                Error::internal(format!("stored password hash is malformed: {err}"))
-            })?;
-            // The verifier reads the parameters from the hash itself.
-            match Argon2::default().verify_password(password.as_bytes(), &parsed) {
-                Ok(()) => Ok(true),
-                Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-                Err(err) => Err(Error::internal(format!(
-                    "password verification failed: {err}"
-                ))),
-            }
-        })
-        .await
+        self.run(move || verify_on_this_thread(password.as_bytes(), &hash))
+            .await
     }
+}
+
+thread_local! {
+    /// The argon2 memory of a hashing thread, kept from one hash to the
+    /// next: the same few megabytes serve every hash, instead of a fresh
+    /// allocation each time that the allocator may keep around.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `argon2` over this thread's memory.
+fn compute(argon2: &Argon2<'_>, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<(), Error> {
+    let blocks = argon2.params().block_count();
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::new());
+        }
+        // Every block is written before it is read: reuse needs no zeroing.
+        argon2
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(|err| Error::internal(format!("password hashing failed: {err}")))
+    })
+}
+
+fn hash_on_this_thread(argon2: &Argon2<'_>, password: &[u8]) -> Result<String, Error> {
+    let salt: [u8; 16] = rand::random();
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    compute(argon2, password, &salt, &mut out)?;
+    let phc = |err: argon2::password_hash::phc::Error| {
+        Error::internal(format!("password hash encoding failed: {err}"))
+    };
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())
+            .map_err(|err| Error::internal(format!("argon2 parameters: {err}")))?,
+        salt: Some(Salt::new(&salt).map_err(phc)?),
+        hash: Some(Output::new(&out).map_err(phc)?),
+    };
+    Ok(hash.to_string())
+}
+
+fn verify_on_this_thread(password: &[u8], hash: &str) -> Result<bool, Error> {
+    let malformed = |err: &dyn std::fmt::Display| {
+        Error::internal(format!("stored password hash is malformed: {err}"))
+    };
+    let parsed = PasswordHash::new(hash).map_err(|e| malformed(&e))?;
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return Err(malformed(&"no salt or no hash"));
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str()).map_err(|e| malformed(&e))?;
+    let version = parsed
+        .version
+        .map(Version::try_from)
+        .transpose()
+        .map_err(|e| malformed(&e))?
+        .unwrap_or_default();
+    let params = Params::try_from(&parsed).map_err(|e| malformed(&e))?;
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    compute(&argon2, password, salt.as_ref(), &mut out)?;
+    // `Output` compares in constant time.
+    Ok(Output::new(&out).map_err(|e| malformed(&e))? == *expected)
 }
 
 /// Hashes `password` with the default parameters; returns a PHC string
