@@ -504,3 +504,116 @@ async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
         "reconnected: {states:?}"
     );
 }
+
+/// Routes that probe the response cache's edges.
+struct Edges;
+
+static PLAIN_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[plugin(name = "edges", prefix = "/edges")]
+impl Edges {
+    #[route(get, "/a/{id}")]
+    #[cached(ttl = 300, key = "k:{id}")]
+    async fn a(Path(id): Path<String>) -> String {
+        format!("a {id}")
+    }
+
+    #[route(get, "/b/{id}")]
+    #[cached(ttl = 300, key = "k:{id}:d")]
+    async fn b(Path(id): Path<String>) -> String {
+        format!("b {id}")
+    }
+
+    #[route(get, "/file")]
+    #[cached(ttl = 300)]
+    async fn file() -> impl IntoResponse {
+        use xcore::http::header;
+        (
+            [
+                (header::CACHE_CONTROL, "max-age=60"),
+                (header::CONTENT_SECURITY_POLICY, "default-src 'none'"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"a.txt\"",
+                ),
+            ],
+            "file",
+        )
+    }
+
+    #[route(get, "/plain")]
+    #[cached(ttl = 300)]
+    async fn plain() -> String {
+        (PLAIN_RUNS.fetch_add(1, Ordering::SeqCst) + 1).to_string()
+    }
+
+    /// A public route that reads the credentials without saying so in its
+    /// types.
+    #[route(get, "/whoami")]
+    #[cached(ttl = 300)]
+    async fn whoami(headers: xcore::http::HeaderMap) -> String {
+        headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("anonymous")
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn the_response_cache_keeps_keys_apart_headers_whole_and_credentials_out() {
+    for backend in services::caches() {
+        let config = backend.apply(common::config());
+        let client = TestClient::new(App::new(config).expect("app").plugin(Edges))
+            .await
+            .expect("app");
+        // `k:{id}:d` for 5 and `k:{id}` for `5:d` are different entries.
+        assert_eq!(client.get("/edges/b/5").send().await.text(), "b 5");
+        assert_eq!(
+            client.get("/edges/a/5:d").send().await.text(),
+            "a 5:d",
+            "{}",
+            backend.name
+        );
+
+        let miss = client.get("/edges/file").send().await;
+        let hit = client.get("/edges/file").send().await;
+        assert_eq!(hit.header("x-cache"), Some("hit"));
+        for response in [&miss, &hit] {
+            assert_eq!(response.header("cache-control"), Some("max-age=60"));
+            assert_eq!(
+                response.header("content-security-policy"),
+                Some("default-src 'none'")
+            );
+            assert_eq!(
+                response.header("content-disposition"),
+                Some("attachment; filename=\"a.txt\"")
+            );
+        }
+
+        // A query the handler never reads does not make new entries.
+        let first = client.get("/edges/plain?junk=1").send().await.text();
+        for junk in 2..20 {
+            let again = client
+                .get(&format!("/edges/plain?junk={junk}"))
+                .send()
+                .await;
+            assert_eq!(again.header("x-cache"), Some("hit"), "{}", backend.name);
+            assert_eq!(again.text(), first);
+        }
+
+        // Credentials on a public route: neither served the shared entry
+        // nor stored into it.
+        assert_eq!(client.get("/edges/whoami").send().await.text(), "anonymous");
+        let with_token = client
+            .get("/edges/whoami")
+            .header("authorization", "Bearer someone")
+            .send()
+            .await;
+        assert_eq!(with_token.text(), "Bearer someone", "{}", backend.name);
+        assert_eq!(with_token.header("x-cache"), Some("bypass"));
+        let anonymous = client.get("/edges/whoami").send().await;
+        assert_eq!(anonymous.text(), "anonymous");
+        assert_eq!(anonymous.header("x-cache"), Some("hit"));
+    }
+}

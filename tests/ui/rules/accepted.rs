@@ -32,28 +32,8 @@ impl Case2 {
     }
 }
 
-pub struct Case7;
-#[plugin(name = "case", prefix = "")]
-impl Case7 {
-    #[route(get, "/x")]
-    
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
-pub struct Case8;
-#[plugin(name = "case", prefix = "/shop")]
-impl Case8 {
-    #[route(get, "/x")]
-    
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
 pub struct Case9;
-#[plugin(name = "case", prefix = "/a/b-c")]
+#[plugin(name = "case", prefix = "")]
 impl Case9 {
     #[route(get, "/x")]
     
@@ -62,20 +42,20 @@ impl Case9 {
     }
 }
 
-pub struct Case18;
-#[plugin(name = "case", prefix = "/case")]
-impl Case18 {
-    #[route(get, "/")]
+pub struct Case10;
+#[plugin(name = "case", prefix = "/shop")]
+impl Case10 {
+    #[route(get, "/x")]
     
     async fn handler() -> &'static str {
         "ok"
     }
 }
 
-pub struct Case19;
-#[plugin(name = "case", prefix = "/case")]
-impl Case19 {
-    #[route(get, "/items")]
+pub struct Case11;
+#[plugin(name = "case", prefix = "/a/b-c")]
+impl Case11 {
+    #[route(get, "/x")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -85,7 +65,7 @@ impl Case19 {
 pub struct Case20;
 #[plugin(name = "case", prefix = "/case")]
 impl Case20 {
-    #[route(get, "/items/")]
+    #[route(get, "/")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -95,7 +75,7 @@ impl Case20 {
 pub struct Case21;
 #[plugin(name = "case", prefix = "/case")]
 impl Case21 {
-    #[route(get, "/items/{id}")]
+    #[route(get, "/items")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -105,7 +85,7 @@ impl Case21 {
 pub struct Case22;
 #[plugin(name = "case", prefix = "/case")]
 impl Case22 {
-    #[route(get, "/{a}/x/{b}")]
+    #[route(get, "/items/")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -115,6 +95,26 @@ impl Case22 {
 pub struct Case23;
 #[plugin(name = "case", prefix = "/case")]
 impl Case23 {
+    #[route(get, "/items/{id}")]
+    
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case24;
+#[plugin(name = "case", prefix = "/case")]
+impl Case24 {
+    #[route(get, "/{a}/x/{b}")]
+    
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case25;
+#[plugin(name = "case", prefix = "/case")]
+impl Case25 {
     #[route(get, "/files/{*rest}")]
     
     async fn handler() -> &'static str {
@@ -122,9 +122,9 @@ impl Case23 {
     }
 }
 
-pub struct Case36;
+pub struct Case38;
 #[plugin(name = "case", prefix = "/case")]
-impl Case36 {
+impl Case38 {
     #[route(get, "/x", auth = "admin")]
     
     async fn handler() -> &'static str {
@@ -132,9 +132,9 @@ impl Case36 {
     }
 }
 
-pub struct Case37;
+pub struct Case39;
 #[plugin(name = "case", prefix = "/case")]
-impl Case37 {
+impl Case39 {
     #[route(get, "/x", auth = "x:y.z-1_2")]
     
     async fn handler() -> &'static str {
@@ -142,31 +142,11 @@ impl Case37 {
     }
 }
 
-pub struct Case42;
+pub struct Case44;
 #[plugin(name = "case", prefix = "/case")]
-impl Case42 {
+impl Case44 {
     #[route(get, "/x", permission = "items:delete")]
     
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
-pub struct Case46;
-#[plugin(name = "case", prefix = "/case")]
-impl Case46 {
-    #[route(get, "/{id}")]
-    #[cached(ttl = 60, key = "produit:{id}")]
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
-pub struct Case47;
-#[plugin(name = "case", prefix = "/case")]
-impl Case47 {
-    #[route(get, "/")]
-    #[cached(ttl = 60, key = "produits:{query.page}")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -175,8 +155,8 @@ impl Case47 {
 pub struct Case48;
 #[plugin(name = "case", prefix = "/case")]
 impl Case48 {
-    #[route(get, "/", auth)]
-    #[cached(ttl = 60, key = "stats:{user}")]
+    #[route(get, "/{id}")]
+    #[cached(ttl = 60, key = "produit:{id}")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -185,18 +165,28 @@ impl Case48 {
 pub struct Case49;
 #[plugin(name = "case", prefix = "/case")]
 impl Case49 {
-    #[route(get, "/", auth)]
-    #[cached(ttl = 60, shared, key = "tarifs")]
+    #[route(get, "/")]
+    #[cached(ttl = 60, key = "produits:{query.page}")]
     async fn handler() -> &'static str {
         "ok"
     }
 }
 
-pub struct Case57;
+pub struct Case50;
 #[plugin(name = "case", prefix = "/case")]
-impl Case57 {
-    #[route(get, "/x", auth)]
-    #[cached(ttl = 60, shared)]
+impl Case50 {
+    #[route(get, "/", auth)]
+    #[cached(ttl = 60, key = "stats:{user}")]
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case51;
+#[plugin(name = "case", prefix = "/case")]
+impl Case51 {
+    #[route(get, "/", auth)]
+    #[cached(ttl = 60, shared, key = "tarifs")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -205,6 +195,16 @@ impl Case57 {
 pub struct Case59;
 #[plugin(name = "case", prefix = "/case")]
 impl Case59 {
+    #[route(get, "/x", auth)]
+    #[cached(ttl = 60, shared)]
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case61;
+#[plugin(name = "case", prefix = "/case")]
+impl Case61 {
     #[route(get, "/x")]
     #[cached(ttl = 60)]
     async fn handler() -> &'static str {

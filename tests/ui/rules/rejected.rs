@@ -42,9 +42,9 @@ impl Case6 {
     }
 }
 
-pub struct Case10;
-#[plugin(name = "case", prefix = "shop")]
-impl Case10 {
+pub struct Case7;
+#[plugin(name = "xcore-auth", prefix = "/case")]
+impl Case7 {
     #[route(get, "/x")]
     
     async fn handler() -> &'static str {
@@ -52,9 +52,9 @@ impl Case10 {
     }
 }
 
-pub struct Case11;
-#[plugin(name = "case", prefix = "/shop/")]
-impl Case11 {
+pub struct Case8;
+#[plugin(name = "XCore", prefix = "/case")]
+impl Case8 {
     #[route(get, "/x")]
     
     async fn handler() -> &'static str {
@@ -63,7 +63,7 @@ impl Case11 {
 }
 
 pub struct Case12;
-#[plugin(name = "case", prefix = "/shop/{id}")]
+#[plugin(name = "case", prefix = "shop")]
 impl Case12 {
     #[route(get, "/x")]
     
@@ -73,7 +73,7 @@ impl Case12 {
 }
 
 pub struct Case13;
-#[plugin(name = "case", prefix = "/a?b")]
+#[plugin(name = "case", prefix = "/shop/")]
 impl Case13 {
     #[route(get, "/x")]
     
@@ -83,7 +83,7 @@ impl Case13 {
 }
 
 pub struct Case14;
-#[plugin(name = "case", prefix = "/a#b")]
+#[plugin(name = "case", prefix = "/shop/{id}")]
 impl Case14 {
     #[route(get, "/x")]
     
@@ -93,7 +93,7 @@ impl Case14 {
 }
 
 pub struct Case15;
-#[plugin(name = "case", prefix = "/a:b")]
+#[plugin(name = "case", prefix = "/a?b")]
 impl Case15 {
     #[route(get, "/x")]
     
@@ -103,7 +103,7 @@ impl Case15 {
 }
 
 pub struct Case16;
-#[plugin(name = "case", prefix = "/a*")]
+#[plugin(name = "case", prefix = "/a#b")]
 impl Case16 {
     #[route(get, "/x")]
     
@@ -113,7 +113,7 @@ impl Case16 {
 }
 
 pub struct Case17;
-#[plugin(name = "case", prefix = "/a//b")]
+#[plugin(name = "case", prefix = "/a:b")]
 impl Case17 {
     #[route(get, "/x")]
     
@@ -122,20 +122,20 @@ impl Case17 {
     }
 }
 
-pub struct Case24;
-#[plugin(name = "case", prefix = "/case")]
-impl Case24 {
-    #[route(get, "items")]
+pub struct Case18;
+#[plugin(name = "case", prefix = "/a*")]
+impl Case18 {
+    #[route(get, "/x")]
     
     async fn handler() -> &'static str {
         "ok"
     }
 }
 
-pub struct Case25;
-#[plugin(name = "case", prefix = "/case")]
-impl Case25 {
-    #[route(get, "/items/:id")]
+pub struct Case19;
+#[plugin(name = "case", prefix = "/a//b")]
+impl Case19 {
+    #[route(get, "/x")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -145,7 +145,7 @@ impl Case25 {
 pub struct Case26;
 #[plugin(name = "case", prefix = "/case")]
 impl Case26 {
-    #[route(get, "/files/*rest")]
+    #[route(get, "items")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -155,7 +155,7 @@ impl Case26 {
 pub struct Case27;
 #[plugin(name = "case", prefix = "/case")]
 impl Case27 {
-    #[route(get, "/items/{id")]
+    #[route(get, "/items/:id")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -165,7 +165,7 @@ impl Case27 {
 pub struct Case28;
 #[plugin(name = "case", prefix = "/case")]
 impl Case28 {
-    #[route(get, "/items/id}")]
+    #[route(get, "/files/*rest")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -175,7 +175,7 @@ impl Case28 {
 pub struct Case29;
 #[plugin(name = "case", prefix = "/case")]
 impl Case29 {
-    #[route(get, "/items/{id}/{id}")]
+    #[route(get, "/items/{id")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -185,7 +185,7 @@ impl Case29 {
 pub struct Case30;
 #[plugin(name = "case", prefix = "/case")]
 impl Case30 {
-    #[route(get, "/items/{}")]
+    #[route(get, "/items/id}")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -195,7 +195,7 @@ impl Case30 {
 pub struct Case31;
 #[plugin(name = "case", prefix = "/case")]
 impl Case31 {
-    #[route(get, "/items/{a-b}")]
+    #[route(get, "/items/{id}/{id}")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -205,7 +205,7 @@ impl Case31 {
 pub struct Case32;
 #[plugin(name = "case", prefix = "/case")]
 impl Case32 {
-    #[route(get, "/items/x{id}")]
+    #[route(get, "/items/{}")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -215,7 +215,7 @@ impl Case32 {
 pub struct Case33;
 #[plugin(name = "case", prefix = "/case")]
 impl Case33 {
-    #[route(get, "/files/{*rest}/x")]
+    #[route(get, "/items/{a-b}")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -225,7 +225,7 @@ impl Case33 {
 pub struct Case34;
 #[plugin(name = "case", prefix = "/case")]
 impl Case34 {
-    #[route(get, "/a//b")]
+    #[route(get, "/items/x{id}")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -235,27 +235,27 @@ impl Case34 {
 pub struct Case35;
 #[plugin(name = "case", prefix = "/case")]
 impl Case35 {
+    #[route(get, "/files/{*rest}/x")]
+    
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case36;
+#[plugin(name = "case", prefix = "/case")]
+impl Case36 {
+    #[route(get, "/a//b")]
+    
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case37;
+#[plugin(name = "case", prefix = "/case")]
+impl Case37 {
     #[route(get, "/a?b=1")]
-    
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
-pub struct Case38;
-#[plugin(name = "case", prefix = "/case")]
-impl Case38 {
-    #[route(get, "/x", auth = "")]
-    
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
-pub struct Case39;
-#[plugin(name = "case", prefix = "/case")]
-impl Case39 {
-    #[route(get, "/x", auth = "Admin")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -265,7 +265,7 @@ impl Case39 {
 pub struct Case40;
 #[plugin(name = "case", prefix = "/case")]
 impl Case40 {
-    #[route(get, "/x", auth = "two words")]
+    #[route(get, "/x", auth = "")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -275,7 +275,17 @@ impl Case40 {
 pub struct Case41;
 #[plugin(name = "case", prefix = "/case")]
 impl Case41 {
-    #[route(get, "/x", auth = "a-role-name-of-sixty-five-characters-which-is-one-more-than-allow")]
+    #[route(get, "/x", auth = "Admin")]
+    
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case42;
+#[plugin(name = "case", prefix = "/case")]
+impl Case42 {
+    #[route(get, "/x", auth = "two words")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -285,17 +295,7 @@ impl Case41 {
 pub struct Case43;
 #[plugin(name = "case", prefix = "/case")]
 impl Case43 {
-    #[route(get, "/x", permission = "Items:Delete")]
-    
-    async fn handler() -> &'static str {
-        "ok"
-    }
-}
-
-pub struct Case44;
-#[plugin(name = "case", prefix = "/case")]
-impl Case44 {
-    #[route(get, "/x", permission = "items delete")]
+    #[route(get, "/x", auth = "a-role-name-of-sixty-five-characters-which-is-one-more-than-allow")]
     
     async fn handler() -> &'static str {
         "ok"
@@ -305,28 +305,28 @@ impl Case44 {
 pub struct Case45;
 #[plugin(name = "case", prefix = "/case")]
 impl Case45 {
-    #[route(get, "/x", permission = "")]
+    #[route(get, "/x", permission = "Items:Delete")]
     
     async fn handler() -> &'static str {
         "ok"
     }
 }
 
-pub struct Case50;
+pub struct Case46;
 #[plugin(name = "case", prefix = "/case")]
-impl Case50 {
-    #[route(get, "/{id}")]
-    #[cached(ttl = 60, key = "produit:{item_id}")]
+impl Case46 {
+    #[route(get, "/x", permission = "items delete")]
+    
     async fn handler() -> &'static str {
         "ok"
     }
 }
 
-pub struct Case51;
+pub struct Case47;
 #[plugin(name = "case", prefix = "/case")]
-impl Case51 {
-    #[route(get, "/")]
-    #[cached(ttl = 60, key = "produits:{user}")]
+impl Case47 {
+    #[route(get, "/x", permission = "")]
+    
     async fn handler() -> &'static str {
         "ok"
     }
@@ -335,8 +335,8 @@ impl Case51 {
 pub struct Case52;
 #[plugin(name = "case", prefix = "/case")]
 impl Case52 {
-    #[route(get, "/", auth)]
-    #[cached(ttl = 60, key = "stats")]
+    #[route(get, "/{id}")]
+    #[cached(ttl = 60, key = "produit:{item_id}")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -346,7 +346,7 @@ pub struct Case53;
 #[plugin(name = "case", prefix = "/case")]
 impl Case53 {
     #[route(get, "/")]
-    #[cached(ttl = 60, key = "produits:{")]
+    #[cached(ttl = 60, key = "produits:{user}")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -355,8 +355,8 @@ impl Case53 {
 pub struct Case54;
 #[plugin(name = "case", prefix = "/case")]
 impl Case54 {
-    #[route(get, "/")]
-    #[cached(ttl = 60, key = "produits:}")]
+    #[route(get, "/", auth)]
+    #[cached(ttl = 60, key = "stats")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -366,7 +366,7 @@ pub struct Case55;
 #[plugin(name = "case", prefix = "/case")]
 impl Case55 {
     #[route(get, "/")]
-    #[cached(ttl = 60, key = "{a-b}")]
+    #[cached(ttl = 60, key = "produits:{")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -376,7 +376,17 @@ pub struct Case56;
 #[plugin(name = "case", prefix = "/case")]
 impl Case56 {
     #[route(get, "/")]
-    #[cached(ttl = 60, key = "{query.}")]
+    #[cached(ttl = 60, key = "produits:}")]
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case57;
+#[plugin(name = "case", prefix = "/case")]
+impl Case57 {
+    #[route(get, "/")]
+    #[cached(ttl = 60, key = "{a-b}")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -385,8 +395,8 @@ impl Case56 {
 pub struct Case58;
 #[plugin(name = "case", prefix = "/case")]
 impl Case58 {
-    #[route(get, "/x")]
-    #[cached(ttl = 60, shared)]
+    #[route(get, "/")]
+    #[cached(ttl = 60, key = "{query.}")]
     async fn handler() -> &'static str {
         "ok"
     }
@@ -395,6 +405,16 @@ impl Case58 {
 pub struct Case60;
 #[plugin(name = "case", prefix = "/case")]
 impl Case60 {
+    #[route(get, "/x")]
+    #[cached(ttl = 60, shared)]
+    async fn handler() -> &'static str {
+        "ok"
+    }
+}
+
+pub struct Case62;
+#[plugin(name = "case", prefix = "/case")]
+impl Case62 {
     #[route(get, "/x")]
     #[cached(ttl = 0)]
     async fn handler() -> &'static str {

@@ -396,3 +396,48 @@ impl Cache {
         Ok(value)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn counters_and_versions(cache: Cache) {
+        assert_eq!(cache.count("c", 60).await.expect("count").value, 1);
+        let second = cache.count("c", 60).await.expect("count");
+        assert_eq!(second.value, 2);
+        assert!(second.expires_in <= Duration::from_secs(60));
+        cache.decrement("c").await.expect("decrement");
+        assert_eq!(cache.count("c", 60).await.expect("count").value, 2);
+        cache.decrement("missing").await.expect("decrement");
+        assert!(!cache.exists("missing").await.expect("exists"));
+
+        cache.set_max("v", 5, 60).await.expect("set");
+        cache.set_max("v", 3, 60).await.expect("set");
+        assert_eq!(
+            cache.get("v").await.expect("get").as_deref(),
+            Some("5"),
+            "never back"
+        );
+        cache.set_max("v", 8, 60).await.expect("set");
+        assert_eq!(cache.get("v").await.expect("get").as_deref(), Some("8"));
+    }
+
+    #[tokio::test]
+    async fn counters_and_monotonic_numbers_in_memory() {
+        counters_and_versions(Cache::memory(1 << 20)).await;
+    }
+
+    #[tokio::test]
+    async fn counters_and_monotonic_numbers_in_redis() {
+        let Ok(url) = std::env::var("XCORE_TEST_REDIS_URL") else {
+            eprintln!("skipped: XCORE_TEST_REDIS_URL is not set");
+            return;
+        };
+        let config = CacheConfig {
+            url: Some(url.as_str().into()),
+            prefix: format!("xcore-unit-{}:", uuid::Uuid::new_v4().simple()),
+            ..CacheConfig::default()
+        };
+        counters_and_versions(Cache::connect(&config).expect("cache")).await;
+    }
+}

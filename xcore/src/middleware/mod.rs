@@ -19,7 +19,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 
 use crate::config::Config;
 use crate::error::Error;
@@ -42,7 +42,11 @@ pub(crate) fn wrap(router: Router, config: &Config) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                        // The error itself is logged where it is made
+                        // (`Error`'s response); a load-shedding 503 is no
+                        // failure of the server's.
+                        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // Browsers must not guess a JSON answer is HTML or script.
