@@ -31,6 +31,10 @@ pub mod database {}
 #[doc = include_str!("../../book/src/cache.md")]
 pub mod cache {}
 
+/// Chapter "Rate limits" of the guide.
+#[doc = include_str!("../../book/src/rate-limits.md")]
+pub mod rate_limits {}
+
 /// Chapter "Authentication" of the guide.
 #[doc = include_str!("../../book/src/authentication.md")]
 pub mod authentication {}

@@ -12,6 +12,7 @@ mod guards;
 mod hostile;
 mod openapi;
 mod otp;
+mod rate_limits;
 mod rules;
 mod seed_tour;
 mod ui;

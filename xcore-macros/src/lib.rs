@@ -12,6 +12,7 @@
 mod cached;
 mod diagnostics;
 mod plugin;
+mod rate_limit;
 mod route;
 mod runtime;
 
@@ -195,4 +196,47 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
     cached::outside_plugin(item.into()).into()
+}
+
+/// Limits how often a route may be called: `#[rate_limit(3, per = "minute",
+/// key = user)]`, next to its `#[route]` in a `#[plugin]` impl block.
+///
+/// ```
+/// use xcore::prelude::*;
+///
+/// pub struct Codes;
+///
+/// #[plugin(prefix = "/codes")]
+/// impl Codes {
+///     /// Three codes a minute per user, and twenty a day.
+///     #[route(post, "/envoyer", auth, status = 202)]
+///     #[rate_limit(3, per = "minute", key = user)]
+///     #[rate_limit(20, per = "day", key = user)]
+///     async fn envoyer() {}
+///
+///     /// Per client address, and per item.
+///     #[route(post, "/{id}/vote")]
+///     #[rate_limit(10, per = "hour", key = [ip, "{id}"])]
+///     async fn voter(Path(id): Path<u64>) {}
+/// }
+/// ```
+///
+/// | option | meaning |
+/// |---|---|
+/// | the count | requests allowed per period (at least 1) |
+/// | `per` | `"second"`, `"minute"`, `"hour"` or `"day"` |
+/// | `key` | what the count is kept per: `user` (guarded routes), `ip` (the client address), a path parameter `"{id}"`, or a list; default `user` on a guarded route, `ip` otherwise |
+/// | `fail` | `"open"` (default: serve when the shared store, Redis, is down) or `"closed"` (answer 503) |
+///
+/// The count is a GCRA (a smooth window, never twice the limit at a
+/// boundary), in-process by default, in Redis when `cache.url` is set, so
+/// several instances together allow the limit once. Past it: 429 with
+/// `Retry-After` and the `RateLimit` / `RateLimit-Policy` headers.
+/// Configuration can change or remove any route's limits by its id
+/// (`plugin.handler`): `[rate_limit.routes] "codes.envoyer" = "5/minute"`.
+///
+/// By hand: `RouteInfo::post("/envoyer").limit(RateLimit::new(3, 60).key_user())`.
+#[proc_macro_attribute]
+pub fn rate_limit(_args: TokenStream, item: TokenStream) -> TokenStream {
+    rate_limit::outside_plugin(item.into()).into()
 }

@@ -33,6 +33,8 @@ runtime_paths! {
     guard => Guard;
     /// `#[cached]` on a route.
     cache_policy => CachePolicy;
+    /// `#[rate_limit]` on a route.
+    rate_limit => RateLimit;
     /// One migration file.
     migration => Migration;
     /// `std::sync::Arc`, for `&self` handlers.

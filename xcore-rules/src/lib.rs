@@ -24,6 +24,7 @@
 pub mod cache;
 pub mod name;
 pub mod path;
+pub mod rate_limit;
 pub mod status;
 
 use std::fmt;

@@ -15,6 +15,9 @@
 //!   (the handler's 200 rewritten by a response layer) against a hand-written
 //!   handler returning `(StatusCode::CREATED, ..)`. A `GET` so that the
 //!   request is the same as above; only the status path differs.
+//! * `limit/limited` vs `routing/xcore_macro`: the same route with an
+//!   in-process `#[rate_limit]` it never reaches (target: ≥ 0.95 of the
+//!   unlimited route's throughput, i.e. a time ratio ≤ 1.05).
 //! * `app/full_stack` vs `routing/axum_by_hand`: the whole `App::into_router`
 //!   (request id, tracing span, JSON errors, panic guard, body limit), for
 //!   information.
@@ -64,6 +67,14 @@ impl Bench {
     async fn created(id: Path<u64>) -> Json<Item> {
         show_item(id).await
     }
+
+    /// The `/items/{id}` route with a limit it never reaches: the cost of
+    /// counting, not of refusing.
+    #[route(get, "/limited/{id}")]
+    #[rate_limit(1_000_000_000, per = "second", key = ip)]
+    async fn limited(id: Path<u64>) -> Json<Item> {
+        show_item(id).await
+    }
 }
 
 async fn created_item(id: Path<u64>) -> (StatusCode, Json<Item>) {
@@ -86,6 +97,9 @@ impl xcore::Plugin for ByHand {
             )
     }
 }
+
+/// Ratios measured in interleaved rounds, printed with criterion's.
+static INTERLEAVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
 fn app() -> App {
     App::new(xcore::testing::config())
@@ -153,6 +167,39 @@ fn benches(c: &mut Criterion) {
         plain.clone(),
         request("/bench/created/7", None),
     );
+    measure(
+        c,
+        &rt,
+        "limit/limited",
+        plain.clone(),
+        request("/bench/limited/7", None),
+    );
+    let (ratio, limited, unlimited) = support::interleaved(
+        &rt,
+        &plain,
+        request("/bench/limited/7", None),
+        &plain,
+        request("/bench/items/7", None),
+        41,
+        20_000,
+    );
+    INTERLEAVED.lock().expect("interleaved").push(format!(
+        "  rate-limited / unlimited route, plugin router, interleaved  {ratio:.3}   ({limited:.0} ns vs {unlimited:.0} ns; throughput {:.3})",
+        1.0 / ratio
+    ));
+    let (ratio, limited, unlimited) = support::interleaved(
+        &rt,
+        &full,
+        request("/bench/limited/7", None),
+        &full,
+        request("/bench/items/7", None),
+        41,
+        20_000,
+    );
+    INTERLEAVED.lock().expect("interleaved").push(format!(
+        "  rate-limited / unlimited route, full app, interleaved       {ratio:.3}   ({limited:.0} ns vs {unlimited:.0} ns; throughput {:.3})",
+        1.0 / ratio
+    ));
     measure(
         c,
         &rt,
@@ -264,6 +311,11 @@ fn main() {
             "status/axum_by_hand",
         ),
         (
+            "rate-limited route (in-process) / the same route unlimited",
+            "limit/limited",
+            "routing/xcore_macro",
+        ),
+        (
             "auth = \"admin\" route / unguarded route",
             "guard/admin",
             "guard/public",
@@ -284,4 +336,7 @@ fn main() {
             "routing/axum_by_hand",
         ),
     ]);
+    for line in INTERLEAVED.lock().expect("interleaved").iter() {
+        println!("{line}");
+    }
 }

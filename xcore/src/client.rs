@@ -9,8 +9,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::ConnectInfo;
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use serde::{Deserialize, Deserializer};
 
 /// The client's IP address, as an extractor: `async fn h(client: ClientAddr)`.
@@ -146,8 +146,16 @@ impl<'de> Deserialize<'de> for TrustedProxies {
 /// The client address of a request: the socket's peer, or, behind trusted
 /// proxies, the nearest address in the forwarding chain that is not one.
 pub(crate) fn client_addr(parts: &Parts, trusted: &TrustedProxies) -> ClientAddr {
-    let peer = parts
-        .extensions
+    client_addr_of(&parts.extensions, &parts.headers, trusted)
+}
+
+/// [`client_addr`] from a request's extensions and headers.
+pub(crate) fn client_addr_of(
+    extensions: &Extensions,
+    headers: &HeaderMap,
+    trusted: &TrustedProxies,
+) -> ClientAddr {
+    let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
     if trusted.is_empty() || !trusted.trusts(peer) {
@@ -155,7 +163,7 @@ pub(crate) fn client_addr(parts: &Parts, trusted: &TrustedProxies) -> ClientAddr
     }
     // Walk the chain from the nearest hop back; the first hop we do not
     // trust is the client as far as anyone honest can tell.
-    let chain = forwarded_chain(&parts.headers);
+    let chain = forwarded_chain(headers);
     let client = chain
         .iter()
         .rev()

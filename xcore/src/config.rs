@@ -21,6 +21,8 @@
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
 //! | `http.trusted_proxies`      | `XCORE_HTTP_TRUSTED_PROXIES`       | none             |
 //! | `rate_limit.builtin`        | `XCORE_RATE_LIMIT_BUILTIN`         | `true`           |
+//! | `rate_limit.builtin_default` | `XCORE_RATE_LIMIT_BUILTIN_DEFAULT` | none: each built-in limit as declared |
+//! | `rate_limit.routes`         | `XCORE_RATE_LIMIT_ROUTES` (`{"codes.envoyer"="off"}`) | none |
 //! | `otp.length`, `otp.ttl_secs`, `otp.max_attempts` | `XCORE_OTP_*` | `6`, `300`, `5` |
 //! | `otp.totp_issuer`           | `XCORE_OTP_TOTP_ISSUER`            | `xcore`          |
 //! | `openapi.enabled`, `openapi.path` | `XCORE_OPENAPI_ENABLED`, `XCORE_OPENAPI_PATH` | on in development only, `/openapi.json` |
@@ -439,16 +441,28 @@ pub struct HttpConfig {
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RateLimitConfig {
-    /// Whether the built-in endpoints' per-address limits apply (login
-    /// failures per client address). Off for load tests and suites that
-    /// sign many accounts up from one address; the per-account login
-    /// throttle stays on regardless.
+    /// Whether the built-in endpoints' limits apply (login failures per
+    /// client address, and the route limits of `/auth`). Off for load
+    /// tests and suites that sign many accounts up from one address; the
+    /// per-account login throttle stays on regardless.
     pub builtin: bool,
+    /// One quota (`"20/minute"`) for every limit of the built-in
+    /// endpoints, each keeping its key.
+    pub builtin_default: Option<String>,
+    /// Limits by route id (`plugin.handler`): `"off"`, or a comma-separated
+    /// list that replaces the declared ones (`"5/minute, 100/day"`; keys
+    /// as declared, else the user on a guarded route and the address
+    /// otherwise).
+    pub routes: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for RateLimitConfig {
     fn default() -> Self {
-        RateLimitConfig { builtin: true }
+        RateLimitConfig {
+            builtin: true,
+            builtin_default: None,
+            routes: std::collections::BTreeMap::new(),
+        }
     }
 }
 

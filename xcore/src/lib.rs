@@ -56,6 +56,7 @@ pub mod openapi;
 pub mod otp;
 mod plugin;
 pub mod prelude;
+pub mod rate_limit;
 pub mod security;
 mod state;
 pub mod testing;
@@ -69,7 +70,7 @@ pub use error::{AuthFailure, Error, Result};
 pub use guard::{CurrentUser, Guard};
 pub use plugin::{Method, MountedRoute, Plugin, PluginMeta, RouteInfo, Routes};
 pub use state::AppState;
-pub use xcore_macros::{cached, plugin, route};
+pub use xcore_macros::{cached, plugin, rate_limit, route};
 
 /// HTTP types (status codes, headers), re-exported from `http` via axum.
 pub mod http {

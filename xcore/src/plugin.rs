@@ -20,6 +20,7 @@ use crate::cache::CachePolicy;
 use crate::db::Migration;
 use crate::guard::Guard;
 use crate::openapi::Operation;
+use crate::rate_limit::{LimitSlot, Limited, RateLimit};
 use crate::state::AppState;
 
 /// A set of routes mounted under a prefix, with metadata.
@@ -211,6 +212,8 @@ pub struct RouteInfo {
     /// Adds the route's parameters, body and response to the API document
     /// (`#[route]` derives it from the handler's types).
     pub describe: Option<fn(&mut Operation<'_>)>,
+    /// Rate limits (`#[rate_limit]`), applied after the guard.
+    pub limits: Vec<RateLimit>,
 }
 
 impl RouteInfo {
@@ -226,6 +229,7 @@ impl RouteInfo {
             description: None,
             status: None,
             describe: None,
+            limits: Vec::new(),
         }
     }
 
@@ -265,6 +269,23 @@ impl RouteInfo {
     pub fn cache(mut self, policy: CachePolicy) -> Self {
         self.cache = Some(policy);
         self
+    }
+
+    /// Adds a rate limit (several may apply: 5 a minute and 100 a day).
+    pub fn limit(mut self, limit: RateLimit) -> Self {
+        self.limits.push(limit);
+        self
+    }
+
+    /// The route's id in configuration, `plugin.handler` (or
+    /// `plugin.METHOD /path` for a hand-written route without a handler
+    /// name).
+    pub fn id(&self, plugin: &str) -> String {
+        if self.handler.is_empty() {
+            format!("{plugin}.{} {}", self.method, self.path)
+        } else {
+            format!("{plugin}.{}", self.handler)
+        }
     }
 
     /// Sets the summary and description shown in the API documentation
@@ -308,7 +329,14 @@ impl RouteInfo {
 /// [`GuardLayer`](crate::guard::GuardLayer) and builds one axum router.
 #[derive(Default)]
 pub struct Routes {
-    entries: Vec<(RouteInfo, MethodRouter<AppState>)>,
+    entries: Vec<RouteEntry>,
+}
+
+/// One route: its description, its handler, and where its limits go.
+pub(crate) struct RouteEntry {
+    pub(crate) info: RouteInfo,
+    pub(crate) method_router: MethodRouter<AppState>,
+    pub(crate) limits: Option<LimitSlot>,
 }
 
 impl Routes {
@@ -323,20 +351,41 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let method_router = match info.status {
-            Some(status) => on(info.method.filter(), WithStatus { handler, status }),
-            None => on(info.method.filter(), handler),
+        // Declared limits wrap the handler (no extra layer); the app fills
+        // the slot with the limits configuration leaves it.
+        let slot = (!info.limits.is_empty()).then(LimitSlot::default);
+        let method_router = match (info.status, &slot) {
+            (Some(status), Some(slot)) => on(
+                info.method.filter(),
+                Limited {
+                    handler: WithStatus { handler, status },
+                    slot: Arc::clone(slot),
+                },
+            ),
+            (None, Some(slot)) => on(
+                info.method.filter(),
+                Limited {
+                    handler,
+                    slot: Arc::clone(slot),
+                },
+            ),
+            (Some(status), None) => on(info.method.filter(), WithStatus { handler, status }),
+            (None, None) => on(info.method.filter(), handler),
         };
-        self.entries.push((info, method_router));
+        self.entries.push(RouteEntry {
+            info,
+            method_router,
+            limits: slot,
+        });
         self
     }
 
     /// The route table.
     pub fn infos(&self) -> impl ExactSizeIterator<Item = &RouteInfo> {
-        self.entries.iter().map(|(info, _)| info)
+        self.entries.iter().map(|entry| &entry.info)
     }
 
-    pub(crate) fn into_entries(self) -> Vec<(RouteInfo, MethodRouter<AppState>)> {
+    pub(crate) fn into_entries(self) -> Vec<RouteEntry> {
         self.entries
     }
 }

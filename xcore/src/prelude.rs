@@ -27,4 +27,4 @@ pub use axum::Json;
 pub use axum::extract::{Path, Query, State};
 pub use axum::http::StatusCode;
 pub use axum::response::IntoResponse;
-pub use xcore_macros::{cached, plugin, route};
+pub use xcore_macros::{cached, plugin, rate_limit, route};

@@ -12,6 +12,7 @@ pub use crate::db::Migration;
 pub use crate::guard::Guard;
 pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipInput, SkipOutput};
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
+pub use crate::rate_limit::RateLimit;
 pub use crate::state::AppState;
 
 /// Compile-time check that a handler argument other than the last is an

@@ -47,8 +47,9 @@ use crate::state::AppState;
 
 /// A configuration for tests: a fixed app secret, a fresh SQLite database
 /// of its own in the system's temporary folder (so tests run in parallel
-/// and an app can be restarted on it), the in-process cache, and cheap
-/// password hashing.
+/// and an app can be restarted on it), the in-process cache, cheap
+/// password hashing, and the built-in endpoints' rate limits off
+/// (`rate_limit.builtin = false`; the per-account login limit stays).
 ///
 /// ```
 /// let config = xcore::testing::config();
@@ -67,6 +68,9 @@ pub fn config() -> Config {
     // Cheap password hashing: tests log in often; production keeps OWASP's cost.
     config.auth.argon2_memory_kib = 1024;
     config.auth.argon2_iterations = 1;
+    // Every request of a test comes from one address: the built-in
+    // endpoints' per-address limits would soon refuse them.
+    config.rate_limit.builtin = false;
     config
 }
 

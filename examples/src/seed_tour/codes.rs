@@ -27,8 +27,10 @@ pub struct Verification {
 #[plugin(name = "codes", version = "1.0.0", prefix = "/codes", tags = ["codes"])]
 impl Codes {
     /// Generates a code (e.g. "847291", valid 300 s) and hands it to the
-    /// app's sender; in development it is written to the log.
+    /// app's sender; in development it is written to the log. Three a
+    /// minute per user.
     #[route(post, "/envoyer", auth, status = 202)]
+    #[rate_limit(3, per = "minute", key = user)]
     async fn envoyer(
         State(state): State<AppState>,
         otp: Otp,

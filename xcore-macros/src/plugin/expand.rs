@@ -14,6 +14,7 @@ use crate::route::Route;
 use crate::route::model::GuardSpec;
 use crate::route::parse::HttpMethod;
 use crate::runtime;
+use xcore_rules::rate_limit::KeyPart;
 
 pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
     let PluginModel {
@@ -147,6 +148,17 @@ fn route(route: &Route) -> TokenStream {
         let description = description.unwrap_or_else(|| quote!(::core::option::Option::None));
         quote!(.docs(#summary, #description))
     });
+    let limits = route.limits.iter().map(|limit| {
+        let rate_limit = runtime::rate_limit();
+        let (count, secs) = (limit.count, limit.period_secs);
+        let keys = limit.key.iter().map(|part| match part {
+            KeyPart::User => quote!(.key_user()),
+            KeyPart::Ip => quote!(.key_ip()),
+            KeyPart::Param(name) => quote!(.key_param(#name)),
+        });
+        let closed = limit.fail_closed.then(|| quote!(.fail_closed()));
+        quote!(.limit(#rate_limit::new(#count, #secs) #(#keys)* #closed))
+    });
     let status = route.status.map(|code| {
         let success_status = runtime::success_status();
         quote!(.status(#success_status(#code)))
@@ -161,7 +173,8 @@ fn route(route: &Route) -> TokenStream {
                 #docs
                 #status
                 #describe
-                #cache,
+                #cache
+                #(#limits)*,
             #handler,
         )
     }

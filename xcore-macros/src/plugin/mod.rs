@@ -12,6 +12,7 @@ use syn::{ImplItem, ItemImpl};
 
 use crate::cached;
 use crate::diagnostics::Errors;
+use crate::rate_limit;
 use crate::route::{self, Route};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -78,9 +79,12 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
             .partition(route::is_route_attribute);
         let (cached_attrs, other): (Vec<_>, Vec<_>) =
             other.into_iter().partition(cached::is_cached_attribute);
+        let (limit_attrs, other): (Vec<_>, Vec<_>) = other
+            .into_iter()
+            .partition(rate_limit::is_rate_limit_attribute);
         *attrs = other;
         let ImplItem::Fn(func) = item else {
-            for attr in route_attrs.iter().chain(&cached_attrs) {
+            for attr in route_attrs.iter().chain(&cached_attrs).chain(&limit_attrs) {
                 errors.error(
                     syn::spanned::Spanned::span(attr.path()),
                     "this attribute goes on a method (an `async fn`) of the plugin",
@@ -107,12 +111,24 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
                     "`#[cached]` caches a route: add `#[route(get, \"/path\")]` to this method",
                 );
             }
+            if let Some(attr) = limit_attrs.first() {
+                errors.error(
+                    syn::spanned::Spanned::span(attr.path()),
+                    "`#[rate_limit]` limits a route: add `#[route(post, \"/path\")]` to this method",
+                );
+            }
             continue;
         };
         if let Some(mut route) = route::model::build(first, func, errors) {
             if let Some(attr) = cached_attrs.first() {
                 route.cache = cached::model::build(attr, &route, errors);
             }
+            let limits: Vec<_> = limit_attrs
+                .iter()
+                .filter_map(|attr| rate_limit::model::build(attr, &route, errors))
+                .collect();
+            rate_limit::model::check_distinct(&limits, errors);
+            route.limits = limits;
             routes.push(route);
         }
     }

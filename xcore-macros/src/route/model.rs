@@ -38,6 +38,8 @@ pub(crate) struct Route {
     pub handler: Handler,
     /// Set by `#[cached]` once the route is built.
     pub cache: Option<crate::cached::CacheSpec>,
+    /// Set by `#[rate_limit]`s once the route is built.
+    pub limits: Vec<crate::rate_limit::LimitSpec>,
 }
 
 /// Builds the route declared by `attr` on `func`, or reports why it cannot.
@@ -79,6 +81,7 @@ pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) ->
         status: args.status,
         handler,
         cache: None,
+        limits: Vec::new(),
     })
 }
 

@@ -117,3 +117,59 @@ pub fn print_ratios(pairs: &[(&str, &str, &str)]) {
         }
     }
 }
+
+/// Interleaved rounds of `a` and `b` (each round: `batch` requests to one,
+/// then to the other, the order alternating), so drift of the machine hits
+/// both alike: the median of the rounds' time ratios a/b, and the medians
+/// of each in ns per request. For comparisons that must hold within a few
+/// per cent, where consecutive criterion groups drift more than that.
+// The cache bench shares this module without using it.
+#[allow(dead_code)]
+pub fn interleaved(
+    rt: &Runtime,
+    a: &Router,
+    make_a: impl Fn() -> Request<Body>,
+    b: &Router,
+    make_b: impl Fn() -> Request<Body>,
+    rounds: usize,
+    batch: usize,
+) -> (f64, f64, f64) {
+    let time = |router: &Router, make: &dyn Fn() -> Request<Body>| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..batch {
+                let response = router.clone().oneshot(make()).await.expect("infallible");
+                assert!(response.status().is_success());
+                black_box(
+                    to_bytes(response.into_body(), usize::MAX)
+                        .await
+                        .expect("body"),
+                );
+            }
+            start.elapsed().as_secs_f64() * 1e9 / batch as f64
+        })
+    };
+    // Warm both up.
+    time(a, &make_a);
+    time(b, &make_b);
+    let mut ratios = Vec::with_capacity(rounds);
+    let mut times_a = Vec::with_capacity(rounds);
+    let mut times_b = Vec::with_capacity(rounds);
+    for round in 0..rounds {
+        let (ta, tb) = if round % 2 == 0 {
+            let ta = time(a, &make_a);
+            (ta, time(b, &make_b))
+        } else {
+            let tb = time(b, &make_b);
+            (time(a, &make_a), tb)
+        };
+        ratios.push(ta / tb);
+        times_a.push(ta);
+        times_b.push(tb);
+    }
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    (median(ratios), median(times_a), median(times_b))
+}

@@ -61,6 +61,7 @@ use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{Db, Migration};
 use crate::error::{AuthFailure, Error};
+use crate::rate_limit::{Limiter, RateLimit};
 use crate::security::{
     Claims, HashPool, JwtKeys, PasswordParams, create_token, default_concurrency, needs_rehash,
 };
@@ -133,6 +134,8 @@ pub struct Accounts {
     login_by_account: Limit,
     login_by_address: Option<Limit>,
     checks: Limit,
+    /// Refreshes per session (`None` with `rate_limit.builtin = false`).
+    refresh_limit: Option<Arc<Limiter>>,
     hasher: HashPool,
     dummy_hash: Arc<OnceCell<String>>,
     actor: Actor,
@@ -188,6 +191,7 @@ impl Accounts {
                 )
             }),
             checks: Limit::new(cache.scoped("checks"), auth.login_max_failures, window),
+            refresh_limit: refresh_limit(config, &cache),
             hasher: HashPool::new(
                 concurrency,
                 auth.hash_queue,
@@ -500,7 +504,12 @@ impl Accounts {
     /// Exchanges a refresh token for a new pair. A token used twice revokes
     /// its whole session (someone else holds a copy).
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, Error> {
-        match self.sessions.use_refresh_token(refresh_token).await? {
+        let limit = self.refresh_limit.as_deref();
+        match self
+            .sessions
+            .use_refresh_token(refresh_token, limit)
+            .await?
+        {
             Ok(refreshed) => {
                 self.issue(
                     refreshed.user,
@@ -527,6 +536,7 @@ impl Accounts {
                 Err(Error::Unauthorized(AuthFailure::Invalid))
             }
             Err(RefreshRefused::Invalid) => Err(Error::Unauthorized(AuthFailure::Invalid)),
+            Err(RefreshRefused::Limited(retry_after)) => Err(too_many(retry_after)),
         }
     }
 
@@ -754,6 +764,24 @@ impl Accounts {
         tracing::info!(user = id, "first administrator set up");
         Ok(())
     }
+}
+
+/// Refreshes allowed per session: 10 a minute, or `rate_limit.builtin_default`.
+fn refresh_limit(config: &Config, cache: &Cache) -> Option<Arc<Limiter>> {
+    let settings = &config.rate_limit;
+    if !settings.builtin {
+        return None;
+    }
+    let limit = settings
+        .builtin_default
+        .as_deref()
+        .and_then(|spec| RateLimit::parse(spec).ok())
+        .unwrap_or_else(|| RateLimit::new(10, 60));
+    Some(Limiter::new(
+        limit.count(),
+        limit.period(),
+        &cache.scoped("refresh-per-session"),
+    ))
 }
 
 fn bad_code() -> Error {

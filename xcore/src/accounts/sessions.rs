@@ -14,6 +14,7 @@ use super::versions::Versions;
 use crate::clock;
 use crate::db::Db;
 use crate::error::{AuthFailure, Error};
+use crate::rate_limit::Limiter;
 use crate::security::{random_token, sha256_hex};
 
 /// The sessions table.
@@ -38,6 +39,8 @@ pub(crate) enum RefreshRefused {
     Invalid,
     /// Used before: someone else holds a copy; the session must end.
     Reused { user: i64, session: String },
+    /// The session refreshed too often; the token is still good later.
+    Limited(std::time::Duration),
 }
 
 impl Sessions {
@@ -90,6 +93,7 @@ impl Sessions {
     pub(crate) async fn use_refresh_token(
         &self,
         token: &str,
+        per_session: Option<&Limiter>,
     ) -> Result<Result<Refreshed, RefreshRefused>, Error> {
         let hash = sha256_hex(token);
         type Row = (String, i64, i64, i64, i64, String, i64, i64, i64, i64);
@@ -123,6 +127,16 @@ impl Sessions {
         // Sessions last a fixed time from login; refreshing does not extend them.
         if revoked != 0 || epoch < current_epoch || expires_at.min(session_ends) <= clock::now() {
             return Ok(Err(RefreshRefused::Invalid));
+        }
+        // Counted before the token is spent, so a refused refresh keeps it.
+        if let Some(limiter) = per_session {
+            let decision = limiter.check(&session).await.map_err(|err| {
+                tracing::warn!(error = %err, "refresh limit unavailable: refused");
+                Error::Unavailable("rate limits unavailable".into())
+            })?;
+            if !decision.allowed {
+                return Ok(Err(RefreshRefused::Limited(decision.retry_after)));
+            }
         }
         let marked =
             sqlx::query("UPDATE xcore_refresh_tokens SET used = 1 WHERE hash = $1 AND used = 0")

@@ -172,8 +172,22 @@ impl App {
         plugins
     }
 
+    /// Names of the built-in plugins this app mounts (their limits follow
+    /// `rate_limit.builtin`).
+    fn builtin_names(&self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if self.config.auth.endpoints {
+            names.push("auth");
+        }
+        if self.config.admin.endpoints {
+            names.push("admin");
+        }
+        names
+    }
+
     async fn build(self) -> Result<(Router, AppState), Error> {
         self.warn_about_the_secret();
+        let builtin = self.builtin_names();
         if self.config.env == Environment::Production && !self.otp_sender.production_ready() {
             return Err(Error::Config(
                 "one-time codes would be written to the log: register a real sender with \
@@ -210,7 +224,7 @@ impl App {
         let reserved: Vec<String> = std::iter::once(middleware::HEALTH.to_owned())
             .chain(crate::openapi::reserved_paths(state.config()))
             .collect();
-        let (router, table) = mount::mount(&plugins, &state, &reserved)?;
+        let (router, table) = mount::mount(&plugins, &state, &reserved, &builtin)?;
         let mut router = router.layer(middleware::RejectNulLayer::new(
             state.config().http.body_limit_bytes,
         ));

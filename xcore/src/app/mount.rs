@@ -15,13 +15,15 @@ use axum::Router;
 use axum::routing::MethodRouter;
 
 use crate::cache::CacheLayer;
+use crate::config::Config;
 use crate::error::Error;
 use crate::guard::GuardLayer;
-use crate::plugin::{Method, MountedRoute, Plugin, RouteInfo};
+use crate::plugin::{Method, MountedRoute, Plugin, RouteEntry, RouteInfo};
+use crate::rate_limit::{self, LimitKey, Limiter, Limits, RateLimit, RateLimitLayer, RouteLimit};
 use crate::state::AppState;
 
 /// Every route of every plugin, from one call of each plugin's `routes()`.
-fn entries(plugins: &[Arc<dyn Plugin>]) -> Vec<(MountedRoute, MethodRouter<AppState>)> {
+fn entries(plugins: &[Arc<dyn Plugin>]) -> Vec<(MountedRoute, RouteEntry)> {
     plugins
         .iter()
         .flat_map(|plugin| {
@@ -30,7 +32,7 @@ fn entries(plugins: &[Arc<dyn Plugin>]) -> Vec<(MountedRoute, MethodRouter<AppSt
                 .routes()
                 .into_entries()
                 .into_iter()
-                .map(move |(info, method_router)| (MountedRoute::new(&meta, info), method_router))
+                .map(move |entry| (MountedRoute::new(&meta, entry.info.clone()), entry))
         })
         .collect()
 }
@@ -49,6 +51,7 @@ pub(crate) fn mount(
     plugins: &[Arc<dyn Plugin>],
     state: &AppState,
     reserved: &[String],
+    builtin: &[&str],
 ) -> Result<(Router, Vec<MountedRoute>), Error> {
     let mut matcher = matchit::Router::new();
     // path -> who owns it
@@ -76,9 +79,11 @@ pub(crate) fn mount(
     let mut by_path: BTreeMap<String, (String, Vec<Method>, MethodRouter<AppState>)> =
         BTreeMap::new();
     let mut table = Vec::new();
-    for (route, method_router) in entries(plugins) {
+    for (mut route, entry) in entries(plugins) {
         let plugin_state = &plugin_states[&route.plugin];
-        let method_router = layered(&route, method_router, plugin_state)?;
+        let is_builtin = builtin.contains(&route.plugin.as_str());
+        route.info.limits = effective_limits(&route, state.config(), is_builtin)?;
+        let method_router = layered(&route, entry, plugin_state, state)?;
         let full = route.path.clone();
         match by_path.entry(full.clone()) {
             Entry::Vacant(slot) => {
@@ -130,15 +135,22 @@ pub(crate) fn mount(
 /// which run outside-in: guard, then cache, then the handler.
 fn layered(
     route: &MountedRoute,
-    method_router: MethodRouter<AppState>,
+    entry: RouteEntry,
     state: &AppState,
+    app: &AppState,
 ) -> Result<MethodRouter<AppState>, Error> {
+    let RouteEntry {
+        method_router,
+        limits: slot,
+        ..
+    } = entry;
     let RouteInfo {
         method,
         path,
         guard,
         cache,
         status,
+        limits,
         ..
     } = &route.info;
     let plugin = &route.plugin;
@@ -168,11 +180,143 @@ fn layered(
         }
         None => method_router,
     };
+    // Limits in the handler's own slot when it has one (the declared
+    // ones, as configuration left them); a layer for limits configuration
+    // gave a route that declared none.
+    let method_router = match (limits.as_slice(), slot) {
+        ([], _) => method_router,
+        (limits, Some(slot)) => {
+            // A fresh slot from this call of `routes()`: never set before.
+            let _ = slot.set(route_limits(route, limits, app)?);
+            method_router
+        }
+        (limits, None) => method_router.route_layer(RateLimitLayer::from_limits(route_limits(
+            route, limits, app,
+        )?)),
+    };
     Ok(if guard.is_public() {
         method_router
     } else {
         method_router.route_layer(GuardLayer::new(guard.clone(), state.clone()))
     })
+}
+
+/// The limits a route runs with: as declared, unless configuration says
+/// otherwise (`rate_limit.routes`, and for the built-in endpoints
+/// `rate_limit.builtin` and `rate_limit.builtin_default`); keys resolved.
+fn effective_limits(
+    route: &MountedRoute,
+    config: &Config,
+    builtin: bool,
+) -> Result<Vec<RateLimit>, Error> {
+    let settings = &config.rate_limit;
+    let id = route.info.id(&route.plugin);
+    let guarded = !route.info.guard.is_public();
+    let parse = |spec: &str| {
+        spec.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|spec| {
+                RateLimit::parse(spec).map_err(|invalid| {
+                    Error::Config(format!("rate_limit.routes.\"{id}\": {invalid}"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let declared = &route.info.limits;
+    let limits = match settings.routes.get(&id).map(String::as_str) {
+        Some("off") => Vec::new(),
+        Some(specs) => {
+            let base = declared
+                .first()
+                .cloned()
+                .unwrap_or_else(|| RateLimit::new(1, 1));
+            parse(specs)?
+                .iter()
+                .map(|quota| base.with_quota(quota))
+                .collect()
+        }
+        None if builtin && !settings.builtin => Vec::new(),
+        None if builtin => match &settings.builtin_default {
+            Some(spec) => {
+                let quota = RateLimit::parse(spec).map_err(|invalid| {
+                    Error::Config(format!("rate_limit.builtin_default: {invalid}"))
+                })?;
+                // One quota for all: a route's limits that differed only in
+                // their period become one.
+                let mut limits: Vec<RateLimit> = Vec::new();
+                for limit in declared {
+                    let limit = limit.with_quota(&quota);
+                    if !limits.iter().any(|l| l.keys() == limit.keys()) {
+                        limits.push(limit);
+                    }
+                }
+                limits
+            }
+            None => declared.clone(),
+        },
+        None => declared.clone(),
+    };
+    Ok(limits
+        .into_iter()
+        .map(|limit| {
+            let key = limit.resolved_key(guarded);
+            let mut resolved = RateLimit::new(limit.count(), limit.period().as_secs());
+            for part in key {
+                resolved = match part {
+                    LimitKey::User => resolved.key_user(),
+                    LimitKey::Ip => resolved.key_ip(),
+                    LimitKey::Param(name) => resolved.key_param(name),
+                };
+            }
+            if limit.is_fail_closed() {
+                resolved = resolved.fail_closed();
+            }
+            resolved
+        })
+        .collect())
+}
+
+/// A route's limits, each checked by the attributes' rules.
+fn route_limits(
+    route: &MountedRoute,
+    limits: &[RateLimit],
+    app: &AppState,
+) -> Result<Arc<Limits>, Error> {
+    let plugin = &route.plugin;
+    let invalid = |problem: xcore_rules::Invalid| {
+        setup(
+            plugin,
+            format!("{} {}: {problem}", route.info.method, route.path),
+        )
+    };
+    let segments = xcore_rules::path::route(&route.info.path).map_err(invalid)?;
+    let params: Vec<&str> = xcore_rules::path::params(&segments).collect();
+    let guarded = !route.info.guard.is_public();
+    let mut keys = Vec::new();
+    for limit in limits {
+        xcore_rules::rate_limit::count(u64::from(limit.count())).map_err(invalid)?;
+        let key = rate_limit::rule_key(limit.keys());
+        xcore_rules::rate_limit::key_fits(&key, &params, guarded).map_err(invalid)?;
+        keys.push((limit.period().as_secs(), key));
+    }
+    xcore_rules::rate_limit::distinct(&keys).map_err(|(_, problem)| invalid(problem))?;
+    let id = route.info.id(plugin);
+    let route_limits = limits
+        .iter()
+        .enumerate()
+        .map(|(index, limit)| {
+            let cache = app.cache().scoped(&format!("xcore-rate:{id}:{index}"));
+            RouteLimit::new(
+                limit.clone(),
+                Limiter::new(limit.count(), limit.period(), &cache),
+            )
+        })
+        .collect();
+    Ok(Limits::new(
+        route_limits,
+        app.config().http.trusted_proxies.clone(),
+    ))
 }
 
 fn setup(plugin: &str, problem: impl std::fmt::Display) -> Error {
@@ -231,7 +375,12 @@ mod tests {
             .into_iter()
             .map(|p| Arc::new(p) as Arc<dyn Plugin>)
             .collect();
-        mount(&plugins, &state, &[crate::middleware::HEALTH.to_owned()])
+        mount(
+            &plugins,
+            &state,
+            &[crate::middleware::HEALTH.to_owned()],
+            &[],
+        )
     }
 
     fn setup_message(result: Result<(Router, Vec<MountedRoute>), Error>) -> String {

@@ -184,6 +184,8 @@ impl Auth {
     /// Creates an account: 201 `{id, email}`, 409 if the e-mail exists,
     /// 422 for an invalid e-mail or a too-short password.
     #[route(post, "/register", status = 201)]
+    #[rate_limit(5, per = "minute", key = ip, fail = "closed")]
+    #[rate_limit(50, per = "day", key = ip, fail = "closed")]
     async fn register(
         State(state): State<AppState>,
         client: ClientAddr,
@@ -203,6 +205,7 @@ impl Auth {
     /// account or from the client's address give a 429 before any
     /// password is checked.
     #[route(post, "/login")]
+    #[rate_limit(20, per = "minute", key = ip, fail = "closed")]
     async fn login(
         State(state): State<AppState>,
         client: ClientAddr,
@@ -218,6 +221,7 @@ impl Auth {
     /// Exchanges a refresh token for a new pair; the used one dies, and
     /// using it again revokes the session.
     #[route(post, "/refresh")]
+    #[rate_limit(60, per = "minute", key = ip, fail = "closed")]
     async fn refresh(
         State(state): State<AppState>,
         client: ClientAddr,
@@ -287,6 +291,7 @@ impl Auth {
     /// Completes the login of an account with TOTP on: `{mfa_token, code}`
     /// gives the token pair. Codes count towards the login limits.
     #[route(post, "/login/totp")]
+    #[rate_limit(20, per = "minute", key = ip, fail = "closed")]
     async fn login_totp(
         State(state): State<AppState>,
         client: ClientAddr,
@@ -301,6 +306,7 @@ impl Auth {
 
     /// Sends the user a one-time code through the application's sender: 202.
     #[route(post, "/otp/send", auth, status = 202)]
+    #[rate_limit(3, per = "minute", key = user, fail = "closed")]
     async fn otp_send(
         State(state): State<AppState>,
         otp: Otp,

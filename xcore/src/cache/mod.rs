@@ -312,6 +312,22 @@ impl Cache {
         }
     }
 
+    /// One GCRA rate-limit decision at `key`, in Redis (the in-process
+    /// limits use governor): `(allowed, remaining, retry ms, reset ms)`.
+    pub(crate) async fn gcra(
+        &self,
+        key: &str,
+        emission: Duration,
+        tau: Duration,
+    ) -> Result<(bool, i64, u64, u64), CacheError> {
+        match &self.store {
+            Store::Redis(store) => store.gcra(&self.full_key(key), emission, tau).await,
+            Store::Memory(_) => Err(CacheError::Unavailable(
+                "in-process rate limits are not kept in the cache".into(),
+            )),
+        }
+    }
+
     /// Stores the number `value` unless the key already holds a larger one,
     /// atomically: a slow writer never puts an older version over a newer.
     pub(crate) async fn set_max(

@@ -174,6 +174,51 @@ impl RedisStore {
         .map(drop)
     }
 
+    /// One GCRA decision at `key`: a request costs `emission`, `tau` is the
+    /// whole window (`emission` × count). Uses the server's clock, so every
+    /// instance decides on the same time. `(allowed, remaining, retry ms,
+    /// reset ms)`.
+    pub(crate) async fn gcra(
+        &self,
+        key: &str,
+        emission: Duration,
+        tau: Duration,
+    ) -> Result<(bool, i64, u64, u64), CacheError> {
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "local t = redis.call('TIME') \
+                 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+                 local emission = tonumber(ARGV[1]) \
+                 local tau = tonumber(ARGV[2]) \
+                 local tat = tonumber(redis.call('GET', KEYS[1])) or now \
+                 if tat < now then tat = now end \
+                 local new_tat = tat + emission \
+                 local allow_at = new_tat - tau \
+                 if now < allow_at then \
+                   return {0, 0, allow_at - now, tat - now} \
+                 end \
+                 redis.call('SET', KEYS[1], new_tat, 'PX', math.max(new_tat - now, 1)) \
+                 return {1, math.floor((tau - (new_tat - now)) / emission), 0, new_tat - now}",
+            )
+        });
+        let (emission, tau) = (millis(emission), millis(tau));
+        self.run(|mut c| async move {
+            let (allowed, remaining, retry, reset): (i64, i64, i64, i64) = SCRIPT
+                .key(key)
+                .arg(emission)
+                .arg(tau)
+                .invoke_async(&mut c)
+                .await?;
+            Ok((
+                allowed == 1,
+                remaining,
+                u64::try_from(retry).unwrap_or(0),
+                u64::try_from(reset).unwrap_or(0),
+            ))
+        })
+        .await
+    }
+
     pub(crate) async fn flush(&self, glob: &str) -> Result<u64, CacheError> {
         let mut cursor: u64 = 0;
         let mut removed = 0;

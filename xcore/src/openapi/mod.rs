@@ -133,7 +133,8 @@ pub(crate) fn document(config: &Config, metas: &[PluginMeta], routes: &[MountedR
             "responses": {
                 "ClientError": error_response(&error_schema, "The request was refused; the body says why."),
                 "Unauthorized": error_response(&error_schema, "Missing, invalid, expired or revoked bearer token."),
-                "Forbidden": error_response(&error_schema, "Signed in, but without the required role or permission.")
+                "Forbidden": error_response(&error_schema, "Signed in, but without the required role or permission."),
+                "TooManyRequests": too_many_requests(&error_schema)
             }
         }
     })
@@ -242,8 +243,49 @@ fn operation(
             json!(guard.permissions().collect::<Vec<_>>()),
         );
     }
+    if !info.limits.is_empty() {
+        responses.insert(
+            "429".into(),
+            json!({"$ref": "#/components/responses/TooManyRequests"}),
+        );
+        let limits: Vec<Value> = info
+            .limits
+            .iter()
+            .map(|limit| {
+                let keys: Vec<String> = limit
+                    .keys()
+                    .iter()
+                    .map(|key| match key {
+                        crate::rate_limit::LimitKey::User => "user".to_owned(),
+                        crate::rate_limit::LimitKey::Ip => "ip".to_owned(),
+                        crate::rate_limit::LimitKey::Param(name) => format!("{{{name}}}"),
+                    })
+                    .collect();
+                json!({
+                    "count": limit.count(),
+                    "period_secs": limit.period().as_secs(),
+                    "key": keys,
+                })
+            })
+            .collect();
+        operation.insert("x-xcore-rate-limits".into(), json!(limits));
+    }
     operation.insert("responses".into(), Value::Object(responses));
     operation
+}
+
+/// The answer past a rate limit: the error, and when to come back.
+fn too_many_requests(schema: &Value) -> Value {
+    let text = json!({"type": "string"});
+    json!({
+        "description": "Too many requests: wait `Retry-After` seconds.",
+        "headers": {
+            "Retry-After": {"description": "Seconds until a request may pass.", "schema": {"type": "integer"}},
+            "RateLimit": {"description": "The tightest limit's remaining requests (`r`) and seconds until it is whole again (`t`), IETF httpapi draft.", "schema": text},
+            "RateLimit-Policy": {"description": "The route's limits: quota (`q`) per window in seconds (`w`).", "schema": text}
+        },
+        "content": {"application/json": {"schema": schema}}
+    })
 }
 
 /// Operation ids must be unique: hand-written routes without a handler name

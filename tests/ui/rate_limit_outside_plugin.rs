@@ -1,0 +1,6 @@
+use xcore::prelude::*;
+
+#[rate_limit(3, per = "minute")]
+async fn envoyer() {}
+
+fn main() {}
