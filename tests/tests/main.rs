@@ -12,6 +12,7 @@ mod guards;
 mod hostile;
 mod openapi;
 mod otp;
+mod production;
 mod rate_limits;
 mod rules;
 mod seed_tour;

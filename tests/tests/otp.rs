@@ -330,7 +330,7 @@ async fn one_time_codes_are_single_use_and_limited() {
 
     let sent = client.post("/auth/otp/send").bearer(&token).send().await;
     assert_eq!(sent.status(), 202);
-    let code = mailbox.last();
+    let code = mailbox.last_code();
     assert_eq!(code.len(), 6);
     let verify = |code: String| {
         client
@@ -353,7 +353,7 @@ async fn one_time_codes_are_single_use_and_limited() {
             .status(),
         202
     );
-    let code = mailbox.last();
+    let code = mailbox.last_code();
     let wrong = if code == "000000" { "000001" } else { "000000" };
     assert_eq!(verify(wrong.into()).await.status(), 400);
     assert_eq!(verify(wrong.into()).await.status(), 400);
@@ -390,7 +390,7 @@ async fn one_time_codes_expire() {
             .status(),
         202
     );
-    let code = mailbox.last();
+    let code = mailbox.last_code();
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let late = client
         .post("/auth/otp/verify")
@@ -450,7 +450,7 @@ async fn a_code_generated_on_one_instance_verifies_on_another_through_redis() {
             .status(),
         202
     );
-    let code = mailbox.last();
+    let code = mailbox.last_code();
     let verified = two
         .post("/auth/otp/verify")
         .bearer(&token)
@@ -539,4 +539,45 @@ async fn an_administrator_can_reset_a_lost_second_factor() {
     let fresh = login["access_token"].as_str().expect("tokens, no MFA step");
     let me: Value = client.get("/auth/me").bearer(fresh).send().await.json();
     assert_eq!(me["totp_enabled"], false);
+}
+
+/// Issue 13: with no secret configured, development keeps the one it
+/// generated in a file beside the database, so a restart refuses nothing.
+#[tokio::test]
+async fn a_development_restart_keeps_tokens_and_the_second_factor() {
+    let mut config = config();
+    config.app_secret = None;
+    let database = config.database.url.expose().to_owned();
+    let kept = format!(
+        "{}-secret",
+        database.trim_start_matches("sqlite://").split('?').next().expect("file")
+    );
+    let mailbox = Mailbox::default();
+    let client = app_with(config.clone(), &mailbox).await;
+    let (token, secret) = totp_user(&client).await;
+    drop(client);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&kept).expect("secret file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read the secret");
+    }
+
+    // The same configuration, a new process's worth of state.
+    let client = app_with(config, &mailbox).await;
+    let me = client.get("/auth/me").bearer(&token).send().await;
+    assert_eq!(me.status(), 200, "{}", me.text());
+    let first: Value = client
+        .post("/auth/login")
+        .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .json();
+    let done = client
+        .post("/auth/login/totp")
+        .json(&json!({"mfa_token": first["mfa_token"], "code": hotp(&secret, now() / 30, 6)}))
+        .send()
+        .await;
+    assert_eq!(done.status(), 200, "the TOTP secret still decrypts: {}", done.text());
+    let _ = std::fs::remove_file(kept);
 }

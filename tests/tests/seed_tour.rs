@@ -412,13 +412,7 @@ async fn codes_are_sent_and_verified_as_the_seed_shows() {
             .status(),
         202
     );
-    let code = mailbox
-        .0
-        .lock()
-        .expect("mailbox")
-        .last()
-        .cloned()
-        .expect("sent");
+    let code = mailbox.last_code();
     let check = |code: String| {
         client
             .post("/codes/verifier")
@@ -454,13 +448,7 @@ async fn each_plugin_keeps_its_own_codes() {
             .status(),
         202
     );
-    let plugin_code = mailbox
-        .0
-        .lock()
-        .expect("mailbox")
-        .last()
-        .cloned()
-        .expect("sent");
+    let plugin_code = mailbox.last_code();
     // The built-in /auth/otp flow neither accepts nor replaces the plugin's code.
     assert_eq!(
         client
@@ -479,10 +467,7 @@ async fn each_plugin_keeps_its_own_codes() {
         .await;
     if verify.status() == 200 {
         // Only possible if both flows drew the same six digits.
-        assert_eq!(
-            mailbox.0.lock().expect("mailbox").last(),
-            Some(&plugin_code)
-        );
+        assert_eq!(mailbox.last_code(), plugin_code);
     }
     let valid = client
         .post("/codes/verifier")

@@ -72,6 +72,16 @@ fn as_v6_bits(ip: IpAddr) -> u128 {
     }
 }
 
+impl fmt::Display for IpRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v6 = Ipv6Addr::from(self.network);
+        match v6.to_ipv4_mapped() {
+            Some(v4) if self.prefix >= 96 => write!(f, "{v4}/{}", self.prefix - 96),
+            _ => write!(f, "{v6}/{}", self.prefix),
+        }
+    }
+}
+
 impl std::str::FromStr for IpRange {
     type Err = String;
 
@@ -114,6 +124,12 @@ impl TrustedProxies {
     /// Whether no proxy is trusted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+impl serde::Serialize for TrustedProxies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(ToString::to_string))
     }
 }
 

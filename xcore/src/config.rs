@@ -62,7 +62,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::error::Error;
 use crate::security::{JwtAlgorithm, Secret};
@@ -80,10 +80,13 @@ const SECTIONS: &[&str] = &[
     "database",
     "cache",
     "rate_limit",
+    "mail",
+    "log",
+    "metrics",
 ];
 
 /// Which rules apply: development is forgiving and loud, production is strict.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     /// Local work: missing secrets are generated, with a warning.
@@ -96,7 +99,7 @@ pub enum Environment {
 }
 
 /// The whole configuration of an xcore application.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Config {
@@ -125,10 +128,73 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Rate limits.
     pub rate_limit: RateLimitConfig,
+    /// Outgoing e-mail.
+    pub mail: MailConfig,
+    /// Logs.
+    pub log: LogConfig,
+    /// The Prometheus endpoint.
+    pub metrics: MetricsConfig,
+    /// Warnings from loading, logged at start-up.
+    #[serde(skip)]
+    warnings: Vec<String>,
+}
+
+/// The `[mail]` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MailConfig {
+    /// The SMTP server: `smtp://user:pass@host:587` (STARTTLS when the
+    /// server offers it; `?tls=required` to insist), `smtps://…:465`
+    /// (TLS from the start). Unset: e-mails and one-time codes are written
+    /// to the log, which production refuses.
+    pub url: Option<RedactedUrl>,
+    /// The sender, `Shop <no-reply@shop.example>`; required with `url`.
+    pub from: Option<String>,
+}
+
+/// The `[log]` section.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LogConfig {
+    /// `text` (colours only on a terminal) or `json` (one object a line).
+    pub format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people: colours when written to a terminal, none in a file.
+    #[default]
+    Text,
+    /// For log services: one JSON object a line.
+    Json,
+}
+
+/// The `[metrics]` section.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct MetricsConfig {
+    /// Whether `/metrics` serves the Prometheus text format.
+    pub enabled: bool,
+    /// Where.
+    pub path: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            enabled: false,
+            path: "/metrics".to_owned(),
+        }
+    }
 }
 
 /// The `[openapi]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OpenApiConfig {
@@ -184,7 +250,7 @@ impl Default for OpenApiConfig {
 }
 
 /// The `[otp]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct OtpConfig {
@@ -210,7 +276,7 @@ impl Default for OtpConfig {
 }
 
 /// The `[database]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DatabaseConfig {
@@ -225,7 +291,7 @@ pub struct DatabaseConfig {
 }
 
 /// The `[cache]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CacheConfig {
@@ -322,6 +388,13 @@ fn is_secret_parameter(name: &str) -> bool {
     .any(|word| name.contains(word))
 }
 
+/// Written out (by `check-config`) with its password hidden.
+impl Serialize for RedactedUrl {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
 impl std::fmt::Debug for RedactedUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "\"{self}\"")
@@ -351,7 +424,7 @@ impl Default for CacheConfig {
 }
 
 /// The `[auth]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AuthConfig {
@@ -400,7 +473,7 @@ pub struct AuthConfig {
 }
 
 /// The `[admin]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AdminConfig {
@@ -424,7 +497,7 @@ impl Default for AdminConfig {
 }
 
 /// The `[http]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct HttpConfig {
@@ -434,10 +507,47 @@ pub struct HttpConfig {
     /// (addresses or networks: `["10.0.0.0/8", "::1"]`, or one
     /// comma-separated string). Empty: the socket's peer is the client.
     pub trusted_proxies: crate::client::TrustedProxies,
+    /// Origins allowed to call the API from a browser (CORS), e.g.
+    /// `["https://app.example.com"]`, or `["*"]` for any (then without
+    /// credentials). Empty: no CORS headers.
+    pub cors_origins: StringList,
+    /// Compress answers (gzip, brotli) for clients that accept it.
+    pub compression: bool,
+    /// `Strict-Transport-Security`, `X-Frame-Options: DENY`,
+    /// `Referrer-Policy: no-referrer` on every answer (`nosniff` always).
+    pub security_headers: bool,
+    /// Longest time a request may take, in seconds (0: no limit); past it,
+    /// 408.
+    pub request_timeout_secs: u64,
+}
+
+/// A list of strings, written as a list or as one comma-separated string
+/// (as an environment variable gives it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StringList(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for StringList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(StringList(match Raw::deserialize(deserializer)? {
+            Raw::One(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Raw::Many(items) => items,
+        }))
+    }
 }
 
 /// The `[rate_limit]` section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct RateLimitConfig {
@@ -480,6 +590,10 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             cache: CacheConfig::default(),
             rate_limit: RateLimitConfig::default(),
+            mail: MailConfig::default(),
+            log: LogConfig::default(),
+            metrics: MetricsConfig::default(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -513,6 +627,10 @@ impl Default for HttpConfig {
         HttpConfig {
             body_limit_bytes: 2 * 1024 * 1024,
             trusted_proxies: crate::client::TrustedProxies::default(),
+            cors_origins: StringList::default(),
+            compression: false,
+            security_headers: false,
+            request_timeout_secs: 0,
         }
     }
 }
@@ -529,12 +647,53 @@ impl Config {
 
     /// Like [`Config::load`] with an explicit file path (a missing file is not an error).
     pub fn load_from(path: &Path) -> Result<Self, Error> {
-        Figment::new()
+        let unknown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut config: Config = Figment::new()
             .merge(Toml::file(path))
             .merge(conventional_env())
-            .merge(env_provider())
+            .merge(env_provider(Config::keys(), std::sync::Arc::clone(&unknown)))
             .extract()
-            .map_err(|err| Error::Config(err.to_string()))
+            .map_err(|err| Error::Config(err.to_string()))?;
+        let unknown = std::mem::take(&mut *unknown.lock().unwrap_or_else(|p| p.into_inner()));
+        config.warnings.extend(unknown);
+        Ok(config)
+    }
+
+    /// Every configuration key, dotted (`auth.login_max_failures`), from
+    /// the configuration types themselves.
+    ///
+    /// ```
+    /// let keys = xcore::config::Config::keys();
+    /// assert!(keys.contains(&"app_secret".to_owned()));
+    /// assert!(keys.contains(&"database.url".to_owned()));
+    /// ```
+    pub fn keys() -> Vec<String> {
+        fn walk(prefix: &str, value: &serde_json::Value, out: &mut Vec<String>) {
+            match value {
+                serde_json::Value::Object(fields) if !fields.is_empty() => {
+                    for (name, field) in fields {
+                        let key = if prefix.is_empty() {
+                            name.clone()
+                        } else {
+                            format!("{prefix}.{name}")
+                        };
+                        walk(&key, field, out);
+                    }
+                }
+                _ => out.push(prefix.to_owned()),
+            }
+        }
+        let mut keys = Vec::new();
+        if let Ok(value) = serde_json::to_value(Config::default()) {
+            walk("", &value, &mut keys);
+        }
+        keys
+    }
+
+    /// What loading found worth a warning (unknown `XCORE_*` variables),
+    /// logged when the app starts.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Sets the application secret (builder style, for tests and embedding).
@@ -592,7 +751,7 @@ impl Config {
 
     /// The application secret and where it came from: `app_secret`, its
     /// deprecated former name `auth.jwt_secret`, or — in development only —
-    /// a random one. Refused when shorter than [`MIN_APP_SECRET_LEN`].
+    /// a random one kept in a file beside the database. Refused when shorter than [`MIN_APP_SECRET_LEN`].
     pub(crate) fn resolved_secret(&self) -> Result<(Secret, SecretSource), Error> {
         let (secret, source) = match (&self.app_secret, &self.auth.jwt_secret, self.env) {
             (Some(secret), _, _) => (secret.clone(), SecretSource::Configured),
@@ -606,8 +765,16 @@ impl Config {
                 ));
             }
             (None, None, Environment::Development) => {
-                let bytes: [u8; 32] = rand::random();
-                (Secret::new(bytes.to_vec()), SecretSource::Generated)
+                match crate::security::dev_secret_path(self.database.url.expose()) {
+                    Some(path) => (
+                        crate::security::load_or_create_dev_secret(&path)?,
+                        SecretSource::Kept(path),
+                    ),
+                    None => {
+                        let bytes: [u8; 32] = rand::random();
+                        (Secret::new(bytes.to_vec()), SecretSource::Generated)
+                    }
+                }
             }
         };
         if secret.len() < MIN_APP_SECRET_LEN {
@@ -621,13 +788,17 @@ impl Config {
 }
 
 /// Where the application secret came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum SecretSource {
     /// `app_secret` / `XCORE_APP_SECRET`.
     Configured,
     /// `auth.jwt_secret` / `XCORE_AUTH_JWT_SECRET`, the former name.
     DeprecatedName,
-    /// None configured, in development: random, lost at exit.
+    /// None configured, in development: random, written once to this file
+    /// and read back at every start.
+    Kept(PathBuf),
+    /// None configured, in development with an in-memory database: random,
+    /// lost at exit like the data.
     Generated,
 }
 
@@ -641,22 +812,61 @@ fn conventional_env() -> Env {
     })
 }
 
-fn env_provider() -> Env {
-    Env::prefixed("XCORE_")
-        // XCORE_CONFIG names the file; XCORE_TEST_* belong to the test suite.
-        .filter(|key| {
-            let key = key.as_str().to_ascii_lowercase();
-            key != "config" && !key.starts_with("test_")
-        })
-        .map(|key| {
-            let key = key.as_str().to_ascii_lowercase();
-            for section in SECTIONS {
-                if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
-                    return format!("{section}.{rest}").into();
-                }
-            }
-            key.into()
-        })
+/// `XCORE_<SECTION>_<KEY>` as a dotted key, `auth.jwt_secret`.
+fn dotted(variable: &str) -> String {
+    let key = variable.to_ascii_lowercase();
+    for section in SECTIONS {
+        if let Some(rest) = key.strip_prefix(section).and_then(|r| r.strip_prefix('_')) {
+            return format!("{section}.{rest}");
+        }
+    }
+    key
+}
+
+/// The `XCORE_*` variables that name a key. Others are not errors (a
+/// harness's or a tool's variables share the prefix): each is reported in
+/// `unknown` with the closest key, and left out.
+fn env_provider(keys: Vec<String>, unknown: std::sync::Arc<std::sync::Mutex<Vec<String>>>) -> Env {
+    Env::prefixed("XCORE_").filter_map(move |variable| {
+        let raw = variable.as_str().to_ascii_lowercase();
+        // XCORE_CONFIG names the file; XCORE_TEST_* belong to the test suite;
+        // XCORE_MACROS_DEBUG to the macros.
+        if raw == "config" || raw.starts_with("test_") || raw == "macros_debug" {
+            return None;
+        }
+        let key = dotted(&raw);
+        if keys.iter().any(|known| *known == key) {
+            return Some(key.into());
+        }
+        let closest = keys
+            .iter()
+            .min_by_key(|known| edit_distance(known, &key))
+            .map(|known| format!("XCORE_{}", known.replace('.', "_").to_ascii_uppercase()))
+            .unwrap_or_default();
+        unknown
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(format!(
+                "XCORE_{} is not a configuration variable and is ignored (the closest is {closest})",
+                raw.to_ascii_uppercase()
+            ));
+        None
+    })
+}
+
+/// Levenshtein distance, to suggest the key a typo meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 #[cfg(test)]
@@ -675,8 +885,20 @@ mod tests {
 
     #[test]
     fn development_without_secret_generates_one_and_says_so() {
-        let (_, source) = Config::default().resolved_secret().expect("secret");
+        let (_, source) = Config::default()
+            .with_database_url("sqlite::memory:")
+            .resolved_secret()
+            .expect("secret");
         assert_eq!(source, SecretSource::Generated);
+        let file =
+            std::env::temp_dir().join(format!("xcore-kept-{}.db", uuid::Uuid::new_v4().simple()));
+        let config = Config::default().with_database_url(format!("sqlite://{}", file.display()));
+        let (first, source) = config.resolved_secret().expect("secret");
+        let kept = PathBuf::from(format!("{}-secret", file.display()));
+        assert_eq!(source, SecretSource::Kept(kept.clone()));
+        let (again, _) = config.resolved_secret().expect("secret");
+        assert_eq!(first.expose(), again.expose());
+        let _ = std::fs::remove_file(kept);
         let (_, source) = Config::default()
             .with_app_secret("0123456789abcdef0123456789abcdef")
             .resolved_secret()
@@ -735,6 +957,28 @@ mod tests {
             let config = Config::load().map_err(|e| e.to_string())?;
             assert_eq!(config.database.url.expose(), "sqlite://other.db");
             assert!(!format!("{config:?}").contains("pw@"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_variables_are_warnings_naming_the_closest_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("XCORE_SOMETHING_ELSE", "1");
+            jail.set_env("XCORE_AUTH_LOGIN_MAX_FAILURE", "3");
+            jail.set_env("XCORE_BIND", "127.0.0.1:7001");
+            let config = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(config.bind.port(), 7001);
+            assert_eq!(config.warnings().len(), 2, "{:?}", config.warnings());
+            assert!(
+                config
+                    .warnings()
+                    .iter()
+                    .any(|w| w.contains("XCORE_AUTH_LOGIN_MAX_FAILURE ")
+                        && w.contains("XCORE_AUTH_LOGIN_MAX_FAILURES")),
+                "{:?}",
+                config.warnings()
+            );
             Ok(())
         });
     }

@@ -193,6 +193,18 @@ struct Detail<'a> {
     message: &'a str,
 }
 
+/// Why a request was refused, left in the answer's extensions so the
+/// metrics count refusals by kind without each service knowing of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// An authentication failure (401), with its reason.
+    Auth(&'static str),
+    /// A route's rate limit said no (429).
+    RateLimited,
+    /// Too many login or code attempts (429).
+    Throttled,
+}
+
 /// Seconds a client is asked to wait after a 503.
 pub(crate) const RETRY_UNAVAILABLE: &str = "1";
 
@@ -246,6 +258,7 @@ impl IntoResponse for Error {
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after_secs.max(1)),
             );
+            response.extensions_mut().insert(Refusal::Throttled);
         }
         if let Error::Unauthorized(reason) = self {
             // RFC 6750 §3: a missing token gets the bare challenge, a bad one names the error.
@@ -258,6 +271,13 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
+            response.extensions_mut().insert(Refusal::Auth(match reason {
+                AuthFailure::Missing => "missing_token",
+                AuthFailure::Invalid => "invalid_token",
+                AuthFailure::Expired => "expired_token",
+                AuthFailure::BadCredentials => "bad_credentials",
+                AuthFailure::WrongCode => "wrong_code",
+            }));
         }
         response
     }

@@ -51,6 +51,8 @@ pub mod config;
 pub mod db;
 mod error;
 pub mod guard;
+pub mod mail;
+mod metrics;
 mod middleware;
 pub mod openapi;
 pub mod otp;

@@ -16,6 +16,7 @@ use crate::client::{ClientAddr, client_addr};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
+use crate::mail::Mailer;
 use crate::otp::{Otp, OtpSender};
 use crate::security::{Claims, DerivedKeys, JwtKeys, create_token};
 
@@ -53,6 +54,7 @@ struct Shared {
     db: Db,
     accounts: Accounts,
     otp_sender: Arc<dyn OtpSender>,
+    mailer: Mailer,
 }
 
 impl AppState {
@@ -63,6 +65,7 @@ impl AppState {
         db: Db,
         cache: Cache,
         otp_sender: Arc<dyn OtpSender>,
+        mailer: Mailer,
     ) -> Self {
         let accounts = Accounts::new(
             &config,
@@ -71,7 +74,8 @@ impl AppState {
             keys.clone(),
             derived.totp_secrets,
         );
-        let otp = Otp::new(&config.otp, &cache, derived.one_time_codes);
+        let otp = Otp::new(&config.otp, &cache, derived.one_time_codes)
+            .with_sender(Arc::clone(&otp_sender));
         AppState {
             scoped: Arc::new(Scoped {
                 shared: Arc::new(Shared {
@@ -80,6 +84,7 @@ impl AppState {
                     db,
                     accounts,
                     otp_sender,
+                    mailer,
                 }),
                 plugin: Box::from(""),
                 cache,
@@ -115,6 +120,11 @@ impl AppState {
     /// The sender of one-time codes.
     pub fn otp_sender(&self) -> &dyn OtpSender {
         self.scoped.shared.otp_sender.as_ref()
+    }
+
+    /// The mailer.
+    pub fn mailer(&self) -> &Mailer {
+        &self.scoped.shared.mailer
     }
 
     /// The database pool.
@@ -172,6 +182,7 @@ macro_rules! service_extractor {
 service_extractor!(Db, db);
 service_extractor!(Cache, cache);
 service_extractor!(Otp, otp);
+service_extractor!(Mailer, mailer);
 
 impl<S> FromRequestParts<S> for ClientAddr
 where

@@ -312,3 +312,143 @@ impl TestResponse {
         })
     }
 }
+
+/// What a [`Mailbox`] received: a code handed to it as an
+/// [`OtpSender`](crate::otp::OtpSender), or an e-mail handed to it as a
+/// [`MailSender`](crate::mail::MailSender).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Delivery {
+    /// A one-time code for a user.
+    Code {
+        /// The user's id.
+        user: String,
+        /// The code.
+        code: String,
+    },
+    /// An e-mail.
+    Mail(crate::mail::Mail),
+}
+
+/// The test mailbox: stands in for the SMTP server (as a
+/// [`MailSender`](crate::mail::MailSender), with [`App::mailer`]) or for
+/// the code sender (as an [`OtpSender`](crate::otp::OtpSender), with
+/// [`App::otp_sender`]), and keeps what it is given. Clones share one box.
+///
+/// ```
+/// use xcore::prelude::*;
+/// use xcore::testing::{Mailbox, TestClient};
+///
+/// pub struct Codes;
+///
+/// #[plugin(prefix = "/codes")]
+/// impl Codes {
+///     #[route(post, "/send", auth, status = 202)]
+///     async fn send(otp: Otp, user: CurrentUser) -> xcore::Result<()> {
+///         otp.send_to(&user).await?;
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> xcore::Result<()> {
+/// let mailbox = Mailbox::default();
+/// let app = App::new(xcore::testing::config())?
+///     .plugin(Codes)
+///     .otp_sender(mailbox.clone());
+/// let client = TestClient::new(app).await?;
+/// let token = client.token("7", &[])?;
+/// assert_eq!(client.post("/codes/send").bearer(&token).send().await.status(), 202);
+/// assert_eq!(mailbox.last_code().len(), 6);
+/// // As the app's mailer (`.mailer(mailbox.clone())`) it receives the
+/// // e-mails, codes included, and `last_code` finds the code in the text.
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Mailbox(std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>);
+
+impl Mailbox {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Everything received, oldest first.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.lock().clone()
+    }
+
+    /// The e-mails received, oldest first.
+    pub fn mails(&self) -> Vec<crate::mail::Mail> {
+        self.lock()
+            .iter()
+            .filter_map(|delivery| match delivery {
+                Delivery::Mail(mail) => Some(mail.clone()),
+                Delivery::Code { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The last e-mail received.
+    ///
+    /// # Panics
+    /// When none was: the test expected one.
+    pub fn last_mail(&self) -> crate::mail::Mail {
+        self.mails()
+            .pop()
+            .expect("the mailbox received no e-mail")
+    }
+
+    /// The last one-time code received: handed over as a code, or the
+    /// first run of six or more digits in the last e-mail.
+    ///
+    /// # Panics
+    /// When none was: the test expected one.
+    pub fn last_code(&self) -> String {
+        self.lock()
+            .iter()
+            .rev()
+            .find_map(|delivery| match delivery {
+                Delivery::Code { code, .. } => Some(code.clone()),
+                Delivery::Mail(mail) => mail
+                    .text
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|run| run.len() >= 6)
+                    .map(str::to_owned),
+            })
+            .expect("the mailbox received no code")
+    }
+
+    /// Empties the box.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+}
+
+impl crate::otp::OtpSender for Mailbox {
+    fn send<'a>(
+        &'a self,
+        to: &'a crate::otp::OtpRecipient,
+        code: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(async move {
+            self.lock().push(Delivery::Code {
+                user: to.user_id.clone(),
+                code: code.to_owned(),
+            });
+            Ok(())
+        })
+    }
+}
+
+impl crate::mail::MailSender for Mailbox {
+    fn send<'a>(
+        &'a self,
+        mail: &'a crate::mail::Mail,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(async move {
+            self.lock().push(Delivery::Mail(mail.clone()));
+            Ok(())
+        })
+    }
+}

@@ -3,7 +3,6 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use xcore::otp::OtpRecipient;
 use xcore::prelude::*;
 
 /// One-time codes for the signed-in user.
@@ -26,19 +25,13 @@ pub struct Verification {
 
 #[plugin(name = "codes", version = "1.0.0", prefix = "/codes", tags = ["codes"])]
 impl Codes {
-    /// Generates a code (e.g. "847291", valid 300 s) and hands it to the
-    /// app's sender; in development it is written to the log. Three a
-    /// minute per user.
+    /// Generates a code (e.g. "847291", valid 300 s) and sends it to the
+    /// signed-in user: by e-mail when `XCORE_MAIL_URL` is set, to the log in
+    /// development. Three a minute per user.
     #[route(post, "/envoyer", auth, status = 202)]
     #[rate_limit(3, per = "minute", key = user)]
-    async fn envoyer(
-        State(state): State<AppState>,
-        otp: Otp,
-        user: CurrentUser,
-    ) -> xcore::Result<()> {
-        let code = otp.generate(user.id()).await?;
-        let destinataire = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
-        state.otp_sender().send(&destinataire, &code).await?;
+    async fn envoyer(otp: Otp, user: CurrentUser) -> xcore::Result<()> {
+        otp.send_to(&user).await?;
         Ok(())
     }
 

@@ -35,32 +35,4 @@ pub fn error_code(response: &xcore::testing::TestResponse) -> String {
 pub mod process;
 pub mod services;
 
-/// An `OtpSender` that keeps the codes it is asked to send, like a test
-/// mailbox.
-#[derive(Clone, Default)]
-pub struct Mailbox(pub std::sync::Arc<std::sync::Mutex<Vec<String>>>);
-
-impl Mailbox {
-    /// The last code sent.
-    pub fn last(&self) -> String {
-        self.0
-            .lock()
-            .expect("mailbox")
-            .last()
-            .cloned()
-            .expect("a code was sent")
-    }
-}
-
-impl xcore::otp::OtpSender for Mailbox {
-    fn send<'a>(
-        &'a self,
-        _to: &'a xcore::otp::OtpRecipient,
-        code: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = xcore::Result<()>> + Send + 'a>> {
-        Box::pin(async move {
-            self.0.lock().expect("mailbox").push(code.to_owned());
-            Ok(())
-        })
-    }
-}
+pub use xcore::testing::Mailbox;

@@ -13,13 +13,39 @@ use tokio::net::TcpStream;
 pub struct Server {
     child: Child,
     pub addr: SocketAddr,
+    log: PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
+}
+
+/// Runs `seed_tour` with these arguments and variables (and this
+/// standard input) to its end.
+pub fn run(args: &[&str], env: &[(&str, String)], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut command = Command::new(seed_tour_binary());
+    command
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start seed_tour");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("seed_tour output")
 }
 
 /// The example binary, as the current sources build it: `cargo test
@@ -60,23 +86,30 @@ impl Server {
             .expect("free port")
             .port();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let log = std::env::temp_dir().join(format!(
+            "xcore-test-seed-tour-{}.log",
+            uuid::Uuid::new_v4().simple()
+        ));
         let mut command = Command::new(seed_tour_binary());
         command
             .env("XCORE_BIND", addr.to_string())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(&log).expect("log file"));
         for (name, value) in env {
             command.env(name, value);
         }
         let child = command.spawn().expect("start seed_tour");
-        let server = Server { child, addr };
+        let mut server = Server { child, addr, log };
         let started = Instant::now();
         loop {
             if let Ok(response) = server.request("GET", "/health", None).await
                 && response.status == 200
             {
                 return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("seed_tour exited ({status}): {}", server.log());
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
@@ -98,6 +131,11 @@ impl Server {
             .expect("VmHWM")
     }
 
+    /// What the process wrote to its standard error so far (its log).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
     /// One request, on a connection of its own.
     pub async fn request(
         &self,
@@ -105,10 +143,24 @@ impl Server {
         path: &str,
         json: Option<&serde_json::Value>,
     ) -> std::io::Result<Response> {
+        self.request_as(method, path, json, None).await
+    }
+
+    /// One request with a bearer token, on a connection of its own.
+    pub async fn request_as(
+        &self,
+        method: &str,
+        path: &str,
+        json: Option<&serde_json::Value>,
+        token: Option<&str>,
+    ) -> std::io::Result<Response> {
         let body = json.map(|j| j.to_string()).unwrap_or_default();
         let mut stream = TcpStream::connect(self.addr).await?;
+        let authorization = token
+            .map(|token| format!("Authorization: Bearer {token}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{authorization}\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
@@ -145,6 +197,12 @@ impl Response {
             headers,
             body: body.to_owned(),
         }
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.body))
     }
 
     /// A header's value.

@@ -57,6 +57,7 @@ pub use sessions::Sessions;
 pub use two_factor::{MfaChallenge, TotpSetup, TwoFactor};
 pub use users::{User, Users};
 
+
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{Db, Migration};
@@ -700,48 +701,51 @@ impl Accounts {
         if self.access.admin_count().await? > 0 {
             return Ok(());
         }
-        let password = match config.admin.password.as_ref() {
-            Some(password) => Some(
-                std::str::from_utf8(password.expose())
-                    .map_err(|_| Error::Config("XCORE_ADMIN_PASSWORD must be UTF-8".into()))?,
-            ),
-            None => None,
+        let Some(password) = config.admin.password.as_ref() else {
+            if self.users.credentials(&email).await?.is_some() {
+                return Err(existing_account_refused());
+            }
+            return Err(Error::Config(
+                "XCORE_ADMIN_EMAIL names no account yet: set XCORE_ADMIN_PASSWORD to create it"
+                    .into(),
+            ));
         };
-        let id = match (self.users.credentials(&email).await?, password) {
-            (Some(credentials), Some(password))
-                if self.hasher.verify(password, &credentials.hash).await? =>
-            {
-                credentials.id
+        let password = std::str::from_utf8(password.expose())
+            .map_err(|_| Error::Config("XCORE_ADMIN_PASSWORD must be UTF-8".into()))?;
+        let admin = self.make_admin(&email, password).await?;
+        tracing::info!(user = admin.id, "first administrator set up");
+        Ok(())
+    }
+
+    /// Makes `email` an administrator: creates the account with `password`,
+    /// or promotes the existing one only if `password` is its password (an
+    /// account someone registered under the administrator's e-mail is not
+    /// handed the role). What `create-admin` on the command line and
+    /// `XCORE_ADMIN_EMAIL` do; audited.
+    pub async fn make_admin(&self, email: &str, password: &str) -> Result<AdminMade, Error> {
+        let email = normalize_email(email);
+        let (id, created) = match self.users.credentials(&email).await? {
+            Some(credentials) if self.hasher.verify(password, &credentials.hash).await? => {
+                (credentials.id, false)
             }
-            (Some(_), _) => {
+            Some(_) => {
                 tracing::error!(
-                    "refusing to make an existing account the first administrator: \
-                     XCORE_ADMIN_PASSWORD is not its password"
+                    "refusing to make an existing account an administrator: the password given \
+                     is not its password"
                 );
-                return Err(Error::Config(
-                    "XCORE_ADMIN_EMAIL names an account that already exists, and \
-                     XCORE_ADMIN_PASSWORD is not its password: it is not made the \
-                     administrator (someone else may have registered that e-mail). Set \
-                     XCORE_ADMIN_PASSWORD to the account's password, or name another e-mail"
-                        .into(),
-                ));
+                return Err(existing_account_refused());
             }
-            (None, Some(password)) => {
-                self.register(&email, password)
+            None => {
+                let user = self
+                    .register(&email, password)
                     .await
                     .map_err(|err| match err {
                         Error::Validation(message) => {
-                            Error::Config(format!("first administrator: {message}"))
+                            Error::Config(format!("administrator: {message}"))
                         }
                         other => other,
-                    })?
-                    .id
-            }
-            (None, None) => {
-                return Err(Error::Config(
-                    "XCORE_ADMIN_EMAIL names no account yet: set XCORE_ADMIN_PASSWORD to create it"
-                        .into(),
-                ));
+                    })?;
+                (user.id, true)
             }
         };
         let mut tx = self.db.pool().begin().await?;
@@ -752,18 +756,38 @@ impl Accounts {
             Event::AdminBootstrapped,
             self.actor,
             Some(id),
-            json!({}),
+            json!({ "created": created }),
         )
         .await?;
         tx.commit().await?;
-        // A cache outage at start-up must not stop the app: the version in
-        // the database is the reference, and cached ones expire.
+        // A cache outage must not stop the app: the version in the database
+        // is the reference, and cached ones expire.
         if let Err(err) = self.versions.publish(&[id]).await {
-            tracing::warn!(error = %err, "first administrator set up; cache not updated");
+            tracing::warn!(error = %err, "administrator set up; cache not updated");
         }
-        tracing::info!(user = id, "first administrator set up");
-        Ok(())
+        Ok(AdminMade { id, created })
     }
+}
+
+/// What [`Accounts::make_admin`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AdminMade {
+    /// The administrator's id.
+    pub id: i64,
+    /// `true` when the account was created, `false` when an existing one was
+    /// promoted.
+    pub created: bool,
+}
+
+fn existing_account_refused() -> Error {
+    Error::Config(
+        "the administrator's e-mail names an account that already exists, and the password \
+         given is not its password: it is not made an administrator (someone else may have \
+         registered that e-mail). Give the account's password (XCORE_ADMIN_PASSWORD, or \
+         create-admin's), or name another e-mail"
+            .into(),
+    )
 }
 
 /// Refreshes allowed per session: 10 a minute, or `rate_limit.builtin_default`.

@@ -1,6 +1,7 @@
 //! [`App`]: configuration, plugins and services, assembled into one axum
 //! router and served.
 
+mod cli;
 mod mount;
 mod serve;
 
@@ -15,7 +16,8 @@ use crate::config::{Config, Environment, SecretSource};
 use crate::db::{self, Db};
 use crate::error::Error;
 use crate::middleware;
-use crate::otp::{LogSender, OtpSender};
+use crate::mail::{LogMailer, MailSender, Mailer, SmtpMailer};
+use crate::otp::{EmailSender, LogSender, OtpSender};
 use crate::plugin::{MountedRoute, Plugin};
 use crate::security::{DerivedKeys, JwtKeys};
 use crate::state::AppState;
@@ -49,7 +51,9 @@ pub struct App {
     config: Config,
     keys: JwtKeys,
     derived: DerivedKeys,
-    otp_sender: Arc<dyn OtpSender>,
+    otp_sender: Option<Arc<dyn OtpSender>>,
+    mailer: Option<Mailer>,
+    layers: Vec<Box<dyn FnOnce(Router) -> Router + Send>>,
     secret_source: SecretSource,
     plugins: Vec<Arc<dyn Plugin>>,
     db: Option<Db>,
@@ -83,7 +87,9 @@ impl App {
             config,
             keys,
             derived,
-            otp_sender: Arc::new(LogSender),
+            otp_sender: None,
+            mailer: None,
+            layers: Vec::new(),
             secret_source,
             plugins: Vec::new(),
             db: None,
@@ -109,7 +115,45 @@ impl App {
     /// the development [`LogSender`] writes codes to the log, which
     /// production refuses.
     pub fn otp_sender(mut self, sender: impl OtpSender) -> Self {
-        self.otp_sender = Arc::new(sender);
+        self.otp_sender = Some(Arc::new(sender));
+        self
+    }
+
+    /// Delivers e-mail with `sender` instead of the SMTP server `mail.url`
+    /// names (a test mailbox, another provider's API).
+    pub fn mailer(mut self, sender: impl MailSender) -> Self {
+        self.mailer = Some(Mailer::new(sender));
+        self
+    }
+
+    /// Wraps every route (the built-in ones too) in a tower layer: CORS,
+    /// compression, your own. Layers added later run first; the app's own
+    /// stack (request id, tracing, JSON errors) is outside them all.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use xcore::prelude::*;
+    ///
+    /// let app = App::new(xcore::testing::config())?
+    ///     .layer(xcore::axum::middleware::from_fn(|request, next: xcore::axum::middleware::Next| async move {
+    ///         next.run(request).await
+    ///     }));
+    /// # let _ = (app, Duration::ZERO);
+    /// # Ok::<(), xcore::Error>(())
+    /// ```
+    pub fn layer<L>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<axum::routing::Route> + Clone + Send + Sync + 'static,
+        L::Service: tower::Service<axum::extract::Request, Error = std::convert::Infallible>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Response:
+            axum::response::IntoResponse + 'static,
+        <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
+    {
+        self.layers.push(Box::new(move |router| router.layer(layer)));
         self
     }
 
@@ -135,8 +179,15 @@ impl App {
     /// The router has the plugins, `GET /health`, a JSON 404, request ids,
     /// tracing, panic recovery and the body limit.
     pub async fn into_parts(self) -> Result<(Router, AppState), Error> {
-        let (router, state) = self.build().await?;
-        let router = middleware::wrap(router, state.config());
+        let (router, state, table) = self.build().await?;
+        let metrics = state.config().metrics.enabled.then(|| {
+            crate::metrics::Metrics::new(
+                table
+                    .iter()
+                    .map(|route| (route.path.clone(), route.plugin.clone())),
+            )
+        });
+        let router = middleware::wrap(router, &state, metrics);
         Ok((router, state))
     }
 
@@ -153,10 +204,14 @@ impl App {
     }
 
     /// Every route of every mounted plugin (the built-in `/auth` and
-    /// `/admin` included unless disabled), with its full path, guard and
-    /// cache policy. Collisions are checked when the app is built.
+    /// `/admin` included unless disabled), with its full path, guard, cache
+    /// policy and the rate limits configuration gives it. Collisions are
+    /// checked when the app is built; an invalid `rate_limit` setting is
+    /// reported there too, and leaves the declared limits here.
     pub fn routes(&self) -> Vec<MountedRoute> {
-        mount::table(&self.mounted_plugins())
+        let plugins = self.mounted_plugins();
+        mount::table(&plugins, &self.config, &self.builtin_names())
+            .unwrap_or_else(|_| mount::table(&plugins, &Config::default(), &[]).unwrap_or_default())
     }
 
     /// The built-in plugins the configuration enables, then the user's.
@@ -185,15 +240,39 @@ impl App {
         names
     }
 
-    async fn build(self) -> Result<(Router, AppState), Error> {
+    async fn build(mut self) -> Result<(Router, AppState, Vec<MountedRoute>), Error> {
         self.warn_about_the_secret();
         let builtin = self.builtin_names();
-        if self.config.env == Environment::Production && !self.otp_sender.production_ready() {
-            return Err(Error::Config(
-                "one-time codes would be written to the log: register a real sender with \
-                 App::otp_sender before running in production"
-                    .into(),
-            ));
+        let layers = std::mem::take(&mut self.layers);
+        let mailer = match self.mailer.take() {
+            Some(mailer) => mailer,
+            None => match SmtpMailer::from_config(&self.config.mail)? {
+                Some(smtp) => Mailer::new(smtp),
+                None => Mailer::new(LogMailer),
+            },
+        };
+        // Codes go by e-mail when e-mail is configured.
+        let otp_sender: Arc<dyn OtpSender> = match self.otp_sender.take() {
+            Some(sender) => sender,
+            None if mailer.production_ready() => Arc::new(EmailSender::new(mailer.clone())),
+            None => Arc::new(LogSender),
+        };
+        if self.config.env == Environment::Production {
+            if !otp_sender.production_ready() {
+                return Err(Error::Config(
+                    "one-time codes would be written to the log: set XCORE_MAIL_URL (and \
+                     XCORE_MAIL_FROM), or register a sender with App::otp_sender, before running \
+                     in production"
+                        .into(),
+                ));
+            }
+            if self.config.auth.endpoints && !mailer.production_ready() {
+                return Err(Error::Config(
+                    "account e-mails would be written to the log: set XCORE_MAIL_URL and \
+                     XCORE_MAIL_FROM (or App::mailer) before running in production"
+                        .into(),
+                ));
+            }
         }
         let plugins = self.mounted_plugins();
         let db = match self.db {
@@ -217,31 +296,48 @@ impl App {
             &self.derived,
             db,
             cache,
-            self.otp_sender,
+            otp_sender,
+            mailer,
         );
         state.accounts().bootstrap_admin(state.config()).await?;
         crate::openapi::check_config(state.config())?;
-        let reserved: Vec<String> = std::iter::once(middleware::HEALTH.to_owned())
+        let reserved: Vec<String> = middleware::reserved(state.config())
+            .into_iter()
             .chain(crate::openapi::reserved_paths(state.config()))
             .collect();
         let (router, table) = mount::mount(&plugins, &state, &reserved, &builtin)?;
         let mut router = router.layer(middleware::RejectNulLayer::new(
             state.config().http.body_limit_bytes,
         ));
+        for layer in layers {
+            router = layer(router);
+        }
         if state.config().serves_openapi() {
             let metas: Vec<_> = plugins.iter().map(|p| p.meta()).collect();
             let document = crate::openapi::document(state.config(), &metas, &table);
             router = router.merge(crate::openapi::router(state.config(), &document)?);
         }
-        Ok((router, state))
+        Ok((router, state, table))
     }
 
     fn warn_about_the_secret(&self) {
-        match self.secret_source {
+        for warning in self.config.warnings() {
+            tracing::warn!("{warning}");
+        }
+        match &self.secret_source {
             SecretSource::Configured => {}
             SecretSource::DeprecatedName => tracing::warn!(
                 "auth.jwt_secret (XCORE_AUTH_JWT_SECRET) is deprecated: it is the app secret \
                  every key is derived from; rename it app_secret (XCORE_APP_SECRET)"
+            ),
+            SecretSource::Kept(path) => tracing::warn!(
+                "\n************************************************************\n\
+                 * No app secret configured: using the development secret   *\n\
+                 * kept in {path} (created on the first start, mode 0600).\n\
+                 * Anyone who reads that file can sign tokens. Production   *\n\
+                 * refuses to start without XCORE_APP_SECRET.               *\n\
+                 ************************************************************",
+                path = path.display()
             ),
             SecretSource::Generated => tracing::warn!(
                 "\n************************************************************\n\

@@ -37,11 +37,20 @@ fn entries(plugins: &[Arc<dyn Plugin>]) -> Vec<(MountedRoute, RouteEntry)> {
         .collect()
 }
 
-/// The route table without mounting anything.
-pub(crate) fn table(plugins: &[Arc<dyn Plugin>]) -> Vec<MountedRoute> {
+/// The route table without mounting anything, with the limits
+/// configuration gives each route (`builtin`: the built-in plugins' names).
+pub(crate) fn table(
+    plugins: &[Arc<dyn Plugin>],
+    config: &Config,
+    builtin: &[&str],
+) -> Result<Vec<MountedRoute>, Error> {
     entries(plugins)
         .into_iter()
-        .map(|(route, _)| route)
+        .map(|(mut route, _)| {
+            let is_builtin = builtin.contains(&route.plugin.as_str());
+            route.info.limits = effective_limits(&route, config, is_builtin)?;
+            Ok(route)
+        })
         .collect()
 }
 
@@ -370,6 +379,7 @@ mod tests {
             test_db(),
             Cache::memory(1024),
             sender,
+            crate::mail::Mailer::new(crate::mail::LogMailer),
         );
         let plugins: Vec<Arc<dyn Plugin>> = plugins
             .into_iter()
@@ -398,7 +408,12 @@ mod tests {
             "/a",
             vec![RouteInfo::get("/x"), RouteInfo::post("/x")],
         )];
-        let table = table(&[Arc::new(Fixed("a", "/a", plugins[0].2.clone())) as Arc<dyn Plugin>]);
+        let table = table(
+            &[Arc::new(Fixed("a", "/a", plugins[0].2.clone())) as Arc<dyn Plugin>],
+            &Config::default(),
+            &[],
+        )
+        .expect("table");
         assert_eq!(table.len(), 2);
         let (_router, mounted) = mount_all(plugins).expect("mounts");
         let mounted: Vec<_> = mounted

@@ -1,16 +1,38 @@
 use tokio::net::TcpListener;
 
 use super::App;
+use crate::config::LogFormat;
 use crate::error::Error;
 
 impl App {
-    /// Serves the app on `bind` from the configuration until SIGINT or
-    /// SIGTERM, then lets in-flight requests finish.
+    /// Answers the command line, then (with no command, or `serve`) serves
+    /// the app on `bind` until SIGINT or SIGTERM and lets in-flight requests
+    /// finish.
+    ///
+    /// Every xcore app thereby has these commands:
+    ///
+    /// | command | what it does |
+    /// |---|---|
+    /// | *(none)*, `serve` | serves |
+    /// | `routes` | lists every route: method, path, plugin, guard, cache, limits |
+    /// | `migrate` | applies the migrations and exits |
+    /// | `create-admin --email E` | creates an administrator (password from `XCORE_ADMIN_PASSWORD` or standard input) |
+    /// | `check-config` | prints the configuration in effect, secrets redacted, and every problem; exits 1 if there is one |
     ///
     /// Installs a `tracing` subscriber (filtered by `RUST_LOG`, default
-    /// `info`) unless the program already set one.
+    /// `info`; colours only on a terminal; one JSON object per line with
+    /// `log.format = "json"`) unless the program already set one.
     pub async fn run(self) -> Result<(), Error> {
-        init_tracing();
+        use clap::Parser;
+        let cli = super::cli::Cli::parse();
+        init_tracing(self.config().log.format);
+        match cli.command {
+            Some(command) => self.run_command(command).await,
+            None => self.serve_on_bind().await,
+        }
+    }
+
+    pub(super) async fn serve_on_bind(self) -> Result<(), Error> {
         let addr = self.config().bind;
         let listener = TcpListener::bind(addr)
             .await
@@ -37,11 +59,20 @@ impl App {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // Err means the program installed its own subscriber: keep it.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        // Colour escapes only where a terminal shows them, not in log files.
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }
 
 async fn shutdown_signal() {

@@ -32,7 +32,7 @@ use hmac::{Hmac, Mac};
 use rand::RngExt;
 use sha2::Sha256;
 
-pub use sender::{LogSender, OtpRecipient, OtpSender};
+pub use sender::{EmailSender, LogSender, OtpRecipient, OtpSender};
 
 use crate::cache::{Cache, CacheError};
 use crate::config::OtpConfig;
@@ -57,6 +57,7 @@ pub struct Otp {
     length: u32,
     ttl_secs: u64,
     max_attempts: u32,
+    sender: Arc<dyn OtpSender>,
 }
 
 impl std::fmt::Debug for Otp {
@@ -83,7 +84,34 @@ impl Otp {
             length: config.length.clamp(6, 10),
             ttl_secs: config.ttl_secs.max(1),
             max_attempts: config.max_attempts.max(1),
+            sender: Arc::new(LogSender),
         }
+    }
+
+    /// The same service delivering codes with `sender` (what
+    /// [`Otp::send_to`] uses).
+    pub fn with_sender(mut self, sender: Arc<dyn OtpSender>) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    /// Generates a code for the signed-in `user` and delivers it with the
+    /// app's sender (e-mail when `mail.url` is set): the one call a handler
+    /// needs. Returns the code's lifetime in seconds.
+    ///
+    /// ```
+    /// use xcore::prelude::*;
+    ///
+    /// async fn envoyer(otp: Otp, user: CurrentUser) -> xcore::Result<StatusCode> {
+    ///     otp.send_to(&user).await?;
+    ///     Ok(StatusCode::ACCEPTED)
+    /// }
+    /// ```
+    pub async fn send_to(&self, user: &crate::guard::CurrentUser) -> Result<u64, Error> {
+        let code = self.generate(user.id()).await?;
+        let to = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
+        self.sender.send(&to, &code).await?;
+        Ok(self.ttl_secs)
     }
 
     /// The same service with codes kept apart under `name` (each plugin

@@ -86,3 +86,42 @@ impl OtpSender for LogSender {
         false
     }
 }
+
+/// Delivers codes by e-mail through the app's [`Mailer`](crate::mail::Mailer):
+/// the default sender when `mail.url` is set.
+#[derive(Debug, Clone)]
+pub struct EmailSender {
+    mailer: crate::mail::Mailer,
+}
+
+impl EmailSender {
+    /// Codes sent with `mailer`.
+    pub fn new(mailer: crate::mail::Mailer) -> Self {
+        EmailSender { mailer }
+    }
+}
+
+impl OtpSender for EmailSender {
+    fn send<'a>(
+        &'a self,
+        to: &'a OtpRecipient,
+        code: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>> {
+        Box::pin(async move {
+            let address = to.email.as_deref().ok_or_else(|| {
+                Error::Validation("this account has no e-mail address to send a code to".into())
+            })?;
+            self.mailer
+                .send(crate::mail::Mail::new(
+                    address,
+                    "Your one-time code",
+                    format!("Your code is {code}. It is valid for a few minutes; if you did not ask for it, ignore this message."),
+                ))
+                .await
+        })
+    }
+
+    fn production_ready(&self) -> bool {
+        self.mailer.production_ready()
+    }
+}

@@ -399,10 +399,13 @@ fn whole_secs(duration: Duration) -> u64 {
 }
 
 fn too_many(retry_after: Duration, headers: [(HeaderName, HeaderValue); 2]) -> Response {
-    let response = Error::TooManyRequests {
+    let mut response = Error::TooManyRequests {
         retry_after_secs: whole_secs(retry_after).max(1),
     }
     .into_response();
+    response
+        .extensions_mut()
+        .insert(crate::error::Refusal::RateLimited);
     with_headers(response, headers)
 }
 

@@ -23,7 +23,7 @@ use crate::error::Error;
 /// let params = xcore::security::PasswordParams::default();
 /// assert_eq!((params.memory_kib, params.iterations, params.parallelism), (19_456, 2, 1));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordParams {
     /// Memory per hash, in KiB.

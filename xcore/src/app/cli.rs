@@ -1,0 +1,199 @@
+//! The command line every xcore app answers through [`App::run`]:
+//! `routes`, `migrate`, `create-admin`, `check-config`, or (no subcommand)
+//! serve.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::{Parser, Subcommand};
+
+use super::App;
+use crate::error::Error;
+use crate::plugin::MountedRoute;
+use crate::rate_limit::{LimitKey, RateLimit};
+
+#[derive(Debug, Parser)]
+#[command(about = "An xcore application. Without a command it serves.")]
+pub(super) struct Cli {
+    #[command(subcommand)]
+    pub(super) command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Serve on `bind` (what no command does too).
+    Serve,
+    /// List every route: method, path, plugin, guard, cache and rate limits.
+    Routes,
+    /// Apply every pending migration, then exit.
+    Migrate,
+    /// Create an administrator, or promote an existing account when the
+    /// password given is its password. The password is read from
+    /// XCORE_ADMIN_PASSWORD, else from standard input.
+    CreateAdmin {
+        /// The administrator's e-mail.
+        #[arg(long)]
+        email: String,
+    },
+    /// Print the configuration in effect (secrets redacted) and every
+    /// problem found in it; exit 1 if there is one.
+    CheckConfig,
+}
+
+impl App {
+    pub(super) async fn run_command(self, command: Command) -> Result<(), Error> {
+        match command {
+            Command::Serve => self.serve_on_bind().await,
+            Command::Routes => {
+                print!("{}", routes_table(&self.routes()));
+                Ok(())
+            }
+            Command::Migrate => {
+                // Building the app applies every migration, the built-in
+                // ones and each plugin's, and checks the rest of the set-up.
+                let _built = self.build().await?;
+                println!("migrations applied");
+                Ok(())
+            }
+            Command::CreateAdmin { email } => {
+                let password = admin_password()?;
+                let (_, state, _) = self.build().await?;
+                let made = state.accounts().make_admin(&email, &password).await?;
+                if made.created {
+                    println!("created administrator {email} (id {})", made.id);
+                } else {
+                    println!("{email} (id {}) is now an administrator", made.id);
+                }
+                Ok(())
+            }
+            Command::CheckConfig => self.check_config().await,
+        }
+    }
+
+    async fn check_config(self) -> Result<(), Error> {
+        let shown = toml::to_string_pretty(self.config())
+            .map_err(|err| Error::Setup(format!("cannot print the configuration: {err}")))?;
+        println!("{shown}");
+        let mut problems: Vec<String> = self.config().warnings().to_vec();
+        // The whole start-up but serving: connections, migrations, routes,
+        // limits, senders.
+        if let Err(err) = self.build().await {
+            problems.push(err.to_string());
+        }
+        if problems.is_empty() {
+            println!("# no problem found");
+            return Ok(());
+        }
+        for problem in &problems {
+            println!("# problem: {problem}");
+        }
+        Err(Error::Config(format!(
+            "{} problem(s) in the configuration",
+            problems.len()
+        )))
+    }
+}
+
+/// The password of `create-admin`: `XCORE_ADMIN_PASSWORD`, else the first
+/// line of standard input (prompted for on a terminal).
+fn admin_password() -> Result<String, Error> {
+    if let Ok(password) = std::env::var("XCORE_ADMIN_PASSWORD") {
+        return Ok(password);
+    }
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("password (echoed as typed; prefer XCORE_ADMIN_PASSWORD): ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|err| Error::Setup(format!("cannot read the password: {err}")))?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        return Err(Error::Config(
+            "no password: set XCORE_ADMIN_PASSWORD or write it on standard input".into(),
+        ));
+    }
+    Ok(password)
+}
+
+/// The routes as an aligned text table.
+fn routes_table(routes: &[MountedRoute]) -> String {
+    let header = ["METHOD", "PATH", "PLUGIN", "GUARD", "CACHE", "LIMITS"].map(String::from);
+    let rows: Vec<[String; 6]> = routes
+        .iter()
+        .map(|route| {
+            let cache = route.info.cache.as_ref().map_or("-".to_owned(), |policy| {
+                let mut text = format!("{}s", policy.ttl().as_secs());
+                if let Some(key) = policy.key_template() {
+                    text.push_str(&format!(" key {key}"));
+                }
+                if policy.is_shared() {
+                    text.push_str(" shared");
+                }
+                text
+            });
+            let limits = if route.info.limits.is_empty() {
+                "-".to_owned()
+            } else {
+                route
+                    .info
+                    .limits
+                    .iter()
+                    .map(describe_limit)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            [
+                route.info.method.to_string(),
+                route.path.clone(),
+                route.plugin.clone(),
+                route.info.guard.to_string(),
+                cache,
+                limits,
+            ]
+        })
+        .collect();
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect::<Vec<_>>()
+            .join("  ");
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// `3/minute per user`, `100/86400s per ip`.
+fn describe_limit(limit: &RateLimit) -> String {
+    let secs = limit.period().as_secs();
+    let period = match secs {
+        1 => "second".to_owned(),
+        60 => "minute".to_owned(),
+        3600 => "hour".to_owned(),
+        86_400 => "day".to_owned(),
+        other => format!("{other}s"),
+    };
+    let key = limit
+        .keys()
+        .iter()
+        .map(|key| match key {
+            LimitKey::User => "user".to_owned(),
+            LimitKey::Ip => "ip".to_owned(),
+            LimitKey::Param(name) => format!("{{{name}}}"),
+        })
+        .collect::<Vec<_>>()
+        .join("+");
+    format!("{}/{period} per {key}", limit.count())
+}
