@@ -550,7 +550,11 @@ async fn a_development_restart_keeps_tokens_and_the_second_factor() {
     let database = config.database.url.expose().to_owned();
     let kept = format!(
         "{}-secret",
-        database.trim_start_matches("sqlite://").split('?').next().expect("file")
+        database
+            .trim_start_matches("sqlite://")
+            .split('?')
+            .next()
+            .expect("file")
     );
     let mailbox = Mailbox::default();
     let client = app_with(config.clone(), &mailbox).await;
@@ -559,7 +563,10 @@ async fn a_development_restart_keeps_tokens_and_the_second_factor() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&kept).expect("secret file").permissions().mode();
+        let mode = std::fs::metadata(&kept)
+            .expect("secret file")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "only the owner may read the secret");
     }
 
@@ -578,6 +585,11 @@ async fn a_development_restart_keeps_tokens_and_the_second_factor() {
         .json(&json!({"mfa_token": first["mfa_token"], "code": hotp(&secret, now() / 30, 6)}))
         .send()
         .await;
-    assert_eq!(done.status(), 200, "the TOTP secret still decrypts: {}", done.text());
+    assert_eq!(
+        done.status(),
+        200,
+        "the TOTP secret still decrypts: {}",
+        done.text()
+    );
     let _ = std::fs::remove_file(kept);
 }

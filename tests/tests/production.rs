@@ -72,7 +72,10 @@ impl SmtpServer {
         };
         let started = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(started.elapsed() < Duration::from_secs(20), "aiosmtpd did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "aiosmtpd did not start"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Some(server)
@@ -95,7 +98,10 @@ impl SmtpServer {
             if let Some(message) = self.messages().pop() {
                 return message;
             }
-            assert!(started.elapsed() < Duration::from_secs(20), "no e-mail arrived");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no e-mail arrived"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -144,7 +150,10 @@ async fn production_sends_codes_through_the_configured_smtp_server() {
         ("XCORE_APP_SECRET", PRODUCTION_SECRET.to_owned()),
         ("XCORE_DATABASE_URL", sqlite_url(&dir)),
         ("XCORE_MAIL_URL", format!("smtp://127.0.0.1:{}", smtp.port)),
-        ("XCORE_MAIL_FROM", "Seed Tour <no-reply@seed.example>".to_owned()),
+        (
+            "XCORE_MAIL_FROM",
+            "Seed Tour <no-reply@seed.example>".to_owned(),
+        ),
     ];
     let server = Server::start(&env).await;
     let token = sign_up(&server, "ada@example.com").await;
@@ -192,11 +201,7 @@ fn production_without_a_mailer_refuses_to_start_and_says_which_variable() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("XCORE_MAIL_URL"), "{stderr}");
 
-    let output = process::run(
-        &["routes"],
-        &[("XCORE_ENV", "production".to_owned())],
-        "",
-    );
+    let output = process::run(&["routes"], &[("XCORE_ENV", "production".to_owned())], "");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("XCORE_APP_SECRET"), "{stderr}");
@@ -231,7 +236,10 @@ fn routes_lists_every_route_with_its_guard_cache_and_limits() {
             .unwrap_or_else(|| panic!("{path} not in\n{table}"))
             .to_owned()
     };
-    assert!(line("/codes/envoyer").contains("3/minute per user"), "{table}");
+    assert!(
+        line("/codes/envoyer").contains("3/minute per user"),
+        "{table}"
+    );
     assert!(line("/codes/envoyer").contains("signed in"), "{table}");
     assert!(line("/catalogue/produits").contains("s "), "{table}");
     assert!(line("/admin/roles").contains("role admin"), "{table}");
@@ -305,7 +313,10 @@ async fn create_admin_makes_a_working_administrator_and_never_takes_over_an_acco
             .await
             .expect("login");
         assert_eq!(login.status, 200, "{}", login.body);
-        let token = login.json()["access_token"].as_str().expect("token").to_owned();
+        let token = login.json()["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned();
         let roles = server
             .request_as("GET", "/admin/roles", None, Some(&token))
             .await
@@ -359,7 +370,10 @@ fn check_config_prints_the_configuration_redacted_and_lists_its_problems() {
     let output = process::run(&["check-config"], &with_problems, "");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
-    assert!(stdout.contains("XCORE_AUTH_LOGIN_MAX_FAILURES"), "the closest key: {stdout}");
+    assert!(
+        stdout.contains("XCORE_AUTH_LOGIN_MAX_FAILURES"),
+        "the closest key: {stdout}"
+    );
     assert!(!stdout.contains("redis-password"), "{stdout}");
 }
 
@@ -376,7 +390,10 @@ async fn an_unknown_variable_is_a_warning_and_the_server_serves() {
     let log = server.log();
     assert!(log.contains("XCORE_SOMETHING_ELSE"), "{log}");
     assert!(log.contains("WARN"), "{log}");
-    assert!(!log.contains('\u{1b}'), "no colour escapes in a log file: {log:?}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "no colour escapes in a log file: {log:?}"
+    );
     // The development secret is kept beside the database, and said so.
     assert!(log.contains("app.db-secret"), "{log}");
     assert!(dir.0.join("app.db-secret").exists());
@@ -397,7 +414,8 @@ async fn json_logs_are_one_object_per_line() {
     let lines: Vec<&str> = log.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(lines.len() >= 2, "{log}");
     for line in lines {
-        let object: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        let object: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         assert!(object["level"].is_string(), "{line}");
     }
 }
@@ -429,7 +447,10 @@ impl Proxy {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
-                tracked.lock().expect("connections").push(task.abort_handle());
+                tracked
+                    .lock()
+                    .expect("connections")
+                    .push(task.abort_handle());
             }
         });
         Proxy {
@@ -491,7 +512,10 @@ async fn until_ready(client: &TestClient) {
 #[tokio::test]
 async fn ready_is_503_naming_the_service_that_is_down_and_recovers_by_itself() {
     let (Some(database), Some(redis)) = (
-        services::databases().await.into_iter().find(|d| d.name == "postgres"),
+        services::databases()
+            .await
+            .into_iter()
+            .find(|d| d.name == "postgres"),
         services::caches().into_iter().find(|c| c.name == "redis"),
     ) else {
         return; // skipped: PostgreSQL or Redis not configured
@@ -522,8 +546,15 @@ async fn ready_is_503_naming_the_service_that_is_down_and_recovers_by_itself() {
     let (status, body) = ready(&client).await;
     assert_eq!(status, 503, "{body}");
     let message = body["error"]["message"].as_str().expect("message");
-    assert!(message.contains("database") && !message.contains("cache"), "{message}");
-    assert_eq!(client.get("/health").send().await.status(), 200, "still alive");
+    assert!(
+        message.contains("database") && !message.contains("cache"),
+        "{message}"
+    );
+    assert_eq!(
+        client.get("/health").send().await.status(),
+        200,
+        "still alive"
+    );
     let login = client
         .post("/auth/login")
         .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
@@ -537,7 +568,10 @@ async fn ready_is_503_naming_the_service_that_is_down_and_recovers_by_itself() {
     let (status, body) = ready(&client).await;
     assert_eq!(status, 503, "{body}");
     let message = body["error"]["message"].as_str().expect("message");
-    assert!(message.contains("cache") && !message.contains("database"), "{message}");
+    assert!(
+        message.contains("cache") && !message.contains("database"),
+        "{message}"
+    );
     cache.start();
     until_ready(&client).await;
 }
@@ -553,7 +587,10 @@ fn promtool(text: &str) -> Option<std::process::Output> {
         .stderr(Stdio::piped())
         .spawn();
     let Ok(mut child) = child else {
-        assert!(!required(), "promtool is missing but XCORE_TEST_REQUIRE_SERVICES=1");
+        assert!(
+            !required(),
+            "promtool is missing but XCORE_TEST_REQUIRE_SERVICES=1"
+        );
         eprintln!("skipped: no promtool");
         return None;
     };
@@ -604,17 +641,26 @@ async fn metrics_count_requests_cache_outcomes_and_refusals_and_promtool_accepts
     assert_eq!(scraped.status(), 200);
     let text = scraped.text();
     assert_eq!(
-        sample(&text, r#"xcore_http_requests_total{method="GET",route="/hello/",status="200"}"#),
+        sample(
+            &text,
+            r#"xcore_http_requests_total{method="GET",route="/hello/",status="200"}"#
+        ),
         3.0,
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"xcore_cache_responses_total{plugin="catalogue",outcome="miss"}"#),
+        sample(
+            &text,
+            r#"xcore_cache_responses_total{plugin="catalogue",outcome="miss"}"#
+        ),
         1.0,
         "{text}"
     );
     assert_eq!(
-        sample(&text, r#"xcore_cache_responses_total{plugin="catalogue",outcome="hit"}"#),
+        sample(
+            &text,
+            r#"xcore_cache_responses_total{plugin="catalogue",outcome="hit"}"#
+        ),
         1.0,
         "{text}"
     );
@@ -624,10 +670,16 @@ async fn metrics_count_requests_cache_outcomes_and_refusals_and_promtool_accepts
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum();
     assert!(auth_failures >= 2.0, "{text}");
-    assert!(text.contains("xcore_http_request_duration_seconds_bucket"), "{text}");
+    assert!(
+        text.contains("xcore_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains("xcore_db_pool_connections"), "{text}");
     assert!(text.contains("xcore_password_hashes_in_flight"), "{text}");
-    assert!(text.contains(r#"route="unmatched""#), "404s share one label: {text}");
+    assert!(
+        text.contains(r#"route="unmatched""#),
+        "404s share one label: {text}"
+    );
     if let Some(output) = promtool(&text) {
         assert!(
             output.status.success(),
@@ -641,7 +693,10 @@ async fn metrics_count_requests_cache_outcomes_and_refusals_and_promtool_accepts
         .header("accept", "application/openmetrics-text; version=1.0.0")
         .send()
         .await;
-    assert!(open.text().ends_with("# EOF\n"), "OpenMetrics when asked for");
+    assert!(
+        open.text().ends_with("# EOF\n"),
+        "OpenMetrics when asked for"
+    );
     // Off by default: no route, no cost.
     let plain = common::client(xcore_examples::seed_tour::hello::Hello).await;
     assert_eq!(plain.get("/metrics").send().await.status(), 404);
@@ -676,9 +731,10 @@ async fn layers_from_code_and_from_configuration_wrap_every_route() {
         .layer(xcore::axum::middleware::from_fn(
             |request, next: xcore::axum::middleware::Next| async move {
                 let mut response = next.run(request).await;
-                response
-                    .headers_mut()
-                    .insert("x-from-a-layer", xcore::axum::http::HeaderValue::from_static("yes"));
+                response.headers_mut().insert(
+                    "x-from-a-layer",
+                    xcore::axum::http::HeaderValue::from_static("yes"),
+                );
                 response
             },
         ));
@@ -687,7 +743,10 @@ async fn layers_from_code_and_from_configuration_wrap_every_route() {
     for path in ["/auth/me", "/slow/big"] {
         let response = client.get(path).send().await;
         assert_eq!(response.header("x-from-a-layer"), Some("yes"), "{path}");
-        assert!(response.header("strict-transport-security").is_some(), "{path}");
+        assert!(
+            response.header("strict-transport-security").is_some(),
+            "{path}"
+        );
         assert_eq!(response.header("x-frame-options"), Some("DENY"), "{path}");
     }
     let compressed = client
@@ -720,4 +779,48 @@ async fn layers_from_code_and_from_configuration_wrap_every_route() {
     let late = client.get("/slow/").send().await;
     assert_eq!(late.status(), 408);
     assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn closed_registration_leaves_new_accounts_to_administrators() {
+    let mut config = common::config();
+    config.auth.registration = false;
+    let client = TestClient::new(App::new(config).expect("app"))
+        .await
+        .expect("app");
+    let credentials = json!({"email": "ada@example.com", "password": "correct horse"});
+    let refused = client
+        .post("/auth/register")
+        .json(&credentials)
+        .send()
+        .await;
+    assert_eq!(refused.status(), 403, "{}", refused.text());
+    assert_eq!(common::error_code(&refused), "forbidden");
+
+    let admin = client.token("1", &["admin"]).expect("token");
+    let created = client
+        .post("/admin/users")
+        .bearer(&admin)
+        .json(&credentials)
+        .send()
+        .await;
+    assert_eq!(created.status(), 201, "{}", created.text());
+    assert_eq!(created.json::<Value>()["email"], "ada@example.com");
+    let again = client
+        .post("/admin/users")
+        .bearer(&admin)
+        .json(&credentials)
+        .send()
+        .await;
+    assert_eq!(again.status(), 409);
+    let user = client.token("2", &[]).expect("token");
+    let not_admin = client
+        .post("/admin/users")
+        .bearer(&user)
+        .json(&json!({"email": "eve@example.com", "password": "correct horse"}))
+        .send()
+        .await;
+    assert_eq!(not_admin.status(), 403);
+    let login = client.post("/auth/login").json(&credentials).send().await;
+    assert_eq!(login.status(), 200, "{}", login.text());
 }

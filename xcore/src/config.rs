@@ -439,6 +439,9 @@ pub struct AuthConfig {
     pub refresh_token_ttl_secs: u64,
     /// Whether the built-in `/auth` plugin is mounted.
     pub endpoints: bool,
+    /// Whether anyone may create an account with `POST /auth/register`
+    /// (`false`: 403, and accounts come from an administrator).
+    pub registration: bool,
     /// Shortest password accepted at registration and change.
     pub password_min_length: usize,
     /// Failed logins for one e-mail within the window before a 429; also
@@ -606,6 +609,7 @@ impl Default for AuthConfig {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 30 * 24 * 3600,
             endpoints: true,
+            registration: true,
             password_min_length: 8,
             login_max_failures: 10,
             login_max_failures_per_address: 100,
@@ -651,7 +655,10 @@ impl Config {
         let mut config: Config = Figment::new()
             .merge(Toml::file(path))
             .merge(conventional_env())
-            .merge(env_provider(Config::keys(), std::sync::Arc::clone(&unknown)))
+            .merge(env_provider(
+                Config::keys(),
+                std::sync::Arc::clone(&unknown),
+            ))
             .extract()
             .map_err(|err| Error::Config(err.to_string()))?;
         let unknown = std::mem::take(&mut *unknown.lock().unwrap_or_else(|p| p.into_inner()));
@@ -835,7 +842,7 @@ fn env_provider(keys: Vec<String>, unknown: std::sync::Arc<std::sync::Mutex<Vec<
             return None;
         }
         let key = dotted(&raw);
-        if keys.iter().any(|known| *known == key) {
+        if keys.contains(&key) {
             return Some(key.into());
         }
         let closest = keys
@@ -862,7 +869,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
         let mut current = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != *cb);
-            current.push((previous[j] + cost).min(previous[j + 1] + 1).min(current[j] + 1));
+            current.push(
+                (previous[j] + cost)
+                    .min(previous[j + 1] + 1)
+                    .min(current[j] + 1),
+            );
         }
         previous = current;
     }

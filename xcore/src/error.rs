@@ -271,13 +271,15 @@ impl IntoResponse for Error {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, challenge);
-            response.extensions_mut().insert(Refusal::Auth(match reason {
-                AuthFailure::Missing => "missing_token",
-                AuthFailure::Invalid => "invalid_token",
-                AuthFailure::Expired => "expired_token",
-                AuthFailure::BadCredentials => "bad_credentials",
-                AuthFailure::WrongCode => "wrong_code",
-            }));
+            response
+                .extensions_mut()
+                .insert(Refusal::Auth(match reason {
+                    AuthFailure::Missing => "missing_token",
+                    AuthFailure::Invalid => "invalid_token",
+                    AuthFailure::Expired => "expired_token",
+                    AuthFailure::BadCredentials => "bad_credentials",
+                    AuthFailure::WrongCode => "wrong_code",
+                }));
         }
         response
     }

@@ -141,7 +141,11 @@ impl Metrics {
         };
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(seconds);
-        if let Some(outcome) = response.headers().get("x-cache").and_then(|v| v.to_str().ok()) {
+        if let Some(outcome) = response
+            .headers()
+            .get("x-cache")
+            .and_then(|v| v.to_str().ok())
+        {
             let plugin = self.plugins.get(route).cloned().unwrap_or_default();
             self.cache
                 .get_or_create(&CacheLabels {
@@ -190,7 +194,8 @@ impl Metrics {
 
     fn render_openmetrics(&self, state: &AppState) -> String {
         let hashes = state.accounts().hash_pool().in_flight();
-        self.hash_queue.set(i64::try_from(hashes).unwrap_or(i64::MAX));
+        self.hash_queue
+            .set(i64::try_from(hashes).unwrap_or(i64::MAX));
         let pool = state.db().pool();
         self.pool_size.set(i64::from(pool.size()));
         self.pool_idle

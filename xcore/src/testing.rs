@@ -370,7 +370,9 @@ pub struct Mailbox(std::sync::Arc<std::sync::Mutex<Vec<Delivery>>>);
 
 impl Mailbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Delivery>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Everything received, oldest first.
@@ -394,9 +396,7 @@ impl Mailbox {
     /// # Panics
     /// When none was: the test expected one.
     pub fn last_mail(&self) -> crate::mail::Mail {
-        self.mails()
-            .pop()
-            .expect("the mailbox received no e-mail")
+        self.mails().pop().expect("the mailbox received no e-mail")
     }
 
     /// The last one-time code received: handed over as a code, or the

@@ -57,7 +57,6 @@ pub use sessions::Sessions;
 pub use two_factor::{MfaChallenge, TotpSetup, TwoFactor};
 pub use users::{User, Users};
 
-
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{Db, Migration};

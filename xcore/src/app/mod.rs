@@ -15,8 +15,8 @@ use crate::cache::Cache;
 use crate::config::{Config, Environment, SecretSource};
 use crate::db::{self, Db};
 use crate::error::Error;
-use crate::middleware;
 use crate::mail::{LogMailer, MailSender, Mailer, SmtpMailer};
+use crate::middleware;
 use crate::otp::{EmailSender, LogSender, OtpSender};
 use crate::plugin::{MountedRoute, Plugin};
 use crate::security::{DerivedKeys, JwtKeys};
@@ -153,7 +153,8 @@ impl App {
             axum::response::IntoResponse + 'static,
         <L::Service as tower::Service<axum::extract::Request>>::Future: Send + 'static,
     {
-        self.layers.push(Box::new(move |router| router.layer(layer)));
+        self.layers
+            .push(Box::new(move |router| router.layer(layer)));
         self
     }
 
@@ -263,13 +264,6 @@ impl App {
                     "one-time codes would be written to the log: set XCORE_MAIL_URL (and \
                      XCORE_MAIL_FROM), or register a sender with App::otp_sender, before running \
                      in production"
-                        .into(),
-                ));
-            }
-            if self.config.auth.endpoints && !mailer.production_ready() {
-                return Err(Error::Config(
-                    "account e-mails would be written to the log: set XCORE_MAIL_URL and \
-                     XCORE_MAIL_FROM (or App::mailer) before running in production"
                         .into(),
                 ));
             }

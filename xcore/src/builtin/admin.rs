@@ -31,6 +31,16 @@ struct NewName {
     description: Option<String>,
 }
 
+/// A new account, made by an administrator.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NewUser {
+    /// The account's e-mail.
+    email: String,
+    /// At least `auth.password_min_length` characters (8 by default).
+    password: String,
+}
+
 #[derive(Deserialize, JsonSchema)]
 struct PageQuery {
     /// Page number, from 1.
@@ -226,6 +236,21 @@ impl Admin {
             per_page,
             total,
         }))
+    }
+
+    /// Creates an account (whether or not `auth.registration` is open):
+    /// 201 with the user, 409 if the e-mail exists, 422 for an invalid
+    /// e-mail or a too-short password.
+    #[route(post, "/users", auth = "admin", status = 201)]
+    async fn create_user(
+        State(state): State<AppState>,
+        admin: CurrentUser,
+        client: ClientAddr,
+        Json(body): Json<NewUser>,
+    ) -> Result<Json<User>> {
+        let accounts = acting(&state, &admin, client)?;
+        let user = accounts.register(&body.email, &body.password).await?;
+        Ok(Json(accounts.user(user.id).await?))
     }
 
     /// Gives a role to a user (idempotent); effective on their next request.

@@ -182,7 +182,9 @@ fn as_user(state: &AppState, user: &CurrentUser, client: ClientAddr) -> Result<(
          description = "Accounts: registration, login, refresh, logout")]
 impl Auth {
     /// Creates an account: 201 `{id, email}`, 409 if the e-mail exists,
-    /// 422 for an invalid e-mail or a too-short password.
+    /// 422 for an invalid e-mail or a too-short password, 403 when
+    /// `auth.registration = false` (accounts then come from an
+    /// administrator or `create-admin`).
     #[route(post, "/register", status = 201)]
     #[rate_limit(5, per = "minute", key = ip, fail = "closed")]
     #[rate_limit(50, per = "day", key = ip, fail = "closed")]
@@ -191,6 +193,9 @@ impl Auth {
         client: ClientAddr,
         Json(body): Json<Credentials>,
     ) -> Result<Json<Registered>> {
+        if !state.config().auth.registration {
+            return Err(crate::Error::Forbidden("registration is closed".into()));
+        }
         let user = from_client(&state, client)
             .register(&body.email, &body.password)
             .await?;

@@ -55,8 +55,10 @@ impl Mail {
 /// development ([`LogMailer`]), a test mailbox, or your own.
 pub trait MailSender: Send + Sync + 'static {
     /// Delivers `mail`.
-    fn send<'a>(&'a self, mail: &'a Mail)
-    -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
+    fn send<'a>(
+        &'a self,
+        mail: &'a Mail,
+    ) -> Pin<Box<dyn Future<Output = Result<(), Error>> + Send + 'a>>;
 
     /// Whether it may run in production (the [`LogMailer`] may not).
     fn production_ready(&self) -> bool {

@@ -45,11 +45,13 @@ impl SmtpMailer {
             return Ok(None);
         };
         let from = config.from.as_deref().ok_or_else(|| {
-            Error::Config("XCORE_MAIL_URL is set but XCORE_MAIL_FROM is not: name the sender".into())
+            Error::Config(
+                "XCORE_MAIL_URL is set but XCORE_MAIL_FROM is not: name the sender".into(),
+            )
         })?;
-        let from: Address = from.parse().map_err(|err| {
-            Error::Config(format!("mail.from `{from}` is not an address: {err}"))
-        })?;
+        let from: Address = from
+            .parse()
+            .map_err(|err| Error::Config(format!("mail.from `{from}` is not an address: {err}")))?;
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
             .map_err(|err| Error::Config(format!("mail.url {url} is not an SMTP URL: {err}")))?
             .timeout(Some(std::time::Duration::from_secs(10)))

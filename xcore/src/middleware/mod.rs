@@ -89,30 +89,28 @@ pub(crate) fn wrap(router: Router, state: &AppState, metrics: Option<Arc<Metrics
             }));
     }
     let router = optional_layers(router, config);
-    router
-        .layer(DefaultBodyLimit::max(limit))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(request_span)
-                        .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
-                        // The error itself is logged where it is made
-                        // (`Error`'s response); a load-shedding 503 is no
-                        // failure of the server's.
-                        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
-                )
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                // Browsers must not guess a JSON answer is HTML or script.
-                .layer(SetResponseHeaderLayer::if_not_present(
-                    header::X_CONTENT_TYPE_OPTIONS,
-                    HeaderValue::from_static("nosniff"),
-                ))
-                .layer(map_response(json_errors::rewrite))
-                .layer(CatchPanicLayer::custom(panic::respond))
-                .layer(RequestBodyLimitLayer::new(limit)),
-        )
+    router.layer(DefaultBodyLimit::max(limit)).layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                    // The error itself is logged where it is made
+                    // (`Error`'s response); a load-shedding 503 is no
+                    // failure of the server's.
+                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+            )
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+            // Browsers must not guess a JSON answer is HTML or script.
+            .layer(SetResponseHeaderLayer::if_not_present(
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ))
+            .layer(map_response(json_errors::rewrite))
+            .layer(CatchPanicLayer::custom(panic::respond))
+            .layer(RequestBodyLimitLayer::new(limit)),
+    )
 }
 
 // The span carries the path but not the query string, which may hold
@@ -192,10 +190,13 @@ async fn ready(state: AppState) -> Response {
         return axum::Json(json!({"status": "ready", "database": "ok", "cache": "ok"}))
             .into_response();
     }
-    let down: Vec<&str> = [(!database).then_some("database"), (!cache).then_some("cache")]
-        .into_iter()
-        .flatten()
-        .collect();
+    let down: Vec<&str> = [
+        (!database).then_some("database"),
+        (!cache).then_some("cache"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut response = crate::error::json_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "service_unavailable",
