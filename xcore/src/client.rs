@@ -11,7 +11,6 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
-use serde::{Deserialize, Deserializer};
 
 /// The client's IP address, as an extractor: `async fn h(client: ClientAddr)`.
 ///
@@ -133,29 +132,14 @@ impl serde::Serialize for TrustedProxies {
     }
 }
 
-impl<'de> Deserialize<'de> for TrustedProxies {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            One(String),
-            Many(Vec<String>),
-        }
-        let items = match Raw::deserialize(deserializer)? {
-            Raw::One(text) => text
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            Raw::Many(items) => items,
-        };
+impl TrustedProxies {
+    /// The ranges these addresses or CIDR blocks name.
+    pub(crate) fn parse(items: &[String]) -> Result<Self, String> {
         items
             .iter()
             .map(|item| item.parse())
             .collect::<Result<Vec<_>, _>>()
             .map(TrustedProxies)
-            .map_err(serde::de::Error::custom)
     }
 }
 

@@ -258,15 +258,13 @@ impl App {
             None if mailer.production_ready() => Arc::new(EmailSender::new(mailer.clone())),
             None => Arc::new(LogSender),
         };
-        if self.config.env == Environment::Production {
-            if !otp_sender.production_ready() {
-                return Err(Error::Config(
-                    "one-time codes would be written to the log: set XCORE_MAIL_URL (and \
-                     XCORE_MAIL_FROM), or register a sender with App::otp_sender, before running \
-                     in production"
-                        .into(),
-                ));
-            }
+        if self.config.env == Environment::Production && !otp_sender.production_ready() {
+            return Err(Error::Config(
+                "one-time codes would be written to the log: set XCORE_MAIL_URL (and \
+                 XCORE_MAIL_FROM), or register a sender with App::otp_sender, before running in \
+                 production"
+                    .into(),
+            ));
         }
         let plugins = self.mounted_plugins();
         let db = match self.db {
