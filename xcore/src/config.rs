@@ -509,7 +509,6 @@ pub struct HttpConfig {
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
     /// (addresses or networks: `["10.0.0.0/8", "::1"]`, or one
     /// comma-separated string). Empty: the socket's peer is the client.
-    #[serde(deserialize_with = "trusted_proxies")]
     pub trusted_proxies: crate::client::TrustedProxies,
     /// Origins allowed to call the API from a browser (CORS), e.g.
     /// `["https://app.example.com"]`, or `["*"]` for any (then without
@@ -808,14 +807,6 @@ pub(crate) enum SecretSource {
     /// None configured, in development with an in-memory database: random,
     /// lost at exit like the data.
     Generated,
-}
-
-/// `http.trusted_proxies`: a list setting whose items are address ranges.
-fn trusted_proxies<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<crate::client::TrustedProxies, D::Error> {
-    let StringList(items) = StringList::deserialize(deserializer)?;
-    crate::client::TrustedProxies::parse(&items).map_err(serde::de::Error::custom)
 }
 
 /// `DATABASE_URL` and `REDIS_URL`, the names every hosting platform sets.
