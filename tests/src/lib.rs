@@ -54,3 +54,7 @@ pub mod otp {}
 /// Chapter "API documentation" of the guide.
 #[doc = include_str!("../../book/src/api-docs.md")]
 pub mod api_docs {}
+
+/// Chapter "Running in production" of the guide.
+#[doc = include_str!("../../book/src/production.md")]
+pub mod production {}

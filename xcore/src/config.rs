@@ -9,6 +9,7 @@
 //! | `auth.access_token_ttl_secs`| `XCORE_AUTH_ACCESS_TOKEN_TTL_SECS` | `900`            |
 //! | `auth.refresh_token_ttl_secs` | `XCORE_AUTH_REFRESH_TOKEN_TTL_SECS` | `2592000` (30 days) |
 //! | `auth.endpoints`            | `XCORE_AUTH_ENDPOINTS`             | `true` (the `/auth` plugin) |
+//! | `auth.registration`         | `XCORE_AUTH_REGISTRATION`          | `true` (`POST /auth/register` open) |
 //! | `auth.password_min_length`  | `XCORE_AUTH_PASSWORD_MIN_LENGTH`   | `8`              |
 //! | `auth.login_max_failures`   | `XCORE_AUTH_LOGIN_MAX_FAILURES`    | `10`             |
 //! | `auth.login_max_failures_per_address` | `XCORE_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` | `100` |
@@ -20,6 +21,12 @@
 //! | `admin.email`, `admin.password` | `XCORE_ADMIN_EMAIL`, `XCORE_ADMIN_PASSWORD` | none: first admin created at start-up when set |
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
 //! | `http.trusted_proxies`      | `XCORE_HTTP_TRUSTED_PROXIES`       | none             |
+//! | `http.cors_origins`         | `XCORE_HTTP_CORS_ORIGINS`          | none: no CORS headers |
+//! | `http.compression`, `http.security_headers` | `XCORE_HTTP_COMPRESSION`, `XCORE_HTTP_SECURITY_HEADERS` | `false`, `false` |
+//! | `http.request_timeout_secs` | `XCORE_HTTP_REQUEST_TIMEOUT_SECS`  | `0` (no limit)   |
+//! | `mail.url`, `mail.from`     | `XCORE_MAIL_URL`, `XCORE_MAIL_FROM` | none: e-mails go to the log (refused in production) |
+//! | `log.format`                | `XCORE_LOG_FORMAT`                 | `text`           |
+//! | `metrics.enabled`, `metrics.path` | `XCORE_METRICS_ENABLED`, `XCORE_METRICS_PATH` | `false`, `/metrics` |
 //! | `rate_limit.builtin`        | `XCORE_RATE_LIMIT_BUILTIN`         | `true`           |
 //! | `rate_limit.builtin_default` | `XCORE_RATE_LIMIT_BUILTIN_DEFAULT` | none: each built-in limit as declared |
 //! | `rate_limit.routes`         | `XCORE_RATE_LIMIT_ROUTES` (`{"codes.envoyer"="off"}`) | none |

@@ -18,11 +18,14 @@ use crate::error::Error;
 /// use xcore::config::MailConfig;
 /// use xcore::mail::SmtpMailer;
 ///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// let mut config = MailConfig::default();
 /// config.url = Some("smtp://user:pass@127.0.0.1:2525".into());
 /// config.from = Some("Shop <no-reply@shop.example>".into());
 /// assert!(SmtpMailer::from_config(&config).unwrap().is_some());
 /// assert!(SmtpMailer::from_config(&MailConfig::default()).unwrap().is_none());
+/// # }
 /// ```
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -39,7 +42,8 @@ impl SmtpMailer {
     /// | `smtp://host:25` | plain text: only for a relay on the same machine or network |
     ///
     /// A server that does not answer within 10 seconds fails the send
-    /// (503), so a request never waits on it longer.
+    /// (503), so a request never waits on it longer. Call it inside a Tokio
+    /// runtime: the connection pool starts its own task.
     pub fn from_config(config: &MailConfig) -> Result<Option<Self>, Error> {
         let Some(url) = &config.url else {
             return Ok(None);
