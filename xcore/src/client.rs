@@ -132,17 +132,15 @@ impl serde::Serialize for TrustedProxies {
     }
 }
 
-/// A list of addresses or CIDR blocks, written like every list setting
-/// (`["10.0.0.0/8", "::1"]` or one comma-separated string).
-impl<'de> serde::Deserialize<'de> for TrustedProxies {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let crate::config::StringList(items) = serde::Deserialize::deserialize(deserializer)?;
+impl TrustedProxies {
+    /// The ranges these addresses or CIDR blocks name (its `Deserialize`
+    /// lives with the other settings, in `config`).
+    pub(crate) fn parse(items: &[String]) -> Result<Self, String> {
         items
             .iter()
             .map(|item| item.parse())
             .collect::<Result<Vec<_>, _>>()
             .map(TrustedProxies)
-            .map_err(serde::de::Error::custom)
     }
 }
 

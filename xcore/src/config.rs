@@ -556,6 +556,15 @@ impl<'de> Deserialize<'de> for StringList {
     }
 }
 
+/// `http.trusted_proxies`: a list setting (`["10.0.0.0/8", "::1"]` or one
+/// comma-separated string) whose items are address ranges.
+impl<'de> Deserialize<'de> for crate::client::TrustedProxies {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let StringList(items) = StringList::deserialize(deserializer)?;
+        crate::client::TrustedProxies::parse(&items).map_err(serde::de::Error::custom)
+    }
+}
+
 /// The `[rate_limit]` section.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -779,7 +788,7 @@ impl Config {
                 ));
             }
             (None, None, Environment::Development) => {
-                match crate::security::dev_secret_path(self.database.url.expose()) {
+                match dev_secret_path(self.database.url.expose()) {
                     Some(path) => (
                         crate::security::load_or_create_dev_secret(&path)?,
                         SecretSource::Kept(path),
@@ -814,6 +823,29 @@ pub(crate) enum SecretSource {
     /// None configured, in development with an in-memory database: random,
     /// lost at exit like the data.
     Generated,
+}
+
+/// The file of a `sqlite:` URL, or `None` for PostgreSQL and in-memory
+/// databases.
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite:")?;
+    let path = rest.trim_start_matches("//");
+    let file = path.split('?').next().unwrap_or(path);
+    (!file.is_empty() && !file.starts_with(":memory:") && !url.contains("mode=memory"))
+        .then_some(file)
+}
+
+/// Where the development secret of a database lives: beside a SQLite file
+/// (`app.db` → `app.db-secret`, matched by the `*.db-*` pattern most
+/// `.gitignore` files have for SQLite's journals), else `.xcore/app-secret`
+/// in the working directory. `None` for an in-memory database, whose data
+/// dies with the process anyway.
+fn dev_secret_path(database_url: &str) -> Option<PathBuf> {
+    if database_url.starts_with("sqlite:") {
+        let file = sqlite_file(database_url)?;
+        return Some(PathBuf::from(format!("{file}-secret")));
+    }
+    Some(Path::new(".xcore").join("app-secret"))
 }
 
 /// `DATABASE_URL` and `REDIS_URL`, the names every hosting platform sets.
@@ -892,6 +924,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_file_is_beside_a_sqlite_database_and_nowhere_for_memory() {
+        assert_eq!(
+            dev_secret_path("sqlite://data/app.db?mode=rwc"),
+            Some(PathBuf::from("data/app.db-secret"))
+        );
+        assert_eq!(dev_secret_path("sqlite::memory:"), None);
+        assert_eq!(
+            dev_secret_path("postgres://db/app"),
+            Some(PathBuf::from(".xcore/app-secret"))
+        );
+    }
 
     #[test]
     fn production_without_secret_refuses_with_a_clear_message() {

@@ -222,16 +222,6 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     )
 }
 
-/// The file of a `sqlite:` URL, or `None` for PostgreSQL and in-memory
-/// databases.
-pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite:")?;
-    let path = rest.trim_start_matches("//");
-    let file = path.split('?').next().unwrap_or(path);
-    (!file.is_empty() && !file.starts_with(":memory:") && !url.contains("mode=memory"))
-        .then_some(file)
-}
-
 /// Adds `mode=rwc` to SQLite URLs (create the file) and creates the folder.
 fn normalize(url: &str) -> Result<(String, Backend), Error> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -246,7 +236,7 @@ fn normalize(url: &str) -> Result<(String, Backend), Error> {
     if url.contains("mode=") || rest.starts_with(":memory:") {
         return Ok((url.to_owned(), Backend::Sqlite));
     }
-    let file = sqlite_file(url).unwrap_or_default();
+    let file = crate::config::sqlite_file(url).unwrap_or_default();
     if let Some(parent) = Path::new(file)
         .parent()
         .filter(|p| !p.as_os_str().is_empty())

@@ -6,23 +6,10 @@
 //! secret.
 
 use std::io::{ErrorKind, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Secret, hex, unhex};
 use crate::error::Error;
-
-/// Where the development secret of a database lives: beside a SQLite file
-/// (`app.db` → `app.db-secret`, matched by the `*.db-*` pattern most
-/// `.gitignore` files have for SQLite's journals), else `.xcore/app-secret`
-/// in the working directory. `None` for an in-memory database, whose data
-/// dies with the process anyway.
-pub(crate) fn path_for(database_url: &str) -> Option<PathBuf> {
-    if database_url.starts_with("sqlite:") {
-        let file = crate::db::sqlite_file(database_url)?;
-        return Some(PathBuf::from(format!("{file}-secret")));
-    }
-    Some(Path::new(".xcore").join("app-secret"))
-}
 
 /// The secret in `path`, written there first (mode 0600) when the file does
 /// not exist. Two processes starting at once agree: only one creates it.
@@ -73,19 +60,6 @@ fn read(path: &Path) -> std::io::Result<Secret> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_file_is_beside_a_sqlite_database_and_nowhere_for_memory() {
-        assert_eq!(
-            path_for("sqlite://data/app.db?mode=rwc"),
-            Some(PathBuf::from("data/app.db-secret"))
-        );
-        assert_eq!(path_for("sqlite::memory:"), None);
-        assert_eq!(
-            path_for("postgres://db/app"),
-            Some(PathBuf::from(".xcore/app-secret"))
-        );
-    }
 
     #[test]
     fn the_secret_is_created_once_private_and_then_reused() {

@@ -21,9 +21,7 @@ mod secret;
 mod token;
 mod totp;
 
-pub(crate) use dev_secret::{
-    load_or_create as load_or_create_dev_secret, path_for as dev_secret_path,
-};
+pub(crate) use dev_secret::load_or_create as load_or_create_dev_secret;
 pub(crate) use encoding::{hex, random_token, sha256_hex, unhex};
 pub(crate) use keys::DerivedKeys;
 pub(crate) use password::default_concurrency;
