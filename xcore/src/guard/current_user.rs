@@ -33,6 +33,14 @@ pub struct CurrentUser {
     claims: Arc<Claims>,
 }
 
+/// The recipient of a one-time code: `otp.send_to(&user)`. Here, not in
+/// `otp`, so the services never import the guard.
+impl From<&CurrentUser> for crate::otp::OtpRecipient {
+    fn from(user: &CurrentUser) -> Self {
+        crate::otp::OtpRecipient::new(user.id(), user.email().map(str::to_owned))
+    }
+}
+
 impl CurrentUser {
     /// Wraps verified claims.
     pub fn from_claims(claims: Claims) -> Self {

@@ -107,9 +107,14 @@ impl Otp {
     ///     Ok(StatusCode::ACCEPTED)
     /// }
     /// ```
-    pub async fn send_to(&self, user: &crate::guard::CurrentUser) -> Result<u64, Error> {
-        let code = self.generate(user.id()).await?;
-        let to = OtpRecipient::new(user.id(), user.email().map(str::to_owned));
+    ///
+    /// `user` is anything that names a recipient: a [`CurrentUser`]
+    /// (`&user`), or an [`OtpRecipient`] built by hand.
+    ///
+    /// [`CurrentUser`]: crate::guard::CurrentUser
+    pub async fn send_to(&self, user: impl Into<OtpRecipient>) -> Result<u64, Error> {
+        let to = user.into();
+        let code = self.generate(&to.user_id).await?;
         self.sender.send(&to, &code).await?;
         Ok(self.ttl_secs)
     }
