@@ -171,15 +171,21 @@ impl Limits {
         } else {
             Vec::new()
         };
-        let mut outcome = Outcome::default();
+        // Only refusals are folded: an in-process limit reports nothing
+        // about what is left when it allows (successes carry no headers),
+        // so the allowed path is the checks and nothing else.
+        let mut outcome: Option<Outcome> = None;
         for (index, limit) in self.limits.iter().enumerate() {
             let key = self.hashed_key(limit, request, &params);
-            if let Some(decision) = limit.limiter.check_now(key) {
-                outcome.add(index, decision);
+            if let Err(decision) = limit.limiter.check_now(key)? {
+                outcome.get_or_insert_default().add(index, decision);
             }
         }
-        Some(match outcome.refused {
-            Some(retry_after) => Err(too_many(retry_after, self.headers(&outcome))),
+        Some(match outcome {
+            Some(outcome) => Err(too_many(
+                outcome.refused.unwrap_or(Duration::ZERO),
+                self.headers(&outcome),
+            )),
             None => Ok(()),
         })
     }

@@ -107,45 +107,47 @@ impl Limiter {
         matches!(self.backend, Backend::Memory { .. })
     }
 
-    /// The decision for the key hashed as `key`, in-process; `None` for
-    /// Redis (use [`Limiter::check`]).
-    pub(crate) fn check_now(&self, key: u64) -> Option<Decision> {
+    /// The decision for the key hashed as `key`, in-process: `Ok(())` when
+    /// allowed, the refusal otherwise; `None` for Redis (use
+    /// [`Limiter::check`]).
+    #[inline]
+    pub(crate) fn check_now(&self, key: u64) -> Option<Result<(), Decision>> {
         let Backend::Memory { keyed, clock } = &self.backend else {
             return None;
         };
-        if self.checks.fetch_add(1, Ordering::Relaxed) & (SWEEP_EVERY - 1) == 0 {
+        // A plain load and store, not a read-modify-write: a count lost
+        // to a race only moves the sweep by a few checks, and the locked
+        // instruction would cost every request more than the check itself.
+        let checks = self.checks.load(Ordering::Relaxed).wrapping_add(1);
+        self.checks.store(checks, Ordering::Relaxed);
+        if checks & (SWEEP_EVERY - 1) == 0 {
             keyed.retain_recent();
         }
         // What is left is reported on refusals only (successes carry no
         // headers), so the allowed path asks governor for nothing more.
-        Some(match keyed.check_key(&key) {
-            Ok(()) => Decision {
-                allowed: true,
-                remaining: 1,
-                reset: Duration::ZERO,
-                retry_after: Duration::ZERO,
-            },
-            Err(refused) => {
-                let wait = refused.wait_time_from(clock.now());
-                Decision {
-                    allowed: false,
-                    remaining: 0,
-                    reset: wait + self.emission * (self.count - 1),
-                    retry_after: wait,
-                }
+        Some(keyed.check_key(&key).map_err(|refused| {
+            let wait = refused.wait_time_from(clock.now());
+            Decision {
+                allowed: false,
+                remaining: 0,
+                reset: wait + self.emission * (self.count - 1),
+                retry_after: wait,
             }
-        })
+        }))
     }
 
     /// The decision for `key` (the in-process state uses its hash).
     pub(crate) async fn check(&self, key: &str) -> Result<Decision, CacheError> {
         match &self.backend {
-            Backend::Memory { .. } => Ok(self.check_now(hash_key(key)).unwrap_or(Decision {
-                allowed: true,
-                remaining: self.count,
-                reset: Duration::ZERO,
-                retry_after: Duration::ZERO,
-            })),
+            Backend::Memory { .. } => Ok(match self.check_now(hash_key(key)) {
+                Some(Err(refused)) => refused,
+                _ => Decision {
+                    allowed: true,
+                    remaining: 1,
+                    reset: Duration::ZERO,
+                    retry_after: Duration::ZERO,
+                },
+            }),
             Backend::Redis(cache) => {
                 let (allowed, remaining, retry_ms, reset_ms) = cache
                     .gcra(key, self.emission, self.emission * self.count)
