@@ -4,7 +4,9 @@
 
 mod common;
 
+mod account_links;
 mod accounts;
+mod api_keys;
 mod app;
 mod cache;
 mod database;

@@ -162,9 +162,12 @@ async fn totp_setup_gives_a_uri_an_independent_implementation_accepts() {
         .json(&json!({"code": code}))
         .send()
         .await;
-    assert_eq!(confirmed.status(), 204, "{}", confirmed.text());
+    assert_eq!(confirmed.status(), 200, "{}", confirmed.text());
+    let codes: Value = confirmed.json();
+    assert_eq!(codes["recovery_codes"].as_array().map(Vec::len), Some(10));
     let me: Value = client.get("/auth/me").bearer(&token).send().await.json();
     assert_eq!(me["totp_enabled"], true);
+    assert_eq!(me["recovery_codes_left"], 10);
     let again = client
         .post("/auth/totp/setup")
         .bearer(&token)
@@ -193,8 +196,131 @@ async fn totp_user(client: &TestClient) -> (String, Vec<u8>) {
         .json(&json!({"code": code}))
         .send()
         .await;
-    assert_eq!(confirmed.status(), 204);
+    assert_eq!(confirmed.status(), 200);
     (token, secret)
+}
+
+/// The second step of a login with `factor` (`{"code": …}` or
+/// `{"recovery_code": …}`): its status.
+async fn second_step(client: &TestClient, factor: Value) -> u16 {
+    let credentials = json!({"email": "ada@example.com", "password": "correct horse"});
+    let first: Value = client
+        .post("/auth/login")
+        .json(&credentials)
+        .send()
+        .await
+        .json();
+    let mut body = factor;
+    body["mfa_token"] = first["mfa_token"].clone();
+    client
+        .post("/auth/login/totp")
+        .json(&body)
+        .send()
+        .await
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn recovery_codes_log_in_once_each_until_none_is_left() {
+    let stacks = common::services::databases()
+        .await
+        .into_iter()
+        .zip(common::services::caches());
+    for (database, cache) in stacks {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let mut config = cache.apply(config().with_database_url(database.url.as_str()));
+        config.rate_limit.builtin = false;
+        let mailbox = Mailbox::default();
+        let client = app_with(config, &mailbox).await;
+        let token = signed_up(&client, "ada@example.com").await;
+        let setup: Value = client
+            .post("/auth/totp/setup")
+            .bearer(&token)
+            .json(&json!({"password": "correct horse"}))
+            .send()
+            .await
+            .json();
+        let secret = base32_decode(setup["secret"].as_str().expect("secret"));
+        let confirmed: Value = client
+            .post("/auth/totp/confirm")
+            .bearer(&token)
+            .json(&json!({"code": hotp(&secret, now() / 30 - 1, 6)}))
+            .send()
+            .await
+            .json();
+        let codes: Vec<String> = confirmed["recovery_codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code").to_owned())
+            .collect();
+        assert_eq!(codes.len(), 10, "{stack}");
+
+        // Typed as a person would: upper case, no dash.
+        let typed = codes[0].to_uppercase().replace('-', "");
+        assert_eq!(
+            second_step(&client, json!({"recovery_code": typed})).await,
+            200,
+            "{stack}"
+        );
+        assert_eq!(
+            second_step(&client, json!({"recovery_code": codes[0]})).await,
+            401,
+            "{stack}: a recovery code works once"
+        );
+        assert_eq!(
+            second_step(&client, json!({"recovery_code": "aaaaa-aaaaa"})).await,
+            401,
+            "{stack}: an invented one does not"
+        );
+        for code in &codes[1..] {
+            assert_eq!(
+                second_step(&client, json!({"recovery_code": code})).await,
+                200,
+                "{stack}"
+            );
+        }
+        let pair_status = second_step(&client, json!({"recovery_code": codes[9]})).await;
+        assert_eq!(pair_status, 401, "{stack}: none is left");
+        let me: Value = client.get("/auth/me").bearer(&token).send().await.json();
+        assert_eq!(me["recovery_codes_left"], 0, "{stack}: {me}");
+        assert_eq!(
+            second_step(
+                &client,
+                json!({"code": "000000", "recovery_code": codes[1]})
+            )
+            .await,
+            422,
+            "{stack}: one factor at a time"
+        );
+
+        // New codes, given the password and a current code.
+        let renewed = client
+            .post("/auth/totp/recovery-codes")
+            .bearer(&token)
+            .json(&json!({"password": "correct horse", "code": hotp(&secret, now() / 30, 6)}))
+            .send()
+            .await;
+        assert_eq!(renewed.status(), 200, "{stack}: {}", renewed.text());
+        let renewed: Value = renewed.json();
+        let fresh = renewed["recovery_codes"][0]
+            .as_str()
+            .expect("code")
+            .to_owned();
+        assert_eq!(
+            second_step(&client, json!({"recovery_code": fresh})).await,
+            200,
+            "{stack}"
+        );
+        let used: Vec<(String,)> = xcore::sqlx::query_as(
+            "SELECT event FROM xcore_audit WHERE event LIKE 'recovery_code%' ORDER BY id",
+        )
+        .fetch_all(client.db().pool())
+        .await
+        .expect("audit");
+        assert_eq!(used.len(), 12, "{stack}: ten uses, a renewal, a use");
+    }
 }
 
 #[tokio::test]
@@ -410,11 +536,25 @@ async fn the_development_sender_is_refused_in_production() {
     };
     assert!(err.contains("otp_sender"), "{err}");
     let mailbox = Mailbox::default();
+    // A sender of codes is not enough: the reset and verification links of
+    // the `/auth` endpoints go by e-mail.
+    let config = self::config().with_env(Environment::Production);
+    let err =
+        match TestClient::new(App::new(config).expect("app").otp_sender(mailbox.clone())).await {
+            Err(err) => err.to_string(),
+            Ok(_) => panic!("production must refuse the log mailer"),
+        };
+    assert!(err.contains("XCORE_MAIL_URL"), "{err}");
     let config = self::config().with_env(Environment::Production);
     assert!(
-        TestClient::new(App::new(config).expect("app").otp_sender(mailbox))
-            .await
-            .is_ok()
+        TestClient::new(
+            App::new(config)
+                .expect("app")
+                .otp_sender(mailbox.clone())
+                .mailer(mailbox)
+        )
+        .await
+        .is_ok()
     );
 }
 

@@ -2,7 +2,7 @@
 //! server, the command line, readiness while a service is down, metrics
 //! Prometheus accepts, the optional layers, logs, unknown variables.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -14,104 +14,11 @@ use xcore::testing::TestClient;
 
 use crate::common::process::{self, Server};
 use crate::common::services::{self, TempDir};
+use crate::common::smtp::{SmtpServer, free_port, text_of};
 use crate::common::{self, Mailbox};
 
 fn required() -> bool {
     std::env::var("XCORE_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// `aiosmtpd` as a real SMTP server process, writing what it receives to a
-/// Maildir; killed on drop.
-struct SmtpServer {
-    child: Child,
-    port: u16,
-    maildir: TempDir,
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl SmtpServer {
-    /// Started with `XCORE_TEST_SMTP_PYTHON` (a Python with aiosmtpd, as
-    /// `.ci/run` sets up), else `python3`; `None` (skip) when neither has
-    /// aiosmtpd and the services are not required.
-    async fn start() -> Option<SmtpServer> {
-        let python = std::env::var("XCORE_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".into());
-        let has_it = Command::new(&python)
-            .args(["-c", "import aiosmtpd"])
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !has_it {
-            assert!(
-                !required(),
-                "{python} has no aiosmtpd (set XCORE_TEST_SMTP_PYTHON) but XCORE_TEST_REQUIRE_SERVICES=1"
-            );
-            eprintln!("skipped: no aiosmtpd");
-            return None;
-        }
-        let port = free_port();
-        let maildir = TempDir::new();
-        let child = Command::new(&python)
-            .args(["-m", "aiosmtpd", "-n", "-l"])
-            .arg(format!("127.0.0.1:{port}"))
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.0.join("mail"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd");
-        let server = SmtpServer {
-            child,
-            port,
-            maildir,
-        };
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "aiosmtpd did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Some(server)
-    }
-
-    /// The messages received so far, raw.
-    fn messages(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.0.join("mail").join("new")) else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
-            .collect()
-    }
-
-    async fn wait_for_message(&self) -> String {
-        let started = Instant::now();
-        loop {
-            if let Some(message) = self.messages().pop() {
-                return message;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(20),
-                "no e-mail arrived"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("free port")
-        .port()
 }
 
 const PRODUCTION_SECRET: &str = "a production secret of more than 32 bytes";
@@ -149,7 +56,7 @@ async fn production_sends_codes_through_the_configured_smtp_server() {
         ("XCORE_ENV", "production".to_owned()),
         ("XCORE_APP_SECRET", PRODUCTION_SECRET.to_owned()),
         ("XCORE_DATABASE_URL", sqlite_url(&dir)),
-        ("XCORE_MAIL_URL", format!("smtp://127.0.0.1:{}", smtp.port)),
+        ("XCORE_MAIL_URL", smtp.url()),
         (
             "XCORE_MAIL_FROM",
             "Seed Tour <no-reply@seed.example>".to_owned(),
@@ -163,7 +70,11 @@ async fn production_sends_codes_through_the_configured_smtp_server() {
         .expect("send");
     assert_eq!(sent.status, 202, "{}", sent.body);
 
-    let message = smtp.wait_for_message().await;
+    // Registration sent a verification message first; the code is in
+    // the other one.
+    let message = smtp
+        .wait_for(|m| !text_of(m).contains("verify-email"))
+        .await;
     assert!(message.contains("ada@example.com"), "{message}");
     assert!(message.contains("no-reply@seed.example"), "{message}");
     let code = message

@@ -17,6 +17,9 @@
 //! | `auth.hash_concurrency`, `auth.hash_queue`, `auth.hash_wait_ms` | `XCORE_AUTH_HASH_*` | `0` (cores − 1), `32`, `1000` |
 //! | `auth.token_audience`, `auth.token_issuer` | `XCORE_AUTH_TOKEN_AUDIENCE`, `XCORE_AUTH_TOKEN_ISSUER` | `xcore`, `xcore` |
 //! | `auth.argon2_memory_kib`, `auth.argon2_iterations`, `auth.argon2_parallelism` | `XCORE_AUTH_ARGON2_*` | `19456`, `2`, `1` (OWASP) |
+//! | `auth.public_url`           | `XCORE_AUTH_PUBLIC_URL`            | `http://` + `bind` (development) |
+//! | `auth.password_reset_ttl_secs`, `auth.email_verification_ttl_secs` | `XCORE_AUTH_PASSWORD_RESET_TTL_SECS`, `XCORE_AUTH_EMAIL_VERIFICATION_TTL_SECS` | `1800`, `259200` (3 days) |
+//! | `auth.require_verified_email` | `XCORE_AUTH_REQUIRE_VERIFIED_EMAIL` | `false`        |
 //! | `admin.endpoints`           | `XCORE_ADMIN_ENDPOINTS`            | `true` (the `/admin` plugin) |
 //! | `admin.email`, `admin.password` | `XCORE_ADMIN_EMAIL`, `XCORE_ADMIN_PASSWORD` | none: first admin created at start-up when set |
 //! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
@@ -480,6 +483,18 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    /// Where users reach the application: the links of the password-reset
+    /// and verification e-mails start with it
+    /// (`{public_url}/reset-password?token=…`). Unset: `http://` and
+    /// `bind`, fit for development only.
+    pub public_url: Option<String>,
+    /// Lifetime of a password-reset link, in seconds.
+    pub password_reset_ttl_secs: u64,
+    /// Lifetime of an address-verification link, in seconds.
+    pub email_verification_ttl_secs: u64,
+    /// Whether a login of an account whose address is not verified is
+    /// refused (403).
+    pub require_verified_email: bool,
 }
 
 /// The `[admin]` section.
@@ -638,6 +653,10 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
+            public_url: None,
+            password_reset_ttl_secs: 30 * 60,
+            email_verification_ttl_secs: 3 * 24 * 3600,
+            require_verified_email: false,
         }
     }
 }
@@ -717,6 +736,32 @@ impl Config {
     /// logged when the app starts.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// Where users reach the application: `auth.public_url` without a
+    /// trailing `/`, else `http://` and `bind`.
+    ///
+    /// ```
+    /// let config = xcore::config::Config::default();
+    /// assert_eq!(config.public_url(), "http://127.0.0.1:8000");
+    /// ```
+    pub fn public_url(&self) -> String {
+        match &self.auth.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.bind),
+        }
+    }
+
+    /// What is wrong with the links' base in production: unset while the
+    /// `/auth` endpoints send links, they would point at `bind`.
+    pub(crate) fn public_url_problem(&self) -> Option<String> {
+        (self.auth.endpoints && self.auth.public_url.is_none()).then(|| {
+            format!(
+                "XCORE_AUTH_PUBLIC_URL is not set: password-reset and verification links would \
+                 point at {}",
+                self.public_url()
+            )
+        })
     }
 
     /// Sets the application secret (builder style, for tests and embedding).

@@ -73,6 +73,7 @@ impl AppState {
             cache.clone(),
             keys.clone(),
             derived.totp_secrets,
+            mailer.clone(),
         );
         let otp = Otp::new(&config.otp, &cache, derived.one_time_codes)
             .with_sender(Arc::clone(&otp_sender));

@@ -419,6 +419,51 @@ impl Mailbox {
             .expect("the mailbox received no code")
     }
 
+    /// Waits (up to ten seconds) until `count` e-mails have arrived and
+    /// returns them, oldest first: some are sent after the answer (a
+    /// password-reset link, so that a known e-mail answers as fast as an
+    /// unknown one).
+    ///
+    /// # Panics
+    /// When they do not arrive in time.
+    pub async fn wait_for_mails(&self, count: usize) -> Vec<crate::mail::Mail> {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the mailbox received {} e-mail(s), not {count}",
+                mails.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    /// The `token` of the link to `path` (`/reset-password`,
+    /// `/verify-email`) in the newest e-mail holding one.
+    ///
+    /// # Panics
+    /// When no e-mail holds such a link.
+    pub fn link_token(&self, path: &str) -> String {
+        let marker = format!("{path}?token=");
+        self.mails()
+            .iter()
+            .rev()
+            .find_map(|mail| {
+                let start = mail.text.find(&marker)? + marker.len();
+                Some(
+                    mail.text[start..]
+                        .chars()
+                        .take_while(char::is_ascii_alphanumeric)
+                        .collect(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no e-mail holds a link to {path}"))
+    }
+
     /// Empties the box.
     pub fn clear(&self) {
         self.lock().clear();

@@ -34,5 +34,6 @@ pub fn error_code(response: &xcore::testing::TestResponse) -> String {
 
 pub mod process;
 pub mod services;
+pub mod smtp;
 
 pub use xcore::testing::Mailbox;

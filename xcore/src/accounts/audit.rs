@@ -38,8 +38,22 @@ pub enum Event {
     SessionsEnded,
     /// The password was changed.
     PasswordChanged,
+    /// A password-reset link was sent.
+    PasswordResetRequested,
+    /// The password was reset with a link.
+    PasswordReset,
+    /// The e-mail address was verified with a link.
+    EmailVerified,
     /// TOTP was turned on.
     TotpEnabled,
+    /// A recovery code was used to log in.
+    RecoveryCodeUsed,
+    /// The recovery codes were replaced.
+    RecoveryCodesReplaced,
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key was revoked.
+    ApiKeyRevoked,
     /// TOTP was turned off by its user.
     TotpDisabled,
     /// TOTP was turned off by an administrator.
@@ -76,8 +90,15 @@ impl Event {
             Event::SessionEnded => "session_ended",
             Event::SessionsEnded => "sessions_ended",
             Event::PasswordChanged => "password_changed",
+            Event::PasswordResetRequested => "password_reset_requested",
+            Event::PasswordReset => "password_reset",
+            Event::EmailVerified => "email_verified",
             Event::TotpEnabled => "totp_enabled",
             Event::TotpDisabled => "totp_disabled",
+            Event::ApiKeyCreated => "api_key_created",
+            Event::ApiKeyRevoked => "api_key_revoked",
+            Event::RecoveryCodeUsed => "recovery_code_used",
+            Event::RecoveryCodesReplaced => "recovery_codes_replaced",
             Event::TotpReset => "totp_reset",
             Event::RoleCreated => "role_created",
             Event::RoleDeleted => "role_deleted",

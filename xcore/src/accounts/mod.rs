@@ -5,7 +5,8 @@
 //! [`Accounts`] is made of services that each own their tables —
 //! [`Users`], [`Sessions`], [`Access`] (roles and permissions),
 //! [`TwoFactor`] (TOTP) — and runs the flows that cross them: register,
-//! log in, refresh, change a password.
+//! log in, refresh, change a password, reset a forgotten one, verify the
+//! e-mail address.
 //!
 //! Tokens issued at login carry a session id and the user's authorisation
 //! version. Every change that must take effect at once (logout, role or
@@ -36,7 +37,10 @@
 //! ```
 
 mod access;
+mod api_keys;
 mod audit;
+mod links;
+mod recovery;
 mod resolve;
 mod sessions;
 mod throttle;
@@ -52,15 +56,18 @@ use serde_json::json;
 use tokio::sync::OnceCell;
 
 pub use access::{ADMIN_ROLE, Access, Permission, Role};
+pub(crate) use api_keys::KEY_PREFIX;
+pub use api_keys::{ApiKey, ApiKeys, NewApiKey};
 pub use audit::{Actor, Audit, AuditEntry, AuditQuery, Event};
 pub use sessions::Sessions;
-pub use two_factor::{MfaChallenge, TotpSetup, TwoFactor};
+pub use two_factor::{MfaChallenge, RecoveryCodes, TotpSetup, TwoFactor};
 pub use users::{User, Users};
 
 use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{Db, Migration};
 use crate::error::{AuthFailure, Error};
+use crate::mail::Mailer;
 use crate::rate_limit::{Limiter, RateLimit};
 use crate::security::{
     Claims, HashPool, JwtKeys, PasswordParams, create_token, default_concurrency, needs_rehash,
@@ -95,7 +102,24 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         .postgres(include_str!(
             "../../migrations/auth/0005_audit.postgres.sql"
         )),
+    Migration::new(6, "account_links", "0006_account_links.sql")
+        .sql(include_str!("../../migrations/auth/0006_account_links.sql")),
+    Migration::new(7, "recovery_codes", "0007_recovery_codes.sql").sql(include_str!(
+        "../../migrations/auth/0007_recovery_codes.sql"
+    )),
+    Migration::new(8, "api_keys", "0008_api_keys.sql")
+        .sql(include_str!("../../migrations/auth/0008_api_keys.sql")),
 ];
+
+/// What the e-mailed links need: where they point, how long they live,
+/// who delivers them.
+#[derive(Clone)]
+struct LinkSettings {
+    mailer: Mailer,
+    public_url: Arc<str>,
+    reset_ttl: Duration,
+    verify_ttl: Duration,
+}
 
 /// What a login answers: tokens, or a TOTP challenge for accounts with the
 /// second factor on.
@@ -128,12 +152,17 @@ pub struct Accounts {
     users: Users,
     sessions: Sessions,
     access: Access,
+    api_keys: ApiKeys,
     two_factor: TwoFactor,
     versions: Versions,
     audit: Audit,
     login_by_account: Limit,
     login_by_address: Option<Limit>,
     checks: Limit,
+    /// Password-reset requests per e-mail.
+    reset_requests: Limit,
+    links: LinkSettings,
+    require_verified: bool,
     /// Refreshes per session (`None` with `rate_limit.builtin = false`).
     refresh_limit: Option<Arc<Limiter>>,
     hasher: HashPool,
@@ -162,6 +191,7 @@ impl Accounts {
         cache: Cache,
         keys: JwtKeys,
         totp_key: [u8; 32],
+        mailer: Mailer,
     ) -> Self {
         let cache = cache.scoped("xcore-auth");
         let auth = &config.auth;
@@ -172,9 +202,11 @@ impl Accounts {
             0 => default_concurrency(),
             n => n,
         };
+        let access = Access::new(db.clone(), users.clone(), versions.clone());
         Accounts {
             sessions: Sessions::new(db.clone(), Duration::from_secs(auth.refresh_token_ttl_secs)),
-            access: Access::new(db.clone(), users.clone(), versions.clone()),
+            api_keys: ApiKeys::new(db.clone(), access.clone()),
+            access,
             two_factor: TwoFactor::new(
                 db.clone(),
                 cache.clone(),
@@ -191,6 +223,22 @@ impl Accounts {
                 )
             }),
             checks: Limit::new(cache.scoped("checks"), auth.login_max_failures, window),
+            reset_requests: Limit::new(
+                cache.scoped("reset-requests"),
+                if config.rate_limit.builtin {
+                    auth.login_max_failures
+                } else {
+                    0
+                },
+                window,
+            ),
+            links: LinkSettings {
+                mailer,
+                public_url: config.public_url().into(),
+                reset_ttl: Duration::from_secs(auth.password_reset_ttl_secs),
+                verify_ttl: Duration::from_secs(auth.email_verification_ttl_secs),
+            },
+            require_verified: auth.require_verified_email,
             refresh_limit: refresh_limit(config, &cache),
             hasher: HashPool::new(
                 concurrency,
@@ -233,6 +281,50 @@ impl Accounts {
     /// Roles, permissions and who holds them.
     pub fn access(&self) -> &Access {
         &self.access
+    }
+
+    /// API keys.
+    pub fn api_keys(&self) -> &ApiKeys {
+        &self.api_keys
+    }
+
+    /// Creates an API key for `user` (audited); see [`ApiKeys`].
+    pub async fn create_api_key(
+        &self,
+        user: i64,
+        name: &str,
+        permissions: Option<Vec<String>>,
+        expires_in_days: Option<u32>,
+    ) -> Result<NewApiKey, Error> {
+        let created = self
+            .api_keys
+            .create(user, name, permissions, expires_in_days)
+            .await?;
+        self.audit
+            .record_alone(
+                Event::ApiKeyCreated,
+                self.as_user(user),
+                Some(user),
+                json!({"key": created.info.id, "name": created.info.name}),
+            )
+            .await?;
+        Ok(created)
+    }
+
+    /// Revokes `user`'s key `id` (audited): it fails on the next request,
+    /// on every instance. 404 when the user has no such key.
+    pub async fn revoke_api_key(&self, user: i64, id: &str) -> Result<(), Error> {
+        if !self.api_keys.revoke(user, id).await? {
+            return Err(Error::NotFound("no such API key".into()));
+        }
+        self.audit
+            .record_alone(
+                Event::ApiKeyRevoked,
+                self.as_user(user),
+                Some(user),
+                json!({"key": id}),
+            )
+            .await
     }
 
     /// The TOTP second factor.
@@ -295,12 +387,14 @@ impl Accounts {
             roles: Vec::new(),
             permissions: Vec::new(),
             totp_enabled: false,
+            email_verified: false,
+            recovery_codes_left: 0,
         })
     }
 
     /// The user with this id, roles and permissions included.
     pub async fn user(&self, id: i64) -> Result<User, Error> {
-        let email = self.users.email(id).await?;
+        let (email, email_verified) = self.users.email_and_verified(id).await?;
         let (roles, permissions) = self.access.of(id).await?;
         Ok(User {
             id,
@@ -308,6 +402,8 @@ impl Accounts {
             roles,
             permissions,
             totp_enabled: self.two_factor.enabled(id).await?,
+            email_verified,
+            recovery_codes_left: self.two_factor.recovery_codes_left(id).await?,
         })
     }
 
@@ -392,6 +488,15 @@ impl Accounts {
             return Err(Error::Unauthorized(AuthFailure::BadCredentials));
         };
         self.password_was_right(&attempt).await?;
+        // Said only to whoever knows the password; a fresh link goes to
+        // the address, since the account cannot sign in to ask for one.
+        if self.require_verified && !credentials.verified {
+            self.send_verification_in_background(credentials.id);
+            return Err(Error::Forbidden(
+                "this account's e-mail address is not verified: open the link just sent to it"
+                    .into(),
+            ));
+        }
         if needs_rehash(&credentials.hash, self.params) {
             let rehashed = self.hasher.hash(password, self.params).await?;
             let mut conn = self.db.pool().acquire().await?;
@@ -416,6 +521,26 @@ impl Accounts {
     /// Completes a login started with a password on a TOTP account. Codes
     /// count towards the account's login limit, before they are checked.
     pub async fn login_totp(&self, mfa_token: &str, code: &str) -> Result<TokenPair, Error> {
+        self.second_step(mfa_token, SecondFactor::Code(code)).await
+    }
+
+    /// Completes such a login with one of the account's recovery codes in
+    /// place of an authenticator code: the code is spent (audited), and
+    /// counts towards the login limit like a TOTP code.
+    pub async fn login_recovery_code(
+        &self,
+        mfa_token: &str,
+        recovery_code: &str,
+    ) -> Result<TokenPair, Error> {
+        self.second_step(mfa_token, SecondFactor::RecoveryCode(recovery_code))
+            .await
+    }
+
+    async fn second_step(
+        &self,
+        mfa_token: &str,
+        factor: SecondFactor<'_>,
+    ) -> Result<TokenPair, Error> {
         let invalid = || Error::Unauthorized(AuthFailure::Invalid);
         let (user, epoch) = self
             .two_factor
@@ -432,7 +557,14 @@ impl Accounts {
         let attempt = self.count_login(&email).await?;
         // A wrong code spends the mfa token: the next try starts over with
         // the password, so codes cannot be guessed against one challenge.
-        if !self.two_factor.accept(user, code, true).await? {
+        let accepted = match factor {
+            SecondFactor::Code(code) => self.two_factor.accept(user, code, true).await?,
+            SecondFactor::RecoveryCode(code) => {
+                self.two_factor.enabled(user).await?
+                    && self.two_factor.use_recovery_code(user, code).await?
+            }
+        };
+        if !accepted {
             self.record_alone(
                 Event::LoginFailed,
                 Some(user),
@@ -440,6 +572,11 @@ impl Accounts {
             )
             .await?;
             return Err(Error::Unauthorized(AuthFailure::WrongCode));
+        }
+        if let SecondFactor::RecoveryCode(_) = factor {
+            let left = self.two_factor.recovery_codes_left(user).await?;
+            self.record_alone(Event::RecoveryCodeUsed, Some(user), json!({"left": left}))
+                .await?;
         }
         self.password_was_right(&attempt).await?;
         self.start_session(&credentials, &email, &attempt).await
@@ -607,6 +744,7 @@ impl Accounts {
         let rehashed = self.hasher.hash(new, self.params).await?;
         let mut tx = self.db.pool().begin().await?;
         Users::set_password_hash_in(&mut tx, user, &rehashed).await?;
+        links::Links::forget_in(&mut tx, user, links::Purpose::PasswordReset).await?;
         Sessions::end_all_in(&mut tx, user, session).await?;
         Audit::record(
             &mut tx,
@@ -631,14 +769,16 @@ impl Accounts {
     }
 
     /// Turns TOTP on after a first valid code (400 for a wrong one;
-    /// codes are counted).
-    pub async fn totp_confirm(&self, user: i64, code: &str) -> Result<(), Error> {
+    /// codes are counted): the account's ten recovery codes, shown this
+    /// once.
+    pub async fn totp_confirm(&self, user: i64, code: &str) -> Result<RecoveryCodes, Error> {
         let attempt = self.count_check(user).await?;
         if !self.two_factor.accept(user, code, false).await? {
             return Err(bad_code());
         }
         let mut tx = self.db.pool().begin().await?;
         TwoFactor::enable_in(&mut tx, user).await?;
+        let codes = TwoFactor::new_recovery_codes_in(&mut tx, user).await?;
         Audit::record(
             &mut tx,
             Event::TotpEnabled,
@@ -648,7 +788,36 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
-        self.checks.clear(&attempt).await
+        self.checks.clear(&attempt).await?;
+        Ok(codes)
+    }
+
+    /// Replaces the recovery codes, given the password and a current
+    /// authenticator code (403 for a wrong password, 400 for a wrong code
+    /// or TOTP off; both are counted): the ten new codes, shown once.
+    pub async fn new_recovery_codes(
+        &self,
+        user: i64,
+        password: &str,
+        code: &str,
+    ) -> Result<RecoveryCodes, Error> {
+        let attempt = self.confirm_password(user, password).await?;
+        if !self.two_factor.accept(user, code, true).await? {
+            return Err(bad_code());
+        }
+        let mut tx = self.db.pool().begin().await?;
+        let codes = TwoFactor::new_recovery_codes_in(&mut tx, user).await?;
+        Audit::record(
+            &mut tx,
+            Event::RecoveryCodesReplaced,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.checks.clear(&attempt).await?;
+        Ok(codes)
     }
 
     /// Turns TOTP off, given the password and a valid code (403 for a wrong
@@ -749,6 +918,8 @@ impl Accounts {
         };
         let mut tx = self.db.pool().begin().await?;
         Access::make_admin_in(&mut tx, id).await?;
+        // The operator vouches for the address of the account they name.
+        Users::set_verified_in(&mut tx, id).await?;
         Versions::bump_in(&mut tx, &[id]).await?;
         Audit::record(
             &mut tx,
@@ -766,6 +937,15 @@ impl Accounts {
         }
         Ok(AdminMade { id, created })
     }
+}
+
+/// What completes a login with TOTP on.
+#[derive(Clone, Copy)]
+enum SecondFactor<'a> {
+    /// The authenticator's current code.
+    Code(&'a str),
+    /// One of the account's recovery codes.
+    RecoveryCode(&'a str),
 }
 
 /// What [`Accounts::make_admin`] did.

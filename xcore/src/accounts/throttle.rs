@@ -71,6 +71,15 @@ impl Limit {
         Ok(())
     }
 
+    /// Forgets every attempt counted for `subject` (a password reset
+    /// unlocks the account).
+    pub(crate) async fn forget(&self, subject: &str) -> Result<(), Error> {
+        if self.max > 0 {
+            self.cache.delete(&sha256_hex(subject)).await?;
+        }
+        Ok(())
+    }
+
     /// The attempt succeeded: give its slot back, keep the others' count.
     pub(crate) async fn release(&self, attempt: &Attempt) -> Result<(), Error> {
         if self.max > 0 {

@@ -1,7 +1,9 @@
 //! The TOTP (RFC 6238) second factor (`xcore_totp`): setup, confirmation,
-//! the login challenge, removal. Secrets are stored encrypted and never
-//! returned after setup; a code's time step is accepted once; one step of
-//! clock skew is tolerated.
+//! the login challenge, removal, and the recovery codes that stand in for a
+//! lost authenticator (`xcore_recovery_codes`). Secrets are stored
+//! encrypted and never returned after setup; a code's time step is
+//! accepted once; one step of clock skew is tolerated. Recovery codes are
+//! shown once, stored hashed, and each works once.
 
 use std::sync::Arc;
 
@@ -37,6 +39,32 @@ pub struct MfaChallenge {
     pub mfa_required: bool,
     /// Short-lived, single-use token for `POST /auth/login/totp`.
     pub mfa_token: String,
+}
+
+/// The recovery codes of an account, shown once: when TOTP is turned on,
+/// and when they are replaced.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct RecoveryCodes {
+    /// Ten single-use codes, `xxxxx-xxxxx`: each logs in once in place of
+    /// an authenticator code. Keep them somewhere safe.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Recovery codes made at a time.
+pub(crate) const RECOVERY_CODES: usize = 10;
+
+/// The letters of recovery codes: no `0`/`o`, `1`/`l`/`i` to confuse.
+const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A code as stored: hashed with its user (the same code of two users
+/// differs), after the spelling is normalised (case, dashes, spaces).
+fn recovery_hash(user: i64, code: &str) -> String {
+    let normalized: String = code
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    sha256_hex(&format!("{user}:{normalized}"))
 }
 
 /// Seconds an `mfa_token` stays valid.
@@ -186,13 +214,77 @@ impl TwoFactor {
         Ok(())
     }
 
-    /// Removes the user's TOTP, on `conn`.
+    /// Removes the user's TOTP and recovery codes, on `conn`.
     pub(crate) async fn remove_in(conn: &mut AnyConnection, user: i64) -> Result<(), Error> {
         sqlx::query("DELETE FROM xcore_totp WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM xcore_recovery_codes WHERE user_id = $1")
             .bind(user)
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// Ten new recovery codes for `user`, replacing the old ones, on
+    /// `conn`; returned in clear this once (50 random bits each).
+    pub(crate) async fn new_recovery_codes_in(
+        conn: &mut AnyConnection,
+        user: i64,
+    ) -> Result<RecoveryCodes, Error> {
+        sqlx::query("DELETE FROM xcore_recovery_codes WHERE user_id = $1")
+            .bind(user)
+            .execute(&mut *conn)
+            .await?;
+        // Drawn before any await: the thread's generator stays on its thread.
+        let codes: Vec<String> = {
+            let mut rng = rand::rng();
+            (0..RECOVERY_CODES)
+                .map(|_| {
+                    let mut code: String = (0..10)
+                        .map(|_| {
+                            let index = rng.random_range(0..RECOVERY_ALPHABET.len());
+                            char::from(RECOVERY_ALPHABET[index])
+                        })
+                        .collect();
+                    code.insert(5, '-');
+                    code
+                })
+                .collect()
+        };
+        for code in &codes {
+            sqlx::query("INSERT INTO xcore_recovery_codes (user_id, hash) VALUES ($1, $2)")
+                .bind(user)
+                .bind(recovery_hash(user, code))
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(RecoveryCodes {
+            recovery_codes: codes,
+        })
+    }
+
+    /// Spends one of `user`'s recovery codes: `true` once per code (of
+    /// two requests racing with it, the one that deletes the row).
+    pub(crate) async fn use_recovery_code(&self, user: i64, code: &str) -> Result<bool, Error> {
+        let spent =
+            sqlx::query("DELETE FROM xcore_recovery_codes WHERE user_id = $1 AND hash = $2")
+                .bind(user)
+                .bind(recovery_hash(user, code))
+                .execute(self.db.pool())
+                .await?;
+        Ok(spent.rows_affected() == 1)
+    }
+
+    /// How many recovery codes `user` has left.
+    pub async fn recovery_codes_left(&self, user: i64) -> Result<u32, Error> {
+        let (left,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM xcore_recovery_codes WHERE user_id = $1")
+                .bind(user)
+                .fetch_one(self.db.pool())
+                .await?;
+        Ok(u32::try_from(left).unwrap_or(0))
     }
 
     /// A single-use `mfa_token` standing for "`user` gave the right

@@ -20,6 +20,11 @@ pub struct User {
     pub permissions: Vec<String>,
     /// Whether TOTP two-factor authentication is on.
     pub totp_enabled: bool,
+    /// Whether the account proved it receives mail at its address (a
+    /// verification or password-reset link was opened).
+    pub email_verified: bool,
+    /// Recovery codes left (none without TOTP).
+    pub recovery_codes_left: u32,
 }
 
 /// What a login reads of an account, in one query: its hash to check the
@@ -30,6 +35,7 @@ pub(crate) struct Credentials {
     pub(crate) hash: String,
     pub(crate) version: i64,
     pub(crate) epoch: i64,
+    pub(crate) verified: bool,
 }
 
 /// The users table.
@@ -82,33 +88,35 @@ impl Users {
 
     /// What a login checks, for the account with this (normalised) e-mail.
     pub(crate) async fn credentials(&self, email: &str) -> Result<Option<Credentials>, Error> {
-        let row: Option<(i64, String, i64, i64)> = sqlx::query_as(
-            "SELECT id, password_hash, auth_version, session_epoch FROM xcore_users WHERE email = $1",
+        let row: Option<(i64, String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT id, password_hash, auth_version, session_epoch, email_verified FROM xcore_users WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(self.db.pool())
         .await?;
-        Ok(row.map(|(id, hash, version, epoch)| Credentials {
+        Ok(row.map(|(id, hash, version, epoch, verified)| Credentials {
             id,
             hash,
             version,
             epoch,
+            verified: verified != 0,
         }))
     }
 
     /// [`Users::credentials`] by id.
     pub(crate) async fn credentials_of(&self, id: i64) -> Result<Option<Credentials>, Error> {
-        let row: Option<(String, i64, i64)> = sqlx::query_as(
-            "SELECT password_hash, auth_version, session_epoch FROM xcore_users WHERE id = $1",
+        let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
+            "SELECT password_hash, auth_version, session_epoch, email_verified FROM xcore_users WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?;
-        Ok(row.map(|(hash, version, epoch)| Credentials {
+        Ok(row.map(|(hash, version, epoch, verified)| Credentials {
             id,
             hash,
             version,
             epoch,
+            verified: verified != 0,
         }))
     }
 
@@ -124,6 +132,32 @@ impl Users {
             .execute(conn)
             .await?;
         Ok(())
+    }
+
+    /// Marks a user's address verified, on `conn`.
+    pub(crate) async fn set_verified_in(conn: &mut AnyConnection, id: i64) -> Result<(), Error> {
+        sqlx::query("UPDATE xcore_users SET email_verified = 1 WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a user's address verified (an administrator vouches for it).
+    pub async fn mark_verified(&self, id: i64) -> Result<(), Error> {
+        let mut conn = self.db.pool().acquire().await?;
+        Users::set_verified_in(&mut conn, id).await
+    }
+
+    /// A user's e-mail and whether it is verified; 404 for an unknown user.
+    pub async fn email_and_verified(&self, id: i64) -> Result<(String, bool), Error> {
+        let (email, verified): (String, i64) =
+            sqlx::query_as("SELECT email, email_verified FROM xcore_users WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.db.pool())
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("user {id} does not exist")))?;
+        Ok((email, verified != 0))
     }
 
     /// A user's e-mail; 404 for an unknown user.

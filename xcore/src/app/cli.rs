@@ -74,6 +74,9 @@ impl App {
             .map_err(|err| Error::Setup(format!("cannot print the configuration: {err}")))?;
         println!("{shown}");
         let mut problems: Vec<String> = self.config().warnings().to_vec();
+        if self.config().env == crate::config::Environment::Production {
+            problems.extend(self.config().public_url_problem());
+        }
         // The whole start-up but serving: connections, migrations, routes,
         // limits, senders.
         if let Err(err) = self.build().await {

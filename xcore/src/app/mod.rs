@@ -266,6 +266,19 @@ impl App {
                     .into(),
             ));
         }
+        if self.config.env == Environment::Production {
+            if self.config.auth.endpoints && !mailer.production_ready() {
+                return Err(Error::Config(
+                    "password-reset and verification e-mails would be written to the log: set \
+                     XCORE_MAIL_URL (and XCORE_MAIL_FROM), or register a mailer with App::mailer, \
+                     before running in production"
+                        .into(),
+                ));
+            }
+            if let Some(problem) = self.config.public_url_problem() {
+                tracing::warn!("{problem}");
+            }
+        }
         let plugins = self.mounted_plugins();
         let db = match self.db {
             Some(db) => db,

@@ -240,7 +240,8 @@ impl Admin {
 
     /// Creates an account (whether or not `auth.registration` is open):
     /// 201 with the user, 409 if the e-mail exists, 422 for an invalid
-    /// e-mail or a too-short password.
+    /// e-mail or a too-short password. The administrator vouches for the
+    /// address: it counts as verified.
     #[route(post, "/users", auth = "admin", status = 201)]
     async fn create_user(
         State(state): State<AppState>,
@@ -250,6 +251,7 @@ impl Admin {
     ) -> Result<Json<User>> {
         let accounts = acting(&state, &admin, client)?;
         let user = accounts.register(&body.email, &body.password).await?;
+        accounts.users().mark_verified(user.id).await?;
         Ok(Json(accounts.user(user.id).await?))
     }
 

@@ -1,15 +1,17 @@
 //! The built-in `/auth` plugin: register, log in, refresh, log out, change
-//! the password, read oneself, one-time codes and TOTP. Disable with
-//! `auth.endpoints = false`.
+//! or reset the password, verify the e-mail address, read oneself,
+//! one-time codes and TOTP. Disable with `auth.endpoints = false`.
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::accounts::{Accounts, Actor, LoginOutcome, TokenPair, TotpSetup, User};
+use crate::accounts::{
+    Accounts, Actor, ApiKey, LoginOutcome, NewApiKey, RecoveryCodes, TokenPair, TotpSetup, User,
+};
 use crate::client::ClientAddr;
 use crate::error::{Error, Result};
 use crate::guard::CurrentUser;
@@ -98,6 +100,45 @@ struct PasswordChange {
     new_password: String,
 }
 
+/// Who forgot their password.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ForgotBody {
+    /// The account's e-mail.
+    email: String,
+}
+
+/// The token of a password-reset link and the new password.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    /// The `token` of the link the e-mail held.
+    token: String,
+    /// At least `auth.password_min_length` characters (8 by default).
+    new_password: String,
+}
+
+/// The token of a verification link.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    /// The `token` of the link the e-mail held.
+    token: String,
+}
+
+/// A new API key.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct ApiKeyBody {
+    /// What the key is for (1 to 100 characters).
+    name: String,
+    /// Limit the key to these permissions (each held by you); without it,
+    /// the key carries your roles and permissions as they are.
+    permissions: Option<Vec<String>>,
+    /// Days the key works; without it, until revoked.
+    expires_in_days: Option<u32>,
+}
+
 /// A one-time or TOTP code.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,14 +146,17 @@ struct CodeBody {
     code: String,
 }
 
-/// The second step of a login with TOTP on.
+/// The second step of a login with TOTP on: the authenticator's code, or
+/// one of the recovery codes.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct MfaBody {
     /// From the first step's answer.
     mfa_token: String,
     /// The authenticator app's current code.
-    code: String,
+    code: Option<String>,
+    /// One of the account's recovery codes, in place of `code`.
+    recovery_code: Option<String>,
 }
 
 /// A code was sent.
@@ -144,7 +188,8 @@ struct PasswordBody {
     password: String,
 }
 
-/// The password and a current code, to turn the second factor off.
+/// The password and a current code, to turn the second factor off or
+/// replace the recovery codes.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct DisableTotp {
@@ -184,7 +229,9 @@ impl Auth {
     /// Creates an account: 201 `{id, email}`, 409 if the e-mail exists,
     /// 422 for an invalid e-mail or a too-short password, 403 when
     /// `auth.registration = false` (accounts then come from an
-    /// administrator or `create-admin`).
+    /// administrator or `create-admin`). A verification link goes to the
+    /// address (a failure to send it is logged, not answered: the user can
+    /// ask again).
     #[route(post, "/register", status = 201)]
     #[rate_limit(5, per = "minute", key = ip, fail = "closed")]
     #[rate_limit(50, per = "day", key = ip, fail = "closed")]
@@ -196,9 +243,11 @@ impl Auth {
         if !state.config().auth.registration {
             return Err(crate::Error::Forbidden("registration is closed".into()));
         }
-        let user = from_client(&state, client)
-            .register(&body.email, &body.password)
-            .await?;
+        let accounts = from_client(&state, client);
+        let user = accounts.register(&body.email, &body.password).await?;
+        if let Err(err) = accounts.send_verification(user.id).await {
+            tracing::warn!(error = %err, user = user.id, "verification e-mail not sent");
+        }
         Ok(Json(Registered {
             id: user.id,
             email: user.email,
@@ -266,7 +315,8 @@ impl Auth {
         accounts.revoke_sessions(id, None).await
     }
 
-    /// The signed-in user: `{id, email, roles, permissions}` from the database.
+    /// The signed-in user: `{id, email, roles, permissions, totp_enabled,
+    /// email_verified, recovery_codes_left}` from the database.
     #[route(get, "/me", auth)]
     async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<Json<User>> {
         Ok(Json(state.accounts().user(user_id(&user)?).await?))
@@ -293,8 +343,112 @@ impl Auth {
             .await
     }
 
+    /// Asks for a password-reset link: 202 whether or not an account has
+    /// this e-mail (and in the same time); when one has, the link goes to
+    /// it, valid `auth.password_reset_ttl_secs` (30 minutes). 429 past the
+    /// limit of requests per e-mail or per address.
+    #[route(post, "/password/forgot", status = 202)]
+    #[rate_limit(5, per = "minute", key = ip, fail = "closed")]
+    async fn password_forgot(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        Json(body): Json<ForgotBody>,
+    ) -> Result<()> {
+        from_client(&state, client)
+            .forgot_password(&body.email)
+            .await
+    }
+
+    /// Sets a new password with a reset link's token: 204. The token works
+    /// once; every session of the account ends. 400 for an unknown, used or
+    /// expired token, 422 for a too-short password.
+    #[route(post, "/password/reset", status = 204)]
+    #[rate_limit(10, per = "minute", key = ip, fail = "closed")]
+    async fn password_reset(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        Json(body): Json<ResetBody>,
+    ) -> Result<()> {
+        from_client(&state, client)
+            .reset_password(&body.token, &body.new_password)
+            .await
+    }
+
+    /// Verifies the e-mail address with a verification link's token: 204;
+    /// 400 for an unknown, used or expired token.
+    #[route(post, "/email/verify", status = 204)]
+    #[rate_limit(10, per = "minute", key = ip, fail = "closed")]
+    async fn email_verify(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        Json(body): Json<TokenBody>,
+    ) -> Result<()> {
+        from_client(&state, client).verify_email(&body.token).await
+    }
+
+    /// Sends the signed-in user a new verification link: 202; 409 when the
+    /// address is verified already.
+    #[route(post, "/email/verify/send", auth, status = 202)]
+    #[rate_limit(3, per = "minute", key = user, fail = "closed")]
+    async fn email_verify_send(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        user: CurrentUser,
+    ) -> Result<()> {
+        let (accounts, id) = as_user(&state, &user, client)?;
+        accounts.send_verification(id).await
+    }
+
+    /// Creates an API key: 201 with the key, shown this once. Only a
+    /// signed-in session creates keys (403 with a key); 422 for a
+    /// permission you do not hold.
+    #[route(post, "/api-keys", auth, status = 201)]
+    async fn create_api_key(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        user: CurrentUser,
+        Json(body): Json<ApiKeyBody>,
+    ) -> Result<Json<NewApiKey>> {
+        if user.api_key().is_some() {
+            return Err(Error::Forbidden(
+                "an API key cannot create keys: sign in with a password".into(),
+            ));
+        }
+        let (accounts, id) = as_user(&state, &user, client)?;
+        Ok(Json(
+            accounts
+                .create_api_key(id, &body.name, body.permissions, body.expires_in_days)
+                .await?,
+        ))
+    }
+
+    /// The user's API keys, newest first, without their secrets.
+    #[route(get, "/api-keys", auth)]
+    async fn api_keys(
+        State(state): State<AppState>,
+        user: CurrentUser,
+    ) -> Result<Json<Vec<ApiKey>>> {
+        Ok(Json(
+            state.accounts().api_keys().list(user_id(&user)?).await?,
+        ))
+    }
+
+    /// Revokes one of the user's API keys: 204, and the next request with it
+    /// is a 401 on every instance; 404 for a key the user does not have.
+    #[route(delete, "/api-keys/{id}", auth, status = 204)]
+    async fn revoke_api_key(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        user: CurrentUser,
+        Path(key): Path<String>,
+    ) -> Result<()> {
+        let (accounts, id) = as_user(&state, &user, client)?;
+        accounts.revoke_api_key(id, &key).await
+    }
+
     /// Completes the login of an account with TOTP on: `{mfa_token, code}`
-    /// gives the token pair. Codes count towards the login limits.
+    /// or `{mfa_token, recovery_code}` gives the token pair (a recovery
+    /// code works once). Codes count towards the login limits.
     #[route(post, "/login/totp")]
     #[rate_limit(20, per = "minute", key = ip, fail = "closed")]
     async fn login_totp(
@@ -302,11 +456,20 @@ impl Auth {
         client: ClientAddr,
         Json(body): Json<MfaBody>,
     ) -> Result<Json<TokenPair>> {
-        Ok(Json(
-            from_client(&state, client)
-                .login_totp(&body.mfa_token, &body.code)
-                .await?,
-        ))
+        let accounts = from_client(&state, client);
+        Ok(Json(match (&body.code, &body.recovery_code) {
+            (Some(code), None) => accounts.login_totp(&body.mfa_token, code).await?,
+            (None, Some(recovery)) => {
+                accounts
+                    .login_recovery_code(&body.mfa_token, recovery)
+                    .await?
+            }
+            _ => {
+                return Err(Error::Validation(
+                    "give exactly one of `code` and `recovery_code`".into(),
+                ));
+            }
+        }))
     }
 
     /// Sends the user a one-time code through the application's sender: 202.
@@ -355,16 +518,34 @@ impl Auth {
         Ok(Json(accounts.totp_setup(id, &body.password).await?))
     }
 
-    /// Turns TOTP on with a first valid code: 204; 400 for a wrong code.
-    #[route(post, "/totp/confirm", auth, status = 204)]
+    /// Turns TOTP on with a first valid code: 200 with the ten recovery
+    /// codes, shown this once; 400 for a wrong code.
+    #[route(post, "/totp/confirm", auth)]
     async fn totp_confirm(
         State(state): State<AppState>,
         client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<CodeBody>,
-    ) -> Result<()> {
+    ) -> Result<Json<RecoveryCodes>> {
         let (accounts, id) = as_user(&state, &user, client)?;
-        accounts.totp_confirm(id, &body.code).await
+        Ok(Json(accounts.totp_confirm(id, &body.code).await?))
+    }
+
+    /// Replaces the recovery codes, given the password and a current code:
+    /// 200 with the ten new ones (the old ones stop working).
+    #[route(post, "/totp/recovery-codes", auth)]
+    async fn recovery_codes(
+        State(state): State<AppState>,
+        client: ClientAddr,
+        user: CurrentUser,
+        Json(body): Json<DisableTotp>,
+    ) -> Result<Json<RecoveryCodes>> {
+        let (accounts, id) = as_user(&state, &user, client)?;
+        Ok(Json(
+            accounts
+                .new_recovery_codes(id, &body.password, &body.code)
+                .await?,
+        ))
     }
 
     /// Turns TOTP off, given the password and a valid code: 204.

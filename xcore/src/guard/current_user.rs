@@ -1,13 +1,18 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::{HeaderMap, header, request::Parts};
 
+use crate::accounts::KEY_PREFIX;
 use crate::error::{AuthFailure, Error};
 use crate::security::{Claims, decode_token};
 use crate::state::AppState;
 
-/// The signed-in user, taken from a verified bearer token.
+/// The signed-in user, taken from a verified bearer token, or from an API
+/// key (`Authorization: Bearer xk_…` or `X-API-Key: xk_…`), which acts for
+/// its owner with at most the owner's rights ([`CurrentUser::api_key`]
+/// says which key).
 ///
 /// As an extractor it answers 401 when the token is missing or invalid;
 /// `Option<CurrentUser>` gives `None` when no token was sent, and still 401
@@ -31,7 +36,11 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
     claims: Arc<Claims>,
+    api_key: Option<Arc<str>>,
 }
+
+/// The header an API key may come in instead of `Authorization`.
+const API_KEY_HEADER: &str = "x-api-key";
 
 /// The recipient of a one-time code: `otp.send_to(&user)`. Here, not in
 /// `otp`, so the services never import the guard.
@@ -46,7 +55,13 @@ impl CurrentUser {
     pub fn from_claims(claims: Claims) -> Self {
         CurrentUser {
             claims: Arc::new(claims),
+            api_key: None,
         }
+    }
+
+    /// The id of the API key the request came with, `None` for a token.
+    pub fn api_key(&self) -> Option<&str> {
+        self.api_key.as_deref()
     }
 
     /// The user's id (the token's subject).
@@ -84,12 +99,43 @@ impl CurrentUser {
         &self.claims
     }
 
-    /// Verifies the bearer token of a request, then its session.
+    /// Verifies the API key or the bearer token of a request, then the
+    /// token's session.
     pub(crate) async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Self, Error> {
-        let token = bearer_token(headers).map_err(Error::Unauthorized)?;
-        let claims = decode_token(state.jwt_keys(), token).map_err(Error::Unauthorized)?;
-        let claims = state.accounts().resolve(claims).await?;
-        Ok(CurrentUser::from_claims(claims))
+        let key = match headers.get(API_KEY_HEADER) {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .map_err(|_| Error::Unauthorized(AuthFailure::Invalid))?
+                    .trim(),
+            ),
+            None => None,
+        };
+        let key = match key {
+            Some(key) => key,
+            None => {
+                let token = bearer_token(headers).map_err(Error::Unauthorized)?;
+                if !token.starts_with(KEY_PREFIX) {
+                    let claims =
+                        decode_token(state.jwt_keys(), token).map_err(Error::Unauthorized)?;
+                    let claims = state.accounts().resolve(claims).await?;
+                    return Ok(CurrentUser::from_claims(claims));
+                }
+                token
+            }
+        };
+        let holder = state.accounts().api_keys().holder(key).await?;
+        // What a guard judges, read now from the owner's rights: a role
+        // change or a revocation holds on the next request.
+        let mut claims = Claims::new(holder.user.to_string(), Duration::ZERO)
+            .with_email(holder.email)
+            .with_roles(holder.roles)
+            .with_permissions(holder.permissions);
+        claims.jti = holder.id.clone();
+        Ok(CurrentUser {
+            claims: Arc::new(claims),
+            api_key: Some(holder.id.into()),
+        })
     }
 }
 
@@ -150,6 +196,7 @@ where
     ) -> Result<Option<Self>, Self::Rejection> {
         if parts.extensions.get::<CurrentUser>().is_none()
             && !parts.headers.contains_key(header::AUTHORIZATION)
+            && !parts.headers.contains_key(API_KEY_HEADER)
         {
             return Ok(None);
         }

@@ -97,8 +97,8 @@ pub(crate) fn document(config: &Config, metas: &[PluginMeta], routes: &[MountedR
     let token_url = token_url(config, metas);
     // Either scheme yields the same bearer token.
     let security = match token_url {
-        Some(_) => json!([{"bearerAuth": []}, {"oauth2": []}]),
-        None => json!([{"bearerAuth": []}]),
+        Some(_) => json!([{"bearerAuth": []}, {"apiKey": []}, {"oauth2": []}]),
+        None => json!([{"bearerAuth": []}, {"apiKey": []}]),
     };
     for route in routes {
         let (path, parameters) = openapi_path(&route.path);
@@ -111,7 +111,14 @@ pub(crate) fn document(config: &Config, metas: &[PluginMeta], routes: &[MountedR
     schemas.sort_keys();
 
     let mut security_schemes = json!({
-        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        // Also accepted as `Authorization: Bearer xk_…`.
+        "apiKey": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "An API key from POST /auth/api-keys (`xk_…`)."
+        }
     });
     if let Some(token_url) = token_url {
         // What lets `/docs` sign in with an e-mail and a password: the

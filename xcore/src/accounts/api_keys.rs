@@ -1,0 +1,253 @@
+//! API keys (`xcore_api_keys`): long-lived credentials for programs, sent
+//! as `Authorization: Bearer xk_…` or `X-API-Key: xk_…`.
+//!
+//! A key is `xk_<id>_<secret>`: the id finds the row, the SHA-256 hash of
+//! the whole key is compared with the stored one, and the key in clear exists
+//! only in the answer that created it. A key acts for its owner with at
+//! most the owner's rights, read at every request: the owner's roles and
+//! permissions as they are now, or — for a key created with a list of
+//! permissions — those of the list the owner still holds, and no role.
+//! Revoking a key deletes its row, so the next request with it fails on
+//! every instance.
+
+use serde::Serialize;
+
+use super::access::Access;
+use crate::clock;
+use crate::db::Db;
+use crate::error::{AuthFailure, Error};
+use crate::security::{random_token, sha256_hex};
+
+/// What starts every key, so that a key is told from a JWT at a glance
+/// (and by secret scanners).
+pub(crate) const KEY_PREFIX: &str = "xk_";
+
+/// A key as listed: never its secret.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+pub struct ApiKey {
+    /// The key's id (the part after `xk_`), for `DELETE /auth/api-keys/{id}`.
+    pub id: String,
+    /// What the owner named it.
+    pub name: String,
+    /// The permissions it is limited to; `null`: its owner's roles and
+    /// permissions.
+    pub permissions: Option<Vec<String>>,
+    /// Created at (seconds since the Unix epoch).
+    pub created_at: i64,
+    /// Expires at, if it does.
+    pub expires_at: Option<i64>,
+    /// Last used at (to the minute), if ever.
+    pub last_used_at: Option<i64>,
+}
+
+/// A key just created: the only time its secret is shown.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct NewApiKey {
+    /// The whole key, `xk_…`: store it now, it is not shown again.
+    pub key: String,
+    /// The key as listed.
+    #[serde(flatten)]
+    pub info: ApiKey,
+}
+
+/// What a key stands for on one request.
+pub(crate) struct KeyHolder {
+    pub(crate) id: String,
+    pub(crate) user: i64,
+    pub(crate) email: String,
+    pub(crate) roles: Vec<String>,
+    pub(crate) permissions: Vec<String>,
+}
+
+/// The API keys table.
+#[derive(Clone)]
+pub struct ApiKeys {
+    db: Db,
+    access: Access,
+}
+
+/// Seconds between two records of a key's last use: one write a minute at
+/// most, however busy the key.
+const LAST_USE_RESOLUTION: i64 = 60;
+
+type Row = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn listed((id, name, permissions, created_at, expires_at, last_used_at): Row) -> ApiKey {
+    ApiKey {
+        id,
+        name,
+        permissions: permissions.and_then(|p| serde_json::from_str(&p).ok()),
+        created_at,
+        expires_at,
+        last_used_at,
+    }
+}
+
+impl ApiKeys {
+    pub(crate) fn new(db: Db, access: Access) -> Self {
+        ApiKeys { db, access }
+    }
+
+    /// Creates a key for `user`. `permissions`, when given, must be held by
+    /// the user (422 otherwise); `expires_in_days` of zero is refused.
+    pub(crate) async fn create(
+        &self,
+        user: i64,
+        name: &str,
+        permissions: Option<Vec<String>>,
+        expires_in_days: Option<u32>,
+    ) -> Result<NewApiKey, Error> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::Validation(
+                "`name` must have 1 to 100 characters".into(),
+            ));
+        }
+        if let Some(wanted) = &permissions {
+            let (_, held) = self.access.of(user).await?;
+            if let Some(missing) = wanted.iter().find(|p| !held.contains(p)) {
+                return Err(Error::Validation(format!(
+                    "a key carries at most its owner's permissions, and you do not hold `{missing}`"
+                )));
+            }
+        }
+        let expires_at = match expires_in_days {
+            Some(0) => {
+                return Err(Error::Validation(
+                    "`expires_in_days` must be at least 1".into(),
+                ));
+            }
+            Some(days) => Some(clock::now() + i64::from(days) * 86_400),
+            None => None,
+        };
+        let id = random_token()[..16].to_owned();
+        let key = format!("{KEY_PREFIX}{id}_{}", random_token());
+        let now = clock::now();
+        let stored = permissions
+            .as_ref()
+            .map(|p| serde_json::to_string(p).unwrap_or_else(|_| "[]".into()));
+        sqlx::query(
+            "INSERT INTO xcore_api_keys (id, user_id, name, hash, permissions, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(user)
+        .bind(name)
+        .bind(sha256_hex(&key))
+        .bind(stored)
+        .bind(now)
+        .bind(expires_at)
+        .execute(self.db.pool())
+        .await?;
+        Ok(NewApiKey {
+            key,
+            info: ApiKey {
+                id,
+                name: name.to_owned(),
+                permissions,
+                created_at: now,
+                expires_at,
+                last_used_at: None,
+            },
+        })
+    }
+
+    /// The keys of `user`, newest first.
+    pub async fn list(&self, user: i64) -> Result<Vec<ApiKey>, Error> {
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, permissions, created_at, expires_at, last_used_at \
+             FROM xcore_api_keys WHERE user_id = $1 ORDER BY created_at DESC, id",
+        )
+        .bind(user)
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows.into_iter().map(listed).collect())
+    }
+
+    /// Deletes `user`'s key `id`: `false` when there is none.
+    pub(crate) async fn revoke(&self, user: i64, id: &str) -> Result<bool, Error> {
+        let deleted = sqlx::query("DELETE FROM xcore_api_keys WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user)
+            .execute(self.db.pool())
+            .await?;
+        Ok(deleted.rows_affected() == 1)
+    }
+
+    /// Who `key` acts for now, with what rights: 401 for an unknown,
+    /// revoked, expired or mistyped key (all alike).
+    pub(crate) async fn holder(&self, key: &str) -> Result<KeyHolder, Error> {
+        let invalid = || Error::Unauthorized(AuthFailure::Invalid);
+        let id = key
+            .strip_prefix(KEY_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(id, _)| id)
+            .filter(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(invalid)?;
+        type Found = (
+            i64,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+            String,
+        );
+        let found: Option<Found> = sqlx::query_as(
+            "SELECT k.user_id, k.hash, k.permissions, k.expires_at, k.last_used_at, u.email \
+             FROM xcore_api_keys k JOIN xcore_users u ON u.id = k.user_id WHERE k.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.db.pool())
+        .await?;
+        let (user, hash, limited_to, expires_at, last_used_at, email) =
+            found.ok_or_else(invalid)?;
+        // Hashes compared, not secrets: how long the comparison takes tells
+        // nothing about a key (as for refresh tokens, found by hash).
+        if sha256_hex(key) != hash {
+            return Err(invalid());
+        }
+        let now = clock::now();
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(invalid());
+        }
+        let (roles, permissions) = self.access.of(user).await?;
+        let (roles, permissions) =
+            match limited_to.and_then(|p| serde_json::from_str::<Vec<String>>(&p).ok()) {
+                None => (roles, permissions),
+                Some(limited) => (
+                    Vec::new(),
+                    limited
+                        .into_iter()
+                        .filter(|p| permissions.contains(p))
+                        .collect(),
+                ),
+            };
+        if last_used_at.is_none_or(|at| at + LAST_USE_RESOLUTION <= now) {
+            // Conditional, so that of many requests at once one writes.
+            let _ = sqlx::query(
+                "UPDATE xcore_api_keys SET last_used_at = $1 WHERE id = $2 \
+                 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(now - LAST_USE_RESOLUTION)
+            .execute(self.db.pool())
+            .await
+            .inspect_err(|err| tracing::warn!(error = %err, "API key use not recorded"));
+        }
+        Ok(KeyHolder {
+            id: id.to_owned(),
+            user,
+            email,
+            roles,
+            permissions,
+        })
+    }
+}

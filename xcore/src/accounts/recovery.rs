@@ -1,0 +1,175 @@
+//! The flows of the links sent by e-mail: forgotten password and address
+//! verification ([`links`](super::links) keeps the tokens).
+//!
+//! The e-mails go through the app's [`Mailer`](crate::mail::Mailer); their
+//! link is `{auth.public_url}/reset-password?token=…` or
+//! `{auth.public_url}/verify-email?token=…`, a page of the application that
+//! posts the token back to `/auth/password/reset` or `/auth/email/verify`.
+
+use serde_json::json;
+
+use super::links::{Links, Purpose};
+use super::throttle::{Counted, too_many};
+use super::users::{Users, normalize_email, valid_email};
+use super::{Accounts, Audit, Event, Sessions};
+use crate::error::Error;
+use crate::mail::Mail;
+
+/// The answer to a link that cannot be used; the same for unknown, spent,
+/// expired and mistyped tokens.
+fn dead_link() -> Error {
+    Error::BadRequest("this link is invalid, used or expired: ask for a new one".into())
+}
+
+impl Accounts {
+    /// The first step of a forgotten password: counts the request for this
+    /// e-mail (429 past `auth.login_max_failures` per window, whether or not
+    /// an account has it, so the answer tells nothing), then, when an
+    /// account has it, sends it a new reset link (replacing any earlier
+    /// one). The lookup, the link and the e-mail happen after this returns,
+    /// so an unknown e-mail answers as fast as a known one.
+    pub async fn forgot_password(&self, email: &str) -> Result<(), Error> {
+        let email = normalize_email(email);
+        if !valid_email(&email) {
+            return Err(Error::Validation(
+                "`email` is not a valid e-mail address".into(),
+            ));
+        }
+        if let Counted::Refused { retry_after, .. } = self.reset_requests.count(&email).await? {
+            return Err(too_many(retry_after));
+        }
+        let accounts = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = accounts.send_reset_link(&email).await {
+                tracing::warn!(error = %err, "password-reset e-mail not sent");
+            }
+        });
+        Ok(())
+    }
+
+    async fn send_reset_link(&self, email: &str) -> Result<(), Error> {
+        let Some(credentials) = self.users.credentials(email).await? else {
+            return Ok(());
+        };
+        let mut tx = self.db.pool().begin().await?;
+        let token = Links::issue_in(
+            &mut tx,
+            credentials.id,
+            Purpose::PasswordReset,
+            self.links.reset_ttl,
+        )
+        .await?;
+        Audit::record(
+            &mut tx,
+            Event::PasswordResetRequested,
+            self.actor,
+            Some(credentials.id),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        let minutes = self.links.reset_ttl.as_secs().div_ceil(60);
+        let mail = Mail::new(
+            email,
+            "Reset your password",
+            format!(
+                "Someone, hopefully you, asked to reset the password of the account {email}.\n\n\
+                 To choose a new password, open this link within {minutes} minutes:\n\n\
+                 {}/reset-password?token={token}\n\n\
+                 If you did not ask for this, ignore this message: your password stays as it is.\n",
+                self.links.public_url
+            ),
+        );
+        self.links.mailer.send(mail).await
+    }
+
+    /// Sets a new password with a reset link's token: 400 when the token is
+    /// unknown, spent or expired, 422 for a password too short. The token
+    /// is spent, every reset link of the account dies, every session ends,
+    /// the address counts as verified (the link reached it), and the
+    /// login failures of the account are forgotten.
+    pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), Error> {
+        self.check_password(new_password)?;
+        // Hashed before the token is spent, so a refused hash (503) leaves
+        // the link usable.
+        let hash = self.hasher.hash(new_password, self.params).await?;
+        let mut tx = self.db.pool().begin().await?;
+        let user = Links::take_in(&mut tx, token, Purpose::PasswordReset)
+            .await?
+            .ok_or_else(dead_link)?;
+        Users::set_password_hash_in(&mut tx, user, &hash).await?;
+        Users::set_verified_in(&mut tx, user).await?;
+        Links::forget_in(&mut tx, user, Purpose::PasswordReset).await?;
+        Sessions::end_all_in(&mut tx, user, None).await?;
+        Audit::record(
+            &mut tx,
+            Event::PasswordReset,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        let email = self.users.email(user).await?;
+        self.login_by_account.forget(&email).await?;
+        self.versions.publish(&[user]).await
+    }
+
+    /// Sends `user` a new verification link (replacing any earlier one);
+    /// 409 when the address is verified already.
+    pub async fn send_verification(&self, user: i64) -> Result<(), Error> {
+        let (email, verified) = self.users.email_and_verified(user).await?;
+        if verified {
+            return Err(Error::Conflict(
+                "this e-mail address is verified already".into(),
+            ));
+        }
+        let mut conn = self.db.pool().acquire().await?;
+        let token =
+            Links::issue_in(&mut conn, user, Purpose::VerifyEmail, self.links.verify_ttl).await?;
+        drop(conn);
+        let hours = self.links.verify_ttl.as_secs().div_ceil(3600);
+        let mail = Mail::new(
+            &email,
+            "Confirm your e-mail address",
+            format!(
+                "Confirm that {email} is your address by opening this link within {hours} hours:\n\n\
+                 {}/verify-email?token={token}\n\n\
+                 If you did not create this account, ignore this message.\n",
+                self.links.public_url
+            ),
+        );
+        self.links.mailer.send(mail).await
+    }
+
+    /// [`Accounts::send_verification`] without waiting for it; a failure is
+    /// logged.
+    pub(crate) fn send_verification_in_background(&self, user: i64) {
+        let accounts = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = accounts.send_verification(user).await {
+                tracing::warn!(error = %err, user, "verification e-mail not sent");
+            }
+        });
+    }
+
+    /// Marks the address of a verification link's account verified: 400
+    /// when the token is unknown, spent or expired.
+    pub async fn verify_email(&self, token: &str) -> Result<(), Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let user = Links::take_in(&mut tx, token, Purpose::VerifyEmail)
+            .await?
+            .ok_or_else(dead_link)?;
+        Users::set_verified_in(&mut tx, user).await?;
+        Audit::record(
+            &mut tx,
+            Event::EmailVerified,
+            self.as_user(user),
+            Some(user),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
