@@ -125,6 +125,27 @@ async fn a_key_passes_the_guards_its_owner_passes_within_its_permissions() {
         let key = created["key"].as_str().expect("key").to_owned();
         assert!(key.starts_with("xk_"), "{stack}: {key}");
 
+        assert!(
+            !client
+                .get("/auth/api-keys")
+                .bearer(&token)
+                .send()
+                .await
+                .text()
+                .contains(&key),
+            "{stack}: the key is shown once"
+        );
+        let document: Value = client.get("/openapi.json").send().await.json();
+        assert_eq!(
+            document["components"]["securitySchemes"]["apiKey"]["name"], "X-API-Key",
+            "{stack}"
+        );
+        assert_eq!(
+            document["paths"]["/vault/read"]["get"]["security"][1],
+            json!({"apiKey": []}),
+            "{stack}"
+        );
+
         // Both ways of sending it; the handler sees the owner and the key.
         let read = client.get("/vault/read").bearer(&key).send().await;
         assert_eq!(read.status(), 200, "{stack}: {}", read.text());

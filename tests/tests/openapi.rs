@@ -178,7 +178,7 @@ async fn the_seed_tour_document_is_valid_openapi_3_1_with_every_route_and_its_se
         } else {
             assert_eq!(
                 operation["security"],
-                json!([{"bearerAuth": []}, {"oauth2": []}]),
+                json!([{"bearerAuth": []}, {"apiKey": []}, {"oauth2": []}]),
                 "{method} {path}"
             );
             let roles: Vec<&str> = route.info.guard.roles().collect();

@@ -93,6 +93,15 @@ async fn production_sends_codes_through_the_configured_smtp_server() {
         .expect("verify");
     assert_eq!(checked.json()["valide"], true, "{}", checked.body);
     assert!(!server.log().contains(&code), "the code is never logged");
+    // Nor the token of the verification link registration sent.
+    let verification = smtp.wait_for(|m| text_of(m).contains("verify-email")).await;
+    let token = crate::common::smtp::link_token(&text_of(&verification), "/verify-email")
+        .expect("a verification link");
+    assert_eq!(token.len(), 64, "{verification}");
+    assert!(
+        !server.log().contains(&token),
+        "link tokens are never logged"
+    );
 }
 
 #[test]

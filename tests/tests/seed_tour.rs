@@ -53,7 +53,7 @@ async fn profil_needs_a_token_and_returns_the_user() {
     assert_eq!(response.status(), 200, "{}", response.text());
     assert_eq!(
         response.json::<serde_json::Value>(),
-        serde_json::json!({"id": id, "email": "ada@example.com", "roles": [], "permissions": [], "totp_enabled": false, "email_verified": false})
+        serde_json::json!({"id": id, "email": "ada@example.com", "roles": [], "permissions": [], "totp_enabled": false, "email_verified": false, "recovery_codes_left": 0})
     );
 }
 

@@ -13,7 +13,7 @@ use super::throttle::{Counted, too_many};
 use super::users::{Users, normalize_email, valid_email};
 use super::{Accounts, Audit, Event, Sessions};
 use crate::error::Error;
-use crate::mail::Mail;
+use crate::mail::AccountLink;
 
 /// The answer to a link that cannot be used; the same for unknown, spent,
 /// expired and mistyped tokens.
@@ -68,18 +68,16 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
-        let minutes = self.links.reset_ttl.as_secs().div_ceil(60);
-        let mail = Mail::new(
-            email,
-            "Reset your password",
-            format!(
-                "Someone, hopefully you, asked to reset the password of the account {email}.\n\n\
-                 To choose a new password, open this link within {minutes} minutes:\n\n\
-                 {}/reset-password?token={token}\n\n\
-                 If you did not ask for this, ignore this message: your password stays as it is.\n",
-                self.links.public_url
-            ),
-        );
+        let url = format!("{}/reset-password?token={token}", self.links.public_url);
+        let mail = self
+            .links
+            .mailer
+            .account_mails()
+            .password_reset(&AccountLink {
+                to: email,
+                url: &url,
+                valid_for: self.links.reset_ttl,
+            });
         self.links.mailer.send(mail).await
     }
 
@@ -128,17 +126,16 @@ impl Accounts {
         let token =
             Links::issue_in(&mut conn, user, Purpose::VerifyEmail, self.links.verify_ttl).await?;
         drop(conn);
-        let hours = self.links.verify_ttl.as_secs().div_ceil(3600);
-        let mail = Mail::new(
-            &email,
-            "Confirm your e-mail address",
-            format!(
-                "Confirm that {email} is your address by opening this link within {hours} hours:\n\n\
-                 {}/verify-email?token={token}\n\n\
-                 If you did not create this account, ignore this message.\n",
-                self.links.public_url
-            ),
-        );
+        let url = format!("{}/verify-email?token={token}", self.links.public_url);
+        let mail = self
+            .links
+            .mailer
+            .account_mails()
+            .verification(&AccountLink {
+                to: &email,
+                url: &url,
+                valid_for: self.links.verify_ttl,
+            });
         self.links.mailer.send(mail).await
     }
 

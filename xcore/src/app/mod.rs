@@ -53,6 +53,7 @@ pub struct App {
     derived: DerivedKeys,
     otp_sender: Option<Arc<dyn OtpSender>>,
     mailer: Option<Mailer>,
+    account_mails: Option<Arc<dyn crate::mail::AccountMails>>,
     layers: Vec<Box<dyn FnOnce(Router) -> Router + Send>>,
     secret_source: SecretSource,
     plugins: Vec<Arc<dyn Plugin>>,
@@ -89,6 +90,7 @@ impl App {
             derived,
             otp_sender: None,
             mailer: None,
+            account_mails: None,
             layers: Vec::new(),
             secret_source,
             plugins: Vec::new(),
@@ -123,6 +125,14 @@ impl App {
     /// names (a test mailbox, another provider's API).
     pub fn mailer(mut self, sender: impl MailSender) -> Self {
         self.mailer = Some(Mailer::new(sender));
+        self
+    }
+
+    /// Words the password-reset and verification e-mails with `texts`
+    /// instead of [`DefaultAccountMails`](crate::mail::DefaultAccountMails)
+    /// (see [`mail::AccountMails`](crate::mail::AccountMails)).
+    pub fn account_mails(mut self, texts: impl crate::mail::AccountMails) -> Self {
+        self.account_mails = Some(Arc::new(texts));
         self
     }
 
@@ -251,6 +261,10 @@ impl App {
                 Some(smtp) => Mailer::new(smtp),
                 None => Mailer::new(LogMailer),
             },
+        };
+        let mailer = match self.account_mails.take() {
+            Some(texts) => mailer.with_account_mails(texts),
+            None => mailer,
         };
         // Codes go by e-mail when e-mail is configured.
         let otp_sender: Arc<dyn OtpSender> = match self.otp_sender.take() {

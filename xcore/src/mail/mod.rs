@@ -18,12 +18,14 @@
 //! # }
 //! ```
 
+mod account;
 mod smtp;
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+pub use account::{AccountLink, AccountMails, DefaultAccountMails};
 pub use smtp::SmtpMailer;
 
 use crate::error::Error;
@@ -69,7 +71,7 @@ pub trait MailSender: Send + Sync + 'static {
 /// The app's mailer: a cheap handle on its [`MailSender`]. Handlers take it
 /// as an extractor.
 #[derive(Clone)]
-pub struct Mailer(Arc<dyn MailSender>);
+pub struct Mailer(Arc<dyn MailSender>, Arc<dyn AccountMails>);
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -82,7 +84,17 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// A mailer delivering with `sender`.
     pub fn new(sender: impl MailSender) -> Self {
-        Mailer(Arc::new(sender))
+        Mailer(Arc::new(sender), Arc::new(DefaultAccountMails))
+    }
+
+    /// The same mailer, writing the account e-mails with `texts`.
+    pub fn with_account_mails(self, texts: Arc<dyn AccountMails>) -> Self {
+        Mailer(self.0, texts)
+    }
+
+    /// What writes the account e-mails.
+    pub fn account_mails(&self) -> &dyn AccountMails {
+        self.1.as_ref()
     }
 
     /// Delivers `mail`.
