@@ -448,19 +448,10 @@ impl Mailbox {
     /// # Panics
     /// When no e-mail holds such a link.
     pub fn link_token(&self, path: &str) -> String {
-        let marker = format!("{path}?token=");
         self.mails()
             .iter()
             .rev()
-            .find_map(|mail| {
-                let start = mail.text.find(&marker)? + marker.len();
-                Some(
-                    mail.text[start..]
-                        .chars()
-                        .take_while(char::is_ascii_alphanumeric)
-                        .collect(),
-                )
-            })
+            .find_map(|mail| link_token(&mail.text, path))
             .unwrap_or_else(|| panic!("no e-mail holds a link to {path}"))
     }
 
@@ -468,6 +459,26 @@ impl Mailbox {
     pub fn clear(&self) {
         self.lock().clear();
     }
+}
+
+/// The `token` of the first link to `path` (`/reset-password`,
+/// `/verify-email`) in `text`, for tests reading e-mails that went
+/// elsewhere than a [`Mailbox`] (a real SMTP server).
+///
+/// ```
+/// let text = "Open https://shop.example/verify-email?token=ab12cd within 72 hours.";
+/// assert_eq!(xcore::testing::link_token(text, "/verify-email").as_deref(), Some("ab12cd"));
+/// assert_eq!(xcore::testing::link_token(text, "/reset-password"), None);
+/// ```
+pub fn link_token(text: &str, path: &str) -> Option<String> {
+    let marker = format!("{path}?token=");
+    let start = text.find(&marker)? + marker.len();
+    Some(
+        text[start..]
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .collect(),
+    )
 }
 
 impl crate::otp::OtpSender for Mailbox {

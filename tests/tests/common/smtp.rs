@@ -149,14 +149,4 @@ pub fn text_of(message: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The `token` of the first link in `text` whose path is `path`
-/// (`/reset-password`).
-pub fn link_token(text: &str, path: &str) -> Option<String> {
-    let start = text.find(&format!("{path}?token="))? + path.len() + "?token=".len();
-    Some(
-        text[start..]
-            .chars()
-            .take_while(char::is_ascii_alphanumeric)
-            .collect(),
-    )
-}
+pub use xcore::testing::link_token;

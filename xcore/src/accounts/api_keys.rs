@@ -11,6 +11,7 @@
 //! every instance.
 
 use serde::Serialize;
+use sqlx::AnyConnection;
 
 use super::access::Access;
 use crate::clock;
@@ -95,10 +96,12 @@ impl ApiKeys {
         ApiKeys { db, access }
     }
 
-    /// Creates a key for `user`. `permissions`, when given, must be held by
-    /// the user (422 otherwise); `expires_in_days` of zero is refused.
-    pub(crate) async fn create(
+    /// Creates a key for `user` on `conn` (the audit record's
+    /// transaction). `permissions`, when given, must be held by the user
+    /// (422 otherwise); `expires_in_days` of zero is refused.
+    pub(crate) async fn create_in(
         &self,
+        conn: &mut AnyConnection,
         user: i64,
         name: &str,
         permissions: Option<Vec<String>>,
@@ -144,7 +147,7 @@ impl ApiKeys {
         .bind(stored)
         .bind(now)
         .bind(expires_at)
-        .execute(self.db.pool())
+        .execute(conn)
         .await?;
         Ok(NewApiKey {
             key,
@@ -171,12 +174,16 @@ impl ApiKeys {
         Ok(rows.into_iter().map(listed).collect())
     }
 
-    /// Deletes `user`'s key `id`: `false` when there is none.
-    pub(crate) async fn revoke(&self, user: i64, id: &str) -> Result<bool, Error> {
+    /// Deletes `user`'s key `id` on `conn`: `false` when there is none.
+    pub(crate) async fn revoke_in(
+        conn: &mut AnyConnection,
+        user: i64,
+        id: &str,
+    ) -> Result<bool, Error> {
         let deleted = sqlx::query("DELETE FROM xcore_api_keys WHERE id = $1 AND user_id = $2")
             .bind(id)
             .bind(user)
-            .execute(self.db.pool())
+            .execute(conn)
             .await?;
         Ok(deleted.rows_affected() == 1)
     }

@@ -296,35 +296,40 @@ impl Accounts {
         permissions: Option<Vec<String>>,
         expires_in_days: Option<u32>,
     ) -> Result<NewApiKey, Error> {
+        let mut tx = self.db.pool().begin().await?;
         let created = self
             .api_keys
-            .create(user, name, permissions, expires_in_days)
+            .create_in(&mut tx, user, name, permissions, expires_in_days)
             .await?;
-        self.audit
-            .record_alone(
-                Event::ApiKeyCreated,
-                self.as_user(user),
-                Some(user),
-                json!({"key": created.info.id, "name": created.info.name}),
-            )
-            .await?;
+        Audit::record(
+            &mut tx,
+            Event::ApiKeyCreated,
+            self.as_user(user),
+            Some(user),
+            json!({"key": created.info.id, "name": created.info.name}),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(created)
     }
 
     /// Revokes `user`'s key `id` (audited): it fails on the next request,
     /// on every instance. 404 when the user has no such key.
     pub async fn revoke_api_key(&self, user: i64, id: &str) -> Result<(), Error> {
-        if !self.api_keys.revoke(user, id).await? {
+        let mut tx = self.db.pool().begin().await?;
+        if !ApiKeys::revoke_in(&mut tx, user, id).await? {
             return Err(Error::NotFound("no such API key".into()));
         }
-        self.audit
-            .record_alone(
-                Event::ApiKeyRevoked,
-                self.as_user(user),
-                Some(user),
-                json!({"key": id}),
-            )
-            .await
+        Audit::record(
+            &mut tx,
+            Event::ApiKeyRevoked,
+            self.as_user(user),
+            Some(user),
+            json!({"key": id}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The TOTP second factor.
