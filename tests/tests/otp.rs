@@ -221,6 +221,85 @@ async fn second_step(client: &TestClient, factor: Value) -> u16 {
         .as_u16()
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_recovery_code_sent_many_times_at_once_logs_in_once() {
+    let stacks = common::services::databases()
+        .await
+        .into_iter()
+        .zip(common::services::caches());
+    for (database, cache) in stacks {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let mut config = cache.apply(config().with_database_url(database.url.as_str()));
+        config.rate_limit.builtin = false;
+        // Room for every attempt: the race is on the code, not the throttle.
+        config.auth.login_max_failures = 100;
+        let mailbox = Mailbox::default();
+        let client = app_with(config, &mailbox).await;
+        let token = signed_up(&client, "ada@example.com").await;
+        let setup: Value = client
+            .post("/auth/totp/setup")
+            .bearer(&token)
+            .json(&json!({"password": "correct horse"}))
+            .send()
+            .await
+            .json();
+        let secret = base32_decode(setup["secret"].as_str().expect("secret"));
+        let confirmed: Value = client
+            .post("/auth/totp/confirm")
+            .bearer(&token)
+            .json(&json!({"code": hotp(&secret, now() / 30 - 1, 6)}))
+            .send()
+            .await
+            .json();
+        let code = confirmed["recovery_codes"][0]
+            .as_str()
+            .expect("code")
+            .to_owned();
+        let credentials = json!({"email": "ada@example.com", "password": "correct horse"});
+        let mut challenges = Vec::new();
+        for _ in 0..20 {
+            let first: Value = client
+                .post("/auth/login")
+                .json(&credentials)
+                .send()
+                .await
+                .json();
+            challenges.push(first["mfa_token"].clone());
+        }
+        let tasks: Vec<_> = challenges
+            .into_iter()
+            .map(|mfa_token| {
+                let client = client.clone();
+                let body = json!({"mfa_token": mfa_token, "recovery_code": code});
+                tokio::spawn(async move {
+                    client
+                        .post("/auth/login/totp")
+                        .json(&body)
+                        .send()
+                        .await
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.expect("task"));
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{stack}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| *s == 200 || *s == 401),
+            "{stack}: {statuses:?}"
+        );
+        let me: Value = client.get("/auth/me").bearer(&token).send().await.json();
+        assert_eq!(me["recovery_codes_left"], 9, "{stack}: {me}");
+    }
+}
+
 #[tokio::test]
 async fn recovery_codes_log_in_once_each_until_none_is_left() {
     let stacks = common::services::databases()

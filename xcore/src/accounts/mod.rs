@@ -565,8 +565,7 @@ impl Accounts {
         let accepted = match factor {
             SecondFactor::Code(code) => self.two_factor.accept(user, code, true).await?,
             SecondFactor::RecoveryCode(code) => {
-                self.two_factor.enabled(user).await?
-                    && self.two_factor.use_recovery_code(user, code).await?
+                self.two_factor.enabled(user).await? && self.spend_recovery_code(user, code).await?
             }
         };
         if !accepted {
@@ -578,13 +577,28 @@ impl Accounts {
             .await?;
             return Err(Error::Unauthorized(AuthFailure::WrongCode));
         }
-        if let SecondFactor::RecoveryCode(_) = factor {
-            let left = self.two_factor.recovery_codes_left(user).await?;
-            self.record_alone(Event::RecoveryCodeUsed, Some(user), json!({"left": left}))
-                .await?;
-        }
         self.password_was_right(&attempt).await?;
         self.start_session(&credentials, &email, &attempt).await
+    }
+
+    /// Spends a recovery code of `user`, and records it (with how many are
+    /// left) in the same transaction: `false` for an unknown or spent code.
+    async fn spend_recovery_code(&self, user: i64, code: &str) -> Result<bool, Error> {
+        let mut tx = self.db.pool().begin().await?;
+        if !TwoFactor::use_recovery_code_in(&mut tx, user, code).await? {
+            return Ok(false);
+        }
+        let left = TwoFactor::recovery_codes_left_in(&mut tx, user).await?;
+        Audit::record(
+            &mut tx,
+            Event::RecoveryCodeUsed,
+            self.actor,
+            Some(user),
+            json!({ "left": left }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Opens a session for a verified user and issues its first tokens;

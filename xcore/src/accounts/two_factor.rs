@@ -267,22 +267,36 @@ impl TwoFactor {
 
     /// Spends one of `user`'s recovery codes: `true` once per code (of
     /// two requests racing with it, the one that deletes the row).
-    pub(crate) async fn use_recovery_code(&self, user: i64, code: &str) -> Result<bool, Error> {
+    /// On `conn` (the transaction of its audit record).
+    pub(crate) async fn use_recovery_code_in(
+        conn: &mut AnyConnection,
+        user: i64,
+        code: &str,
+    ) -> Result<bool, Error> {
         let spent =
             sqlx::query("DELETE FROM xcore_recovery_codes WHERE user_id = $1 AND hash = $2")
                 .bind(user)
                 .bind(recovery_hash(user, code))
-                .execute(self.db.pool())
+                .execute(conn)
                 .await?;
         Ok(spent.rows_affected() == 1)
     }
 
     /// How many recovery codes `user` has left.
     pub async fn recovery_codes_left(&self, user: i64) -> Result<u32, Error> {
+        let mut conn = self.db.pool().acquire().await?;
+        Self::recovery_codes_left_in(&mut conn, user).await
+    }
+
+    /// [`TwoFactor::recovery_codes_left`] on `conn`.
+    pub(crate) async fn recovery_codes_left_in(
+        conn: &mut AnyConnection,
+        user: i64,
+    ) -> Result<u32, Error> {
         let (left,): (i64,) =
             sqlx::query_as("SELECT COUNT(*) FROM xcore_recovery_codes WHERE user_id = $1")
                 .bind(user)
-                .fetch_one(self.db.pool())
+                .fetch_one(conn)
                 .await?;
         Ok(u32::try_from(left).unwrap_or(0))
     }

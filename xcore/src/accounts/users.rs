@@ -162,12 +162,7 @@ impl Users {
 
     /// A user's e-mail; 404 for an unknown user.
     pub async fn email(&self, id: i64) -> Result<String, Error> {
-        let (email,): (String,) = sqlx::query_as("SELECT email FROM xcore_users WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.db.pool())
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {id} does not exist")))?;
-        Ok(email)
+        Ok(self.email_and_verified(id).await?.0)
     }
 
     /// 404 unless the user exists.
