@@ -19,3 +19,4 @@ mod rate_limits;
 mod rules;
 mod seed_tour;
 mod ui;
+mod validation;

@@ -138,6 +138,40 @@ fn admin_config() -> xcore::config::Config {
 }
 
 #[tokio::test]
+async fn the_document_shows_the_declared_constraints_and_the_422_and_stays_valid() {
+    let client = seed_tour_client(common::config()).await;
+    let doc: Value = client.get("/openapi.json").send().await.json();
+    let found = errors(&openapi_validator(), &doc);
+    assert!(found.is_empty(), "{found:#?}");
+    let produit = &doc["components"]["schemas"]["NouveauProduit"]["properties"];
+    assert_eq!(produit["nom"]["minLength"], 1, "{produit}");
+    assert_eq!(produit["nom"]["maxLength"], 200, "{produit}");
+    assert_eq!(produit["nom"]["pattern"], "\\S", "{produit}");
+    assert_eq!(produit["prix_centimes"]["minimum"], 0, "{produit}");
+    let responses = &doc["paths"]["/catalogue/produits"]["post"]["responses"];
+    assert_eq!(
+        responses["422"]["$ref"], "#/components/responses/ValidationFailed",
+        "{responses}"
+    );
+    // An operation without input has no 422 to document.
+    assert!(doc["paths"]["/catalogue/produits"]["get"]["responses"]
+        .get("422")
+        .is_none());
+    // The body of a 422, as the document describes it, is what is sent.
+    let admin = client.token("1", &["admin"]).expect("token");
+    let refused = client
+        .post("/catalogue/produits")
+        .bearer(&admin)
+        .json(&json!({"nom": "", "prix_centimes": -1}))
+        .send()
+        .await;
+    assert_eq!(refused.status(), 422);
+    assert_conforms(&doc, "/catalogue/produits", "post", &refused);
+    let detail = &doc["components"]["schemas"]["ErrorDetail"]["properties"];
+    assert!(detail.get("fields").is_some(), "{detail}");
+}
+
+#[tokio::test]
 async fn the_seed_tour_document_is_valid_openapi_3_1_with_every_route_and_its_security() {
     let routes = seed_tour::app(common::config()).expect("app").routes();
     let client = seed_tour_client(common::config()).await;

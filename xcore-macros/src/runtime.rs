@@ -48,6 +48,17 @@ runtime_paths! {
     describe_output => DescribeOutput;
     skip_input => SkipInput;
     skip_output => SkipOutput;
+    /// Input checks run before a handler: an extractor's rejection as the
+    /// 422 body, a value against its type's constraints.
+    app_state => AppState;
+    from_request => FromRequest;
+    from_request_parts => FromRequestParts;
+    rejected => rejected;
+    validation_probe => ValidationProbe;
+    check_arg => CheckArg;
+    skip_check => SkipCheck;
+    response => Response;
+    result => Result;
     /// Compile-time checks spanned on the user's types.
     assert_from_request => assert_from_request;
     assert_from_request_parts => assert_from_request_parts;

@@ -80,6 +80,11 @@ pub enum Error {
     /// 422: well-formed, but the values are not acceptable.
     #[error("{0}")]
     Validation(String),
+    /// 422: fields that broke their type's constraints or did not parse,
+    /// every one of them; the body lists them under `fields`
+    /// ([`crate::validation`]).
+    #[error("{}", fields_summary(.0))]
+    InvalidFields(Vec<FieldError>),
     /// 429: too many attempts; retry after this many seconds (`Retry-After`).
     #[error("too many attempts, retry in {retry_after_secs} s")]
     TooManyRequests {
@@ -125,7 +130,7 @@ impl Error {
             Error::Forbidden(_) => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) => StatusCode::CONFLICT,
-            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Validation(_) | Error::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Config(_)
@@ -139,6 +144,35 @@ impl Error {
     /// The stable, machine-readable `code` of the JSON error body.
     pub fn code(&self) -> &'static str {
         code_of(self.status())
+    }
+}
+
+/// One input that was refused: where (`items[2].nom`, `.`-separated, with
+/// `[index]` for list items; empty for the whole value), which rule (`length`,
+/// `range`, `email`, … for a constraint; `type`, `missing`, `unknown_field`,
+/// `invalid` for input that did not parse) and why, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct FieldError {
+    /// Where the value is in the input.
+    pub path: String,
+    /// The rule that refused it; stable, machine-readable.
+    pub code: std::borrow::Cow<'static, str>,
+    /// For people; may change between versions.
+    pub message: String,
+}
+
+/// `2 invalid fields: nom, prix_centimes` (the message of the 422).
+fn fields_summary(fields: &[FieldError]) -> String {
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|field| match field.path.as_str() {
+            "" => "(the input)",
+            path => path,
+        })
+        .collect();
+    match fields.len() {
+        1 => format!("invalid field: {}", names[0]),
+        n => format!("{n} invalid fields: {}", names.join(", ")),
     }
 }
 
@@ -191,6 +225,9 @@ struct Detail<'a> {
     code: &'a str,
     /// For people; may change between versions.
     message: &'a str,
+    /// With `validation_failed`: every refused input.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
 }
 
 /// Why a request was refused, left in the answer's extensions so the
@@ -210,8 +247,21 @@ pub(crate) const RETRY_UNAVAILABLE: &str = "1";
 
 /// Builds the JSON error response every part of xcore answers with.
 pub(crate) fn json_error(status: StatusCode, code: &str, message: &str) -> Response {
+    json_error_with(status, code, message, None)
+}
+
+fn json_error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    fields: Option<&[FieldError]>,
+) -> Response {
     let body = serde_json::to_vec(&Body {
-        error: Detail { code, message },
+        error: Detail {
+            code,
+            message,
+            fields,
+        },
     })
     .unwrap_or_else(|_| {
         br#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_vec()
@@ -252,7 +302,11 @@ impl IntoResponse for Error {
             }
             return response;
         }
-        let mut response = json_error(status, self.code(), &self.to_string());
+        let fields = match &self {
+            Error::InvalidFields(fields) => Some(fields.as_slice()),
+            _ => None,
+        };
+        let mut response = json_error_with(status, self.code(), &self.to_string(), fields);
         if let Error::TooManyRequests { retry_after_secs } = self {
             response.headers_mut().insert(
                 header::RETRY_AFTER,

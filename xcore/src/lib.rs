@@ -62,6 +62,7 @@ pub mod rate_limit;
 pub mod security;
 mod state;
 pub mod testing;
+pub mod validation;
 
 #[doc(hidden)]
 #[path = "private.rs"]

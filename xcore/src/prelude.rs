@@ -23,6 +23,7 @@ pub use crate::guard::{CurrentUser, Guard};
 pub use crate::otp::Otp;
 pub use crate::plugin::Plugin;
 pub use crate::state::AppState;
+pub use crate::validation::Valid;
 pub use axum::Json;
 pub use axum::extract::{Path, Query, State};
 pub use axum::http::StatusCode;

@@ -14,6 +14,9 @@ pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipIn
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use crate::rate_limit::RateLimit;
 pub use crate::state::AppState;
+pub use crate::validation::{CheckArg, SkipCheck, ValidationProbe, rejected};
+pub use axum::response::Response;
+pub use core::result::Result;
 
 /// Compile-time check that a handler argument other than the last is an
 /// extractor that does not consume the body. Generated with the span of

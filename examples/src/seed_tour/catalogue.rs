@@ -4,7 +4,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use xcore::db::UniqueViolationExt;
+use validator::Validate;
 use xcore::prelude::*;
+
+use super::NOT_BLANK;
 
 /// A product.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -18,14 +21,17 @@ pub struct Produit {
 }
 
 /// Body of `POST /catalogue/produits`.
-#[derive(Debug, Deserialize, JsonSchema)]
+///
+/// The constraints are checked before the handler runs (a 422 lists every
+/// field that breaks one) and shown in the API document.
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct NouveauProduit {
-    /// Unique name.
-    #[schemars(length(min = 1))]
+    /// Unique name: 1 to 200 characters, not only spaces.
+    #[validate(length(min = 1, max = 200), regex(path = *NOT_BLANK))]
     pub nom: String,
     /// Price in cents, not negative.
-    #[schemars(range(min = 0))]
+    #[validate(range(min = 0))]
     pub prix_centimes: i64,
 }
 
@@ -63,11 +69,6 @@ impl Catalogue {
         Json(data): Json<NouveauProduit>,
     ) -> xcore::Result<Json<Produit>> {
         let nom = data.nom.trim();
-        if nom.is_empty() || data.prix_centimes < 0 {
-            return Err(Error::Validation(
-                "`nom` must not be empty and `prix_centimes` not negative".into(),
-            ));
-        }
         let (id, nom, prix_centimes): (i64, String, i64) = xcore::sqlx::query_as(
             "INSERT INTO catalogue_produits (nom, prix_centimes) VALUES ($1, $2) RETURNING id, nom, prix_centimes",
         )

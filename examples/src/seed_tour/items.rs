@@ -5,7 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use validator::Validate;
 use xcore::prelude::*;
+
+use super::NOT_BLANK;
 
 /// An item, as stored in `items_items`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, JsonSchema)]
@@ -21,11 +24,11 @@ pub struct Item {
 }
 
 /// Body of `POST /items/`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema, Validate)]
 #[serde(deny_unknown_fields)]
 pub struct NouvelItem {
-    /// Display name: 1 to 200 characters.
-    #[schemars(length(min = 1, max = 200))]
+    /// Display name: 1 to 200 characters, not only spaces.
+    #[validate(length(min = 1, max = 200), regex(path = *NOT_BLANK))]
     pub nom: String,
 }
 
@@ -64,11 +67,6 @@ impl Items {
         Json(data): Json<NouvelItem>,
     ) -> xcore::Result<Json<Item>> {
         let nom = data.nom.trim();
-        if nom.is_empty() || nom.chars().count() > 200 {
-            return Err(Error::Validation(
-                "`nom` must have 1 to 200 characters".into(),
-            ));
-        }
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);

@@ -11,8 +11,17 @@ pub mod items;
 pub mod profil;
 pub mod tableau_de_bord;
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use xcore::App;
 use xcore::config::Config;
+
+/// A name must hold at least one character that is not a space: a custom
+/// rule, declared as a pattern so that the API document shows it too
+/// (`#[validate(regex(path = *NOT_BLANK))]`).
+pub static NOT_BLANK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\S").expect("a valid pattern"));
 
 /// The app with every seed plugin registered.
 pub fn app(config: Config) -> xcore::Result<App> {

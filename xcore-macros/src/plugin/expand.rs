@@ -14,6 +14,7 @@ use crate::route::Route;
 use crate::route::model::GuardSpec;
 use crate::route::parse::HttpMethod;
 use crate::runtime;
+use xcore_rules::path::Segment;
 use xcore_rules::rate_limit::KeyPart;
 
 pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
@@ -107,24 +108,7 @@ fn route(route: &Route) -> TokenStream {
     let guard = guard(&route.guard);
     let ident = &route.handler.ident;
     let name = ident.to_string();
-    let handler = if route.handler.takes_self {
-        let args: Vec<_> = (0..route.handler.args.len())
-            .map(|i| format_ident!("__xcore_arg{i}"))
-            .collect();
-        let types = &route.handler.args;
-        let arc = runtime::arc();
-        quote_spanned! {ident.span()=> {
-            let this = #arc::clone(&self);
-            move |#(#args: #types),*| {
-                let this = #arc::clone(&this);
-                async move { this.#ident(#(#args),*).await }
-            }
-        }}
-    } else {
-        // Spanned on the function name: a handler that axum cannot accept
-        // is reported there, not on `#[plugin]`.
-        quote_spanned!(ident.span()=> Self::#ident)
-    };
+    let handler = handler(route);
     let cache = route.cache.as_ref().map(|spec| {
         let ttl = spec.ttl_secs;
         let shared = spec.shared.then(|| quote!(.shared()));
@@ -177,6 +161,106 @@ fn route(route: &Route) -> TokenStream {
                 #(#limits)*,
             #handler,
         )
+    }
+}
+
+/// The handler as axum calls it. Arguments that are `Json`, `Form`,
+/// `Query` or `Path` are taken as `Result`s, so that their rejection is
+/// answered as the 422 body naming the field ([`rejected`]), and checked
+/// against their type's constraints before the handler runs (when the type
+/// implements `Validate`: the probe picks the check or nothing). A handler
+/// with none of them is passed as it is; `&self` handlers get a closure
+/// holding the plugin's `Arc`.
+///
+/// [`rejected`]: runtime::rejected
+fn handler(route: &Route) -> TokenStream {
+    let ident = &route.handler.ident;
+    let types = &route.handler.args;
+    let checked: Vec<Option<bool>> = types.iter().map(checked_extractor).collect();
+    if !route.handler.takes_self && checked.iter().all(Option::is_none) {
+        // Spanned on the function name: a handler that axum cannot accept
+        // is reported there, not on `#[plugin]`.
+        return quote_spanned!(ident.span()=> Self::#ident);
+    }
+    let args: Vec<_> = (0..types.len())
+        .map(|i| format_ident!("__xcore_arg{i}"))
+        .collect();
+    let (state, result, response) = (runtime::app_state(), runtime::result(), runtime::response());
+    let params: Vec<&str> = route
+        .segments
+        .iter()
+        .filter_map(|segment| match segment {
+            Segment::Param(name) | Segment::CatchAll(name) => Some(name.as_str()),
+            Segment::Static(_) => None,
+        })
+        .collect();
+    let mut taken = Vec::new();
+    let mut checks = TokenStream::new();
+    for ((arg, ty), checked) in args.iter().zip(types).zip(&checked) {
+        let Some(whole_body) = checked else {
+            taken.push(quote!(#arg: #ty));
+            continue;
+        };
+        let from = if *whole_body {
+            let from_request = runtime::from_request();
+            quote!(#from_request<#state>)
+        } else {
+            let from_request_parts = runtime::from_request_parts();
+            quote!(#from_request_parts<#state>)
+        };
+        taken.push(quote!(#arg: #result<#ty, <#ty as #from>::Rejection>));
+        let (rejected, probe) = (runtime::rejected(), runtime::validation_probe());
+        checks.extend(quote! {
+            let #arg = match #arg {
+                #result::Ok(value) => value,
+                #result::Err(rejection) => return #result::Err(#rejected(rejection, &[#(#params),*])),
+            };
+            (&#probe::<#ty>::NEW).check_arg(&#arg)?;
+        });
+    }
+    let traits = [runtime::check_arg(), runtime::skip_check()];
+    let body = |call: TokenStream| {
+        quote! {
+            async move {
+                #[allow(unused_imports)]
+                use {#(#traits as _),*};
+                #checks
+                #result::Ok::<_, #response>(#call.await)
+            }
+        }
+    };
+    if route.handler.takes_self {
+        let arc = runtime::arc();
+        let body = body(quote!(this.#ident(#(#args),*)));
+        quote_spanned! {ident.span()=> {
+            let this = #arc::clone(&self);
+            move |#(#taken),*| {
+                let this = #arc::clone(&this);
+                #body
+            }
+        }}
+    } else {
+        let body = body(quote!(Self::#ident(#(#args),*)));
+        quote_spanned! {ident.span()=> move |#(#taken),*| #body }
+    }
+}
+
+/// Whether an argument is one of the extractors whose input is checked:
+/// `Some(true)` for a body (`Json`, `Form`: the last argument, through
+/// `FromRequest`), `Some(false)` for `Query` and `Path` (`FromRequestParts`),
+/// `None` for anything else. Recognised by name, as written.
+fn checked_extractor(ty: &Type) -> Option<bool> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let last = path.path.segments.last()?;
+    if !matches!(last.arguments, syn::PathArguments::AngleBracketed(_)) {
+        return None;
+    }
+    match last.ident.to_string().as_str() {
+        "Json" | "Form" => Some(true),
+        "Query" | "Path" => Some(false),
+        _ => None,
     }
 }
 

@@ -107,6 +107,12 @@ impl<T: JsonSchema> OperationInput for Path<T> {
     }
 }
 
+impl<E: OperationInput> OperationInput for crate::validation::Valid<E> {
+    fn describe(op: &mut Operation<'_>) {
+        E::describe(op);
+    }
+}
+
 impl OperationInput for String {
     fn describe(op: &mut Operation<'_>) {
         op.request_body("text/plain", serde_json::json!({"type": "string"}));

@@ -141,6 +141,7 @@ pub(crate) fn document(config: &Config, metas: &[PluginMeta], routes: &[MountedR
                 "ClientError": error_response(&error_schema, "The request was refused; the body says why."),
                 "Unauthorized": error_response(&error_schema, "Missing, invalid, expired or revoked bearer token."),
                 "Forbidden": error_response(&error_schema, "Signed in, but without the required role or permission."),
+                "ValidationFailed": error_response(&error_schema, "An input broke its constraints or did not parse: `error.fields` lists each one (`path`, `code`, `message`)."),
                 "TooManyRequests": too_many_requests(&error_schema)
             }
         }
@@ -230,6 +231,13 @@ fn operation(
         "4XX".into(),
         json!({"$ref": "#/components/responses/ClientError"}),
     );
+    if operation.contains_key("parameters") || operation.contains_key("requestBody") {
+        // What a refused input is answered with (`crate::validation`).
+        responses.insert(
+            "422".into(),
+            json!({"$ref": "#/components/responses/ValidationFailed"}),
+        );
+    }
     let guard = &info.guard;
     if !guard.is_public() {
         responses.insert(
