@@ -122,6 +122,25 @@ impl Error {
         Error::Internal(err.into())
     }
 
+    /// A 422 for one field, as [`crate::validation`] reports a broken
+    /// constraint: for checks a type's attributes cannot declare.
+    ///
+    /// ```
+    /// let err = xcore::Error::invalid_field("nom", "taken", "is already taken");
+    /// assert_eq!(err.to_string(), "invalid field: nom");
+    /// ```
+    pub fn invalid_field(
+        path: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::InvalidFields(vec![FieldError {
+            path: path.into(),
+            code: std::borrow::Cow::Borrowed(code),
+            message: message.into(),
+        }])
+    }
+
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {

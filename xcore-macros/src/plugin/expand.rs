@@ -177,6 +177,18 @@ fn handler(route: &Route) -> TokenStream {
     let ident = &route.handler.ident;
     let types = &route.handler.args;
     let checked: Vec<Option<bool>> = types.iter().map(checked_extractor).collect();
+    // A body before the last argument is the user's mistake, which
+    // `bound_checks` reports on that argument: wrapping would add a second
+    // error about the wrapper.
+    let misplaced_body = checked
+        .iter()
+        .take(types.len().saturating_sub(1))
+        .any(|checked| *checked == Some(true));
+    let checked: Vec<Option<bool>> = if misplaced_body {
+        vec![None; types.len()]
+    } else {
+        checked
+    };
     if !route.handler.takes_self && checked.iter().all(Option::is_none) {
         // Spanned on the function name: a handler that axum cannot accept
         // is reported there, not on `#[plugin]`.

@@ -78,6 +78,19 @@ use throttle::{Attempt, Counted, Limit, too_many};
 use users::{Credentials, normalize_email, valid_email};
 use versions::Versions;
 
+/// An e-mail as accounts accept it, or the 422 naming `email`.
+pub(crate) fn check_email(email: &str) -> Result<(), Error> {
+    if valid_email(email) {
+        Ok(())
+    } else {
+        Err(Error::invalid_field(
+            "email",
+            "email",
+            "must be an e-mail address",
+        ))
+    }
+}
+
 /// The accounts tables, in the migration history under the name `auth`
 /// (the name they were first applied under).
 pub(crate) const MIGRATIONS_NAME: &str = "auth";
@@ -355,18 +368,23 @@ impl Accounts {
         }
     }
 
-    fn check_password(&self, password: &str) -> Result<(), Error> {
+    /// A new password's length (`auth.password_min_length` to
+    /// [`MAX_PASSWORD_CHARS`]), as a 422 naming `field`.
+    fn check_password(&self, field: &str, password: &str) -> Result<(), Error> {
         let length = password.chars().count();
         if length < self.min_password {
-            return Err(Error::Validation(format!(
-                "the password must have at least {} characters",
-                self.min_password
-            )));
+            return Err(Error::invalid_field(
+                field,
+                "length",
+                format!("must have at least {} characters", self.min_password),
+            ));
         }
         if length > MAX_PASSWORD_CHARS {
-            return Err(Error::Validation(format!(
-                "the password must have at most {MAX_PASSWORD_CHARS} characters"
-            )));
+            return Err(Error::invalid_field(
+                field,
+                "length",
+                format!("must have at most {MAX_PASSWORD_CHARS} characters"),
+            ));
         }
         Ok(())
     }
@@ -375,12 +393,8 @@ impl Accounts {
     /// 422 for an invalid e-mail or a short password.
     pub async fn register(&self, email: &str, password: &str) -> Result<User, Error> {
         let email = normalize_email(email);
-        if !valid_email(&email) {
-            return Err(Error::Validation(
-                "`email` is not a valid e-mail address".into(),
-            ));
-        }
-        self.check_password(password)?;
+        check_email(&email)?;
+        self.check_password("password", password)?;
         let hash = self.hasher.hash(password, self.params).await?;
         let mut tx = self.db.pool().begin().await?;
         let id = Users::create_in(&mut tx, &email, &hash).await?;
@@ -759,7 +773,7 @@ impl Accounts {
         new: &str,
     ) -> Result<(), Error> {
         let attempt = self.confirm_password(user, current).await?;
-        self.check_password(new)?;
+        self.check_password("new_password", new)?;
         let rehashed = self.hasher.hash(new, self.params).await?;
         let mut tx = self.db.pool().begin().await?;
         Users::set_password_hash_in(&mut tx, user, &rehashed).await?;
@@ -927,9 +941,14 @@ impl Accounts {
                     .register(&email, password)
                     .await
                     .map_err(|err| match err {
-                        Error::Validation(message) => {
-                            Error::Config(format!("administrator: {message}"))
-                        }
+                        Error::InvalidFields(fields) => Error::Config(format!(
+                            "administrator: {}",
+                            fields
+                                .iter()
+                                .map(|f| format!("{} {}", f.path, f.message))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        )),
                         other => other,
                     })?;
                 (user.id, true)

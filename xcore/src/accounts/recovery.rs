@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::links::{Links, Purpose};
 use super::throttle::{Counted, too_many};
-use super::users::{Users, normalize_email, valid_email};
+use super::users::{Users, normalize_email};
 use super::{Accounts, Audit, Event, Sessions};
 use crate::error::Error;
 use crate::mail::AccountLink;
@@ -30,11 +30,7 @@ impl Accounts {
     /// so an unknown e-mail answers as fast as a known one.
     pub async fn forgot_password(&self, email: &str) -> Result<(), Error> {
         let email = normalize_email(email);
-        if !valid_email(&email) {
-            return Err(Error::Validation(
-                "`email` is not a valid e-mail address".into(),
-            ));
-        }
+        super::check_email(&email)?;
         if let Counted::Refused { retry_after, .. } = self.reset_requests.count(&email).await? {
             return Err(too_many(retry_after));
         }
@@ -87,7 +83,7 @@ impl Accounts {
     /// the address counts as verified (the link reached it), and the
     /// login failures of the account are forgotten.
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), Error> {
-        self.check_password(new_password)?;
+        self.check_password("new_password", new_password)?;
         // Hashed before the token is spent, so a refused hash (503) leaves
         // the link usable.
         let hash = self.hasher.hash(new_password, self.params).await?;

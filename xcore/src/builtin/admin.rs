@@ -36,6 +36,7 @@ struct NewName {
 #[serde(deny_unknown_fields)]
 struct NewUser {
     /// The account's e-mail.
+    #[schemars(email)]
     email: String,
     /// At least `auth.password_min_length` characters (8 by default).
     password: String,

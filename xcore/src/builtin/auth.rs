@@ -28,6 +28,7 @@ pub struct Auth;
 #[serde(deny_unknown_fields)]
 struct Credentials {
     /// The account's e-mail (compared without regard to case).
+    #[schemars(email)]
     email: String,
     /// At least `auth.password_min_length` characters (8 by default).
     password: String,
@@ -105,6 +106,7 @@ struct PasswordChange {
 #[serde(deny_unknown_fields)]
 struct ForgotBody {
     /// The account's e-mail.
+    #[schemars(email)]
     email: String,
 }
 
