@@ -169,6 +169,29 @@ async fn the_document_shows_the_declared_constraints_and_the_422_and_stays_valid
     assert_conforms(&doc, "/catalogue/produits", "post", &refused);
     let detail = &doc["components"]["schemas"]["ErrorDetail"]["properties"];
     assert!(detail.get("fields").is_some(), "{detail}");
+
+    // The built-in endpoints: the e-mail's format, and a new password's
+    // length as configured.
+    let mut config = common::config();
+    config.auth.password_min_length = 12;
+    let doc: Value = seed_tour_client(config)
+        .await
+        .get("/openapi.json")
+        .send()
+        .await
+        .json();
+    let schemas = &doc["components"]["schemas"];
+    let account = &schemas["NewAccount"]["properties"];
+    assert_eq!(account["email"]["format"], "email", "{account}");
+    assert_eq!(account["password"]["minLength"], 12, "{account}");
+    assert_eq!(account["password"]["maxLength"], 1024, "{account}");
+    assert!(account["password"].get("x-xcore-new-password").is_none());
+    let reset = &schemas["ResetBody"]["properties"];
+    assert_eq!(reset["new_password"]["minLength"], 12, "{reset}");
+    // A login's password is whatever the account has: no bound.
+    assert!(schemas["Credentials"]["properties"]["password"].get("minLength").is_none());
+    let found = errors(&openapi_validator(), &doc);
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 #[tokio::test]

@@ -282,3 +282,63 @@ async fn nested_lists_queries_paths_and_forms_are_answered_field_by_field() {
         .await;
     assert_eq!(fields(&response), pairs(&[("note", "missing")]));
 }
+
+#[tokio::test]
+async fn the_built_in_endpoints_name_the_field_they_refuse() {
+    let client = TestClient::new(App::new(common::config()).expect("app"))
+        .await
+        .expect("router");
+    let register = |body: Value| client.post("/auth/register").json(&body).send();
+    let response = register(json!({"email": "pas-un-email", "password": "correct horse"})).await;
+    assert_eq!(fields(&response), pairs(&[("email", "email")]));
+    let response = register(json!({"email": "ada@example.com", "password": "court"})).await;
+    assert_eq!(fields(&response), pairs(&[("password", "length")]));
+    let response = register(json!({"email": "ada@example.com"})).await;
+    assert_eq!(fields(&response), pairs(&[("password", "missing")]));
+    let response = client
+        .post("/auth/password/reset")
+        .json(&json!({"token": "x", "new_password": "court"}))
+        .send()
+        .await;
+    assert_eq!(fields(&response), pairs(&[("new_password", "length")]));
+}
+
+#[tokio::test]
+async fn an_integral_float_is_an_integer_as_json_schema_counts_it() {
+    let client = TestClient::new(seed_tour::app(common::config()).expect("app"))
+        .await
+        .expect("router");
+    let admin = client.token("1", &["admin"]).expect("token");
+    let post = |body: Value| {
+        client
+            .post("/catalogue/produits")
+            .bearer(&admin)
+            .json(&body)
+            .send()
+    };
+    let response = post(json!({"nom": "Clavier", "prix_centimes": 4990.0})).await;
+    assert_eq!(response.status(), 201, "{}", response.text());
+    let stored: Value = response.json();
+    assert_eq!(stored["prix_centimes"], 4990);
+    let response = post(json!({"nom": "Souris", "prix_centimes": 4990.5})).await;
+    assert_eq!(fields(&response), pairs(&[("prix_centimes", "type")]));
+    let response = post(json!({"nom": "Tapis", "prix_centimes": -1.0})).await;
+    assert_eq!(fields(&response), pairs(&[("prix_centimes", "range")]));
+    // The body's content type is checked as axum does.
+    let response = client
+        .post("/catalogue/produits")
+        .bearer(&admin)
+        .header("content-type", "text/plain")
+        .body(r#"{"nom": "Écran", "prix_centimes": 1}"#)
+        .send()
+        .await;
+    assert_eq!(response.status(), 415);
+    let response = client
+        .post("/catalogue/produits")
+        .bearer(&admin)
+        .header("content-type", "application/vnd.api+json; charset=utf-8")
+        .body(r#"{"nom": "Écran", "prix_centimes": 1}"#)
+        .send()
+        .await;
+    assert_eq!(response.status(), 201, "{}", response.text());
+}

@@ -39,8 +39,11 @@ use std::borrow::Cow;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
 pub use validator::Validate;
 use validator::{ValidationErrors, ValidationErrorsKind};
 
@@ -79,17 +82,119 @@ pub struct Valid<E>(pub E);
 impl<S, T> FromRequest<S> for Valid<Json<T>>
 where
     S: Send + Sync,
-    T: Validate + 'static,
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    T: Validate + DeserializeOwned,
 {
     type Rejection = Response;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
-        let Json(value) = Json::<T>::from_request(request, state)
-            .await
-            .map_err(|rejection| rejected(rejection, &[]))?;
+        let JsonArg(Json(value)) = JsonArg::<Json<T>>::from_request(request, state).await?;
         check(&value).map_err(IntoResponse::into_response)?;
         Ok(Valid(Json(value)))
+    }
+}
+
+/// A JSON body as `#[route]` reads a `Json<T>` argument: as axum's `Json`
+/// does (same content types, same body limit), with refusals as the 422
+/// naming the field — and a number with no fractional part (`4990.0`)
+/// accepted where an integer goes, as JSON Schema counts it an integer
+/// (so a body the document calls valid is accepted; Pydantic does the
+/// same).
+#[doc(hidden)]
+pub struct JsonArg<E>(pub E);
+
+impl<S, T> FromRequest<S> for JsonArg<Json<T>>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Response> {
+        if !json_content_type(request.headers()) {
+            return Err(crate::error::json_error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                crate::error::code_of(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+                "expected a request with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        match Json::<T>::from_bytes(&bytes) {
+            Ok(json) => Ok(JsonArg(json)),
+            Err(rejection) => match integral_floats_as_integers(&rejection, &bytes) {
+                Some(Ok(value)) => Ok(JsonArg(Json(value))),
+                Some(Err(error)) => Err(Error::InvalidFields(vec![serde_field(
+                    &error.path().to_string(),
+                    json_message(error.inner()),
+                )])
+                .into_response()),
+                None => Err(rejected(rejection, &[])),
+            },
+        }
+    }
+}
+
+/// `application/json` or `application/<anything>+json`, parameters
+/// allowed: what axum's `Json` accepts.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json")
+            || subtype
+                .rsplit_once('+')
+                .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json")))
+}
+
+/// The second try of a body refused because a float stood where an integer
+/// goes: the body with every integral float (`4990.0`, `1e3`) written as an
+/// integer, deserialised again. `None` when that was not the refusal (the
+/// first answer stands).
+fn integral_floats_as_integers<T: DeserializeOwned>(
+    rejection: &JsonRejection,
+    bytes: &[u8],
+) -> Option<Result<T, serde_path_to_error::Error<serde_json::Error>>> {
+    let error = inner::<serde_path_to_error::Error<serde_json::Error>>(rejection)?;
+    if !error.inner().to_string().starts_with("invalid type: floating point") {
+        return None;
+    }
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    if !integers_in_place(&mut value) {
+        return None;
+    }
+    Some(serde_path_to_error::deserialize(value))
+}
+
+/// Rewrites integral floats as integers; whether any was.
+fn integers_in_place(value: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            // Within ±2^53 every integer is exact in an f64.
+            if float.fract() == 0.0 && float.abs() <= 9_007_199_254_740_992.0 {
+                *value = Value::from(float as i64);
+                true
+            } else {
+                false
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, item| integers_in_place(item) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, item| integers_in_place(item) | any),
+        _ => false,
     }
 }
 
@@ -285,19 +390,27 @@ fn json_fields(rejection: &JsonRejection) -> Option<Vec<FieldError>> {
         return None;
     };
     let error = inner::<serde_path_to_error::Error<serde_json::Error>>(rejection)?;
-    let message = error.inner().to_string();
-    // serde_json ends its messages with the position; the path says more.
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(text, _)| text);
-    Some(vec![serde_field(&error.path().to_string(), message)])
+    Some(vec![serde_field(
+        &error.path().to_string(),
+        json_message(error.inner()),
+    )])
+}
+
+/// serde_json's message without the position it ends with (the path says
+/// more).
+fn json_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rsplit_once(" at line ") {
+        Some((text, _)) => text.to_owned(),
+        None => message,
+    }
 }
 
 fn form_fields(rejection: &(dyn std::error::Error + 'static)) -> Option<Vec<FieldError>> {
     let error = inner::<serde_path_to_error::Error<serde_urlencoded::de::Error>>(rejection)?;
     Some(vec![serde_field(
         &error.path().to_string(),
-        &error.inner().to_string(),
+        error.inner().to_string(),
     )])
 }
 
@@ -320,7 +433,9 @@ fn inner<'a, E: std::error::Error + 'static>(
 /// field is reported by serde on the object that lacks or holds it: the
 /// field's name is added to the path (serde_path_to_error has already
 /// added an unknown one).
-fn serde_field(path: &str, message: &str) -> FieldError {
+fn serde_field(path: &str, message: impl Into<String>) -> FieldError {
+    let message = message.into();
+    let message = message.as_str();
     let path = if path == "." { "" } else { path };
     let quoted = |prefix: &str| {
         message

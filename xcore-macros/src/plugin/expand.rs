@@ -165,26 +165,27 @@ fn route(route: &Route) -> TokenStream {
 }
 
 /// The handler as axum calls it. Arguments that are `Json`, `Form`,
-/// `Query` or `Path` are taken as `Result`s, so that their rejection is
-/// answered as the 422 body naming the field ([`rejected`]), and checked
-/// against their type's constraints before the handler runs (when the type
-/// implements `Validate`: the probe picks the check or nothing). A handler
-/// with none of them is passed as it is; `&self` handlers get a closure
-/// holding the plugin's `Arc`.
+/// `Query` or `Path` are read so that a refusal is the 422 body naming the
+/// field (`Json` through [`json_arg`], the others as `Result`s turned by
+/// [`rejected`]), and checked against their type's constraints before the
+/// handler runs (when the type implements `Validate`: the probe picks the
+/// check or nothing). A handler with none of them is passed as it is;
+/// `&self` handlers get a closure holding the plugin's `Arc`.
 ///
+/// [`json_arg`]: runtime::json_arg
 /// [`rejected`]: runtime::rejected
 fn handler(route: &Route) -> TokenStream {
     let ident = &route.handler.ident;
     let types = &route.handler.args;
-    let checked: Vec<Option<bool>> = types.iter().map(checked_extractor).collect();
+    let checked: Vec<Option<Input>> = types.iter().map(checked_extractor).collect();
     // A body before the last argument is the user's mistake, which
     // `bound_checks` reports on that argument: wrapping would add a second
     // error about the wrapper.
     let misplaced_body = checked
         .iter()
         .take(types.len().saturating_sub(1))
-        .any(|checked| *checked == Some(true));
-    let checked: Vec<Option<bool>> = if misplaced_body {
+        .any(|checked| matches!(checked, Some(Input::Json | Input::Form)));
+    let checked: Vec<Option<Input>> = if misplaced_body {
         vec![None; types.len()]
     } else {
         checked
@@ -206,22 +207,31 @@ fn handler(route: &Route) -> TokenStream {
             Segment::Static(_) => None,
         })
         .collect();
+    let (rejected, probe) = (runtime::rejected(), runtime::validation_probe());
     let mut taken = Vec::new();
     let mut checks = TokenStream::new();
     for ((arg, ty), checked) in args.iter().zip(types).zip(&checked) {
-        let Some(whole_body) = checked else {
-            taken.push(quote!(#arg: #ty));
-            continue;
-        };
-        let from = if *whole_body {
-            let from_request = runtime::from_request();
-            quote!(#from_request<#state>)
-        } else {
-            let from_request_parts = runtime::from_request_parts();
-            quote!(#from_request_parts<#state>)
+        let from = match checked {
+            None => {
+                taken.push(quote!(#arg: #ty));
+                continue;
+            }
+            Some(Input::Json) => {
+                let json_arg = runtime::json_arg();
+                taken.push(quote!(#json_arg(#arg): #json_arg<#ty>));
+                checks.extend(quote!((&#probe::<#ty>::NEW).check_arg(&#arg)?;));
+                continue;
+            }
+            Some(Input::Form) => {
+                let from_request = runtime::from_request();
+                quote!(#from_request<#state>)
+            }
+            Some(Input::Parts) => {
+                let from_request_parts = runtime::from_request_parts();
+                quote!(#from_request_parts<#state>)
+            }
         };
         taken.push(quote!(#arg: #result<#ty, <#ty as #from>::Rejection>));
-        let (rejected, probe) = (runtime::rejected(), runtime::validation_probe());
         checks.extend(quote! {
             let #arg = match #arg {
                 #result::Ok(value) => value,
@@ -257,11 +267,21 @@ fn handler(route: &Route) -> TokenStream {
     }
 }
 
-/// Whether an argument is one of the extractors whose input is checked:
-/// `Some(true)` for a body (`Json`, `Form`: the last argument, through
-/// `FromRequest`), `Some(false)` for `Query` and `Path` (`FromRequestParts`),
-/// `None` for anything else. Recognised by name, as written.
-fn checked_extractor(ty: &Type) -> Option<bool> {
+/// An argument whose input is checked, by how it is read.
+#[derive(Clone, Copy)]
+enum Input {
+    /// `Json<T>`: the body, read by xcore (`json_arg`).
+    Json,
+    /// `Form<T>`: the body (or the query of a `GET`), through `FromRequest`.
+    Form,
+    /// `Query<T>`, `Path<T>`: through `FromRequestParts`.
+    Parts,
+}
+
+/// Whether an argument is one of the extractors whose input is checked.
+/// Recognised by name, as written: in a `#[route]` signature these are
+/// axum's (the prelude's).
+fn checked_extractor(ty: &Type) -> Option<Input> {
     let Type::Path(path) = ty else {
         return None;
     };
@@ -270,8 +290,9 @@ fn checked_extractor(ty: &Type) -> Option<bool> {
         return None;
     }
     match last.ident.to_string().as_str() {
-        "Json" | "Form" => Some(true),
-        "Query" | "Path" => Some(false),
+        "Json" => Some(Input::Json),
+        "Form" => Some(Input::Form),
+        "Query" | "Path" => Some(Input::Parts),
         _ => None,
     }
 }

@@ -189,7 +189,7 @@ pub struct Accounts {
 
 /// Longest password accepted (argon2 hashes any length; a bound keeps a
 /// megabyte "password" from costing more than a real one).
-const MAX_PASSWORD_CHARS: usize = 1024;
+pub(crate) const MAX_PASSWORD_CHARS: usize = 1024;
 
 /// The limits of one login attempt, let through.
 struct LoginAttempt {

@@ -39,6 +39,7 @@ struct NewUser {
     #[schemars(email)]
     email: String,
     /// At least `auth.password_min_length` characters (8 by default).
+    #[schemars(extend("x-xcore-new-password" = true))]
     password: String,
 }
 

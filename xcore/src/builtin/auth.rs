@@ -30,7 +30,18 @@ struct Credentials {
     /// The account's e-mail (compared without regard to case).
     #[schemars(email)]
     email: String,
+    password: String,
+}
+
+/// A new account's e-mail and password.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct NewAccount {
+    /// The account's e-mail (compared without regard to case).
+    #[schemars(email)]
+    email: String,
     /// At least `auth.password_min_length` characters (8 by default).
+    #[schemars(extend("x-xcore-new-password" = true))]
     password: String,
 }
 
@@ -98,6 +109,7 @@ struct RefreshBody {
 struct PasswordChange {
     current_password: String,
     /// At least `auth.password_min_length` characters (8 by default).
+    #[schemars(extend("x-xcore-new-password" = true))]
     new_password: String,
 }
 
@@ -117,6 +129,7 @@ struct ResetBody {
     /// The `token` of the link the e-mail held.
     token: String,
     /// At least `auth.password_min_length` characters (8 by default).
+    #[schemars(extend("x-xcore-new-password" = true))]
     new_password: String,
 }
 
@@ -240,7 +253,7 @@ impl Auth {
     async fn register(
         State(state): State<AppState>,
         client: ClientAddr,
-        Json(body): Json<Credentials>,
+        Json(body): Json<NewAccount>,
     ) -> Result<Json<Registered>> {
         if !state.config().auth.registration {
             return Err(crate::Error::Forbidden("registration is closed".into()));

@@ -109,6 +109,9 @@ pub(crate) fn document(config: &Config, metas: &[PluginMeta], routes: &[MountedR
     }
     let mut schemas = generator.take_definitions(true);
     schemas.sort_keys();
+    for schema in schemas.values_mut() {
+        new_password_lengths(schema, config);
+    }
 
     let mut security_schemes = json!({
         "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
@@ -352,6 +355,30 @@ fn tags(metas: &[PluginMeta]) -> Vec<Value> {
             }
             unique
         })
+}
+
+/// A new password's length comes from configuration, which a type's
+/// attributes cannot name: the built-in bodies mark the field
+/// (`x-xcore-new-password`) and the document puts the configured bounds in
+/// the marker's place — the ones `Accounts` checks.
+fn new_password_lengths(schema: &mut Value, config: &Config) {
+    match schema {
+        Value::Object(map) => {
+            if map.remove("x-xcore-new-password").is_some() {
+                map.insert("minLength".into(), json!(config.auth.password_min_length));
+                map.insert(
+                    "maxLength".into(),
+                    json!(crate::accounts::MAX_PASSWORD_CHARS),
+                );
+            }
+            map.values_mut()
+                .for_each(|value| new_password_lengths(value, config));
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|value| new_password_lengths(value, config)),
+        _ => {}
+    }
 }
 
 fn error_response(schema: &Value, description: &str) -> Value {
