@@ -154,9 +154,11 @@ async fn the_document_shows_the_declared_constraints_and_the_422_and_stays_valid
         "{responses}"
     );
     // An operation without input has no 422 to document.
-    assert!(doc["paths"]["/catalogue/produits"]["get"]["responses"]
-        .get("422")
-        .is_none());
+    assert!(
+        doc["paths"]["/catalogue/produits"]["get"]["responses"]
+            .get("422")
+            .is_none()
+    );
     // The body of a 422, as the document describes it, is what is sent.
     let admin = client.token("1", &["admin"]).expect("token");
     let refused = client
@@ -189,7 +191,11 @@ async fn the_document_shows_the_declared_constraints_and_the_422_and_stays_valid
     let reset = &schemas["ResetBody"]["properties"];
     assert_eq!(reset["new_password"]["minLength"], 12, "{reset}");
     // A login's password is whatever the account has: no bound.
-    assert!(schemas["Credentials"]["properties"]["password"].get("minLength").is_none());
+    assert!(
+        schemas["Credentials"]["properties"]["password"]
+            .get("minLength")
+            .is_none()
+    );
     let found = errors(&openapi_validator(), &doc);
     assert!(found.is_empty(), "{found:#?}");
 }

@@ -22,7 +22,11 @@ fn fields(response: &TestResponse) -> Vec<(String, String)> {
     assert_eq!(response.status(), 422, "{}", response.text());
     let body: Value = response.json();
     assert_eq!(body["error"]["code"], "validation_failed", "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
     body["error"]["fields"]
         .as_array()
         .unwrap_or_else(|| panic!("no fields: {body}"))
@@ -67,7 +71,11 @@ async fn the_catalogue_refuses_every_wrong_field_at_once_and_stores_nothing() {
         let both = post(json!({"nom": "", "prix_centimes": -1})).await;
         assert_eq!(
             fields(&both),
-            pairs(&[("nom", "length"), ("nom", "regex"), ("prix_centimes", "range")]),
+            pairs(&[
+                ("nom", "length"),
+                ("nom", "regex"),
+                ("prix_centimes", "range")
+            ]),
             "{name}"
         );
         let blank = post(json!({"nom": "   ", "prix_centimes": 1})).await;

@@ -54,6 +54,7 @@ runtime_paths! {
     from_request => FromRequest;
     from_request_parts => FromRequestParts;
     rejected => rejected;
+    refused => refused;
     json_arg => JsonArg;
     validation_probe => ValidationProbe;
     check_arg => CheckArg;

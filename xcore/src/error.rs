@@ -182,16 +182,19 @@ pub struct FieldError {
 
 /// `2 invalid fields: nom, prix_centimes` (the message of the 422).
 fn fields_summary(fields: &[FieldError]) -> String {
-    let names: Vec<&str> = fields
-        .iter()
-        .map(|field| match field.path.as_str() {
+    let mut names: Vec<&str> = Vec::with_capacity(fields.len());
+    for field in fields {
+        let name = match field.path.as_str() {
             "" => "(the input)",
             path => path,
-        })
-        .collect();
-    match fields.len() {
-        1 => format!("invalid field: {}", names[0]),
-        n => format!("{n} invalid fields: {}", names.join(", ")),
+        };
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    match names.as_slice() {
+        [one] => format!("invalid field: {one}"),
+        names => format!("{} invalid fields: {}", names.len(), names.join(", ")),
     }
 }
 

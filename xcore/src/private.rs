@@ -14,7 +14,7 @@ pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipIn
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use crate::rate_limit::RateLimit;
 pub use crate::state::AppState;
-pub use crate::validation::{CheckArg, JsonArg, SkipCheck, ValidationProbe, rejected};
+pub use crate::validation::{CheckArg, JsonArg, SkipCheck, ValidationProbe, refused, rejected};
 pub use axum::response::Response;
 pub use core::result::Result;
 

@@ -25,7 +25,7 @@
 //!
 //! ```json
 //! {"error": {"code": "validation_failed", "message": "2 invalid fields: name, price_cents",
-//!   "fields": [{"path": "name", "code": "length", "message": "must be at least 1 character long"},
+//!   "fields": [{"path": "name", "code": "length", "message": "must have 1 to 100 characters"},
 //!              {"path": "price_cents", "code": "range", "message": "must be at least 0"}]}}
 //! ```
 //!
@@ -38,8 +38,8 @@ use std::borrow::Cow;
 
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
-use axum::http::request::Parts;
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json};
 use bytes::Bytes;
@@ -47,8 +47,8 @@ use serde::de::DeserializeOwned;
 pub use validator::Validate;
 use validator::{ValidationErrors, ValidationErrorsKind};
 
-pub use crate::error::FieldError;
 use crate::error::Error;
+pub use crate::error::FieldError;
 
 /// An extractor whose value is checked against its type's constraints:
 /// `Valid<Json<T>>`, `Valid<Form<T>>`, `Valid<Query<T>>`, `Valid<Path<T>>`
@@ -164,7 +164,11 @@ fn integral_floats_as_integers<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Option<Result<T, serde_path_to_error::Error<serde_json::Error>>> {
     let error = inner::<serde_path_to_error::Error<serde_json::Error>>(rejection)?;
-    if !error.inner().to_string().starts_with("invalid type: floating point") {
+    if !error
+        .inner()
+        .to_string()
+        .starts_with("invalid type: floating point")
+    {
         return None;
     }
     let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
@@ -324,15 +328,20 @@ fn default_message(error: &validator::ValidationError) -> String {
     let param = |name: &str| error.params.get(name).map(|value| value.to_string());
     let (min, max, equal) = (param("min"), param("max"), param("equal"));
     match error.code.as_ref() {
-        "length" => match (equal, min, max) {
-            (Some(n), _, _) => format!("must be exactly {n} characters or items long"),
-            (None, Some(min), Some(max)) => {
-                format!("must be between {min} and {max} characters or items long")
+        "length" => {
+            // The value is in the parameters: a list counts items.
+            let unit = match error.params.get("value") {
+                Some(serde_json::Value::Array(_)) => "items",
+                _ => "characters",
+            };
+            match (equal, min, max) {
+                (Some(n), _, _) => format!("must have exactly {n} {unit}"),
+                (None, Some(min), Some(max)) => format!("must have {min} to {max} {unit}"),
+                (None, Some(min), None) => format!("must have at least {min} {unit}"),
+                (None, None, Some(max)) => format!("must have at most {max} {unit}"),
+                _ => "has the wrong length".into(),
             }
-            (None, Some(min), None) => format!("must be at least {min} characters or items long"),
-            (None, None, Some(max)) => format!("must be at most {max} characters or items long"),
-            _ => "has the wrong length".into(),
-        },
+        }
         "range" => match (min, max, param("exclusive_min"), param("exclusive_max")) {
             (Some(min), Some(max), _, _) => format!("must be between {min} and {max}"),
             (Some(min), None, _, _) => format!("must be at least {min}"),
@@ -356,6 +365,12 @@ fn default_message(error: &validator::ValidationError) -> String {
 /// query or path rejections; any other rejection answers as it would
 /// have. `params` are the route's path parameters, to name the one that
 /// failed when the rejection does not.
+/// A refused input as the answer (for `#[route]`'s generated code).
+#[doc(hidden)]
+pub fn refused(error: Error) -> Response {
+    error.into_response()
+}
+
 #[doc(hidden)]
 pub fn rejected<R: IntoResponse + 'static>(rejection: R, params: &[&str]) -> Response {
     let any: &dyn Any = &rejection;
@@ -448,7 +463,11 @@ fn serde_field(path: &str, message: impl Into<String>) -> FieldError {
     } else if let Some(name) = quoted("unknown field `") {
         // serde_path_to_error has already stepped into the unknown key.
         let already = path == name || path.ends_with(&format!(".{name}"));
-        let path = if already { path.to_owned() } else { join(path, &name) };
+        let path = if already {
+            path.to_owned()
+        } else {
+            join(path, &name)
+        };
         (path, "unknown_field")
     } else if message.starts_with("invalid type") {
         (path.to_owned(), "type")
@@ -496,9 +515,7 @@ fn path_fields(rejection: &PathRejection, params: &[&str]) -> Option<Vec<FieldEr
         ErrorKind::InvalidUtf8InPathParam { key } => {
             field(key, "invalid", "is not valid UTF-8".into())
         }
-        ErrorKind::DeserializeError { key, message, .. } => {
-            field(key, "invalid", message.clone())
-        }
+        ErrorKind::DeserializeError { key, message, .. } => field(key, "invalid", message.clone()),
         ErrorKind::Message(message) => field(&unnamed(), "invalid", message.clone()),
         // The route's own mistake (a type that cannot hold the path), not
         // the client's: left to axum's 500.
@@ -530,15 +547,15 @@ impl<T: ?Sized> Copy for ValidationProbe<T> {}
 
 #[doc(hidden)]
 pub trait CheckArg<A> {
-    fn check_arg(self, arg: &A) -> Result<(), Response>;
+    fn check_arg(self, arg: &A) -> Result<(), Error>;
 }
 
 macro_rules! check_arg {
     ($($extractor:ident),*) => {$(
         impl<T: Validate> CheckArg<$extractor<T>> for &ValidationProbe<$extractor<T>> {
             #[inline]
-            fn check_arg(self, arg: &$extractor<T>) -> Result<(), Response> {
-                check(&arg.0).map_err(IntoResponse::into_response)
+            fn check_arg(self, arg: &$extractor<T>) -> Result<(), Error> {
+                check(&arg.0)
             }
         }
     )*};
@@ -548,12 +565,12 @@ check_arg!(Json, Form, Query, Path);
 
 #[doc(hidden)]
 pub trait SkipCheck<A> {
-    fn check_arg(self, arg: &A) -> Result<(), Response>;
+    fn check_arg(self, arg: &A) -> Result<(), Error>;
 }
 
 impl<A> SkipCheck<A> for ValidationProbe<A> {
     #[inline(always)]
-    fn check_arg(self, _: &A) -> Result<(), Response> {
+    fn check_arg(self, _: &A) -> Result<(), Error> {
         Ok(())
     }
 }

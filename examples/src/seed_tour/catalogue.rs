@@ -3,8 +3,8 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use xcore::db::UniqueViolationExt;
 use validator::Validate;
+use xcore::db::UniqueViolationExt;
 use xcore::prelude::*;
 
 use super::NOT_BLANK;

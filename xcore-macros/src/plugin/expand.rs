@@ -207,7 +207,11 @@ fn handler(route: &Route) -> TokenStream {
             Segment::Static(_) => None,
         })
         .collect();
-    let (rejected, probe) = (runtime::rejected(), runtime::validation_probe());
+    let (rejected, refused, probe) = (
+        runtime::rejected(),
+        runtime::refused(),
+        runtime::validation_probe(),
+    );
     let mut taken = Vec::new();
     let mut checks = TokenStream::new();
     for ((arg, ty), checked) in args.iter().zip(types).zip(&checked) {
@@ -219,7 +223,7 @@ fn handler(route: &Route) -> TokenStream {
             Some(Input::Json) => {
                 let json_arg = runtime::json_arg();
                 taken.push(quote!(#json_arg(#arg): #json_arg<#ty>));
-                checks.extend(quote!((&#probe::<#ty>::NEW).check_arg(&#arg)?;));
+                checks.extend(quote!((&#probe::<#ty>::NEW).check_arg(&#arg).map_err(#refused)?;));
                 continue;
             }
             Some(Input::Form) => {
@@ -237,7 +241,7 @@ fn handler(route: &Route) -> TokenStream {
                 #result::Ok(value) => value,
                 #result::Err(rejection) => return #result::Err(#rejected(rejection, &[#(#params),*])),
             };
-            (&#probe::<#ty>::NEW).check_arg(&#arg)?;
+            (&#probe::<#ty>::NEW).check_arg(&#arg).map_err(#refused)?;
         });
     }
     let traits = [runtime::check_arg(), runtime::skip_check()];
