@@ -150,10 +150,12 @@ async fn handlers_may_return_impl_into_response() {
 }
 
 #[tokio::test]
-async fn bad_path_parameter_is_a_json_400() {
+async fn bad_path_parameter_is_a_json_422_naming_it() {
     let response = shop().await.get("/shop/items/abc").send().await;
-    assert_eq!(response.status(), 400);
-    assert_eq!(error_code(&response), "bad_request");
+    assert_eq!(response.status(), 422);
+    assert_eq!(error_code(&response), "validation_failed");
+    let body: serde_json::Value = response.json();
+    assert_eq!(body["error"]["fields"][0]["code"], "type", "{body}");
 }
 
 #[tokio::test]

@@ -334,7 +334,7 @@ async fn guard_runs_before_the_handler_extractors() {
             .send()
             .await
             .status(),
-        400
+        422
     );
     assert_eq!(client.get("/t/5").bearer(&admin).send().await.text(), "5");
 }
