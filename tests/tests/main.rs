@@ -9,6 +9,7 @@ mod accounts;
 mod api_keys;
 mod app;
 mod cache;
+mod cache_tags;
 mod database;
 mod guards;
 mod hostile;

@@ -263,6 +263,14 @@ async fn the_seed_tour_document_is_valid_openapi_3_1_with_every_route_and_its_se
         doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"],
         "/auth/login"
     );
+    // What is cached under which tags, and what invalidates them.
+    let produits = &doc["paths"]["/catalogue/produits"];
+    assert_eq!(produits["get"]["x-xcore-cache-tags"], json!(["produits"]));
+    assert_eq!(produits["post"]["x-xcore-invalidates"], json!(["produits"]));
+    assert_eq!(
+        doc["paths"]["/tableau-de-bord/stats"]["get"]["x-xcore-cache-tags"],
+        json!(["produits"])
+    );
     let delete = &doc["paths"]["/items/{item_id}"]["delete"];
     assert_eq!(delete["x-xcore-roles"], json!(["admin"]));
     assert_eq!(

@@ -162,6 +162,10 @@ fn routes_lists_every_route_with_its_guard_cache_and_limits() {
     );
     assert!(line("/codes/envoyer").contains("signed in"), "{table}");
     assert!(line("/catalogue/produits").contains("s "), "{table}");
+    assert!(
+        table.contains("tags produits") && table.contains("invalidates produits"),
+        "{table}"
+    );
     assert!(line("/admin/roles").contains("role admin"), "{table}");
     assert!(line("/auth/login").contains("per ip"), "{table}");
 }

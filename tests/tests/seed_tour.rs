@@ -329,6 +329,61 @@ async fn dashboard_is_cached_per_user() {
 }
 
 #[tokio::test]
+async fn adding_a_product_invalidates_the_list_and_every_dashboard() {
+    let client = tour().await;
+    let admin = client.token("root", &["admin"]).expect("token");
+    let ada = client.token("ada", &[]).expect("token");
+    let produits = |token: &str| {
+        let request = client.get("/tableau-de-bord/stats").bearer(token);
+        async move { request.send().await }
+    };
+    let before = produits(&ada).await;
+    let count = before.json::<serde_json::Value>()["produits"].as_i64();
+    assert_eq!(produits(&ada).await.header("x-cache"), Some("hit"));
+    assert_eq!(produits(&admin).await.header("x-cache"), Some("miss"));
+    assert_eq!(
+        client
+            .get("/catalogue/produits")
+            .send()
+            .await
+            .header("x-cache"),
+        Some("miss")
+    );
+    assert_eq!(
+        client
+            .get("/catalogue/produits")
+            .send()
+            .await
+            .header("x-cache"),
+        Some("hit")
+    );
+
+    let added = client
+        .post("/catalogue/produits")
+        .bearer(&admin)
+        .json(&serde_json::json!({"nom": "Tapis", "prix_centimes": 990}))
+        .send()
+        .await;
+    assert_eq!(added.status(), 201, "{}", added.text());
+
+    for token in [&ada, &admin] {
+        let after = produits(token).await;
+        assert_eq!(
+            after.header("x-cache"),
+            Some("miss"),
+            "every user's dashboard"
+        );
+        assert_eq!(
+            after.json::<serde_json::Value>()["produits"].as_i64(),
+            count.map(|n| n + 1)
+        );
+    }
+    let list = client.get("/catalogue/produits").send().await;
+    assert_eq!(list.header("x-cache"), Some("miss"));
+    assert!(list.text().contains("Tapis"));
+}
+
+#[tokio::test]
 async fn guarded_seed_routes_work_with_real_accounts() {
     let mut config = config();
     config.admin.email = Some("admin@example.com".into());

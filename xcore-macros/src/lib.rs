@@ -11,6 +11,7 @@
 
 mod cached;
 mod diagnostics;
+mod invalidates;
 mod plugin;
 mod rate_limit;
 mod route;
@@ -178,6 +179,12 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 /// | `ttl` | lifetime of an entry, in seconds (required, at least 1) |
 /// | `shared` | on a guarded route, one entry for all users instead of one per user |
 /// | `key` | the entry's key: text with `{param}` (path), `{query.name}`, `{user}` |
+/// | `tags` | tags every entry carries, templates as `key` is: `tags = ["livres", "prets:{user}"]` |
+///
+/// A tag names what an entry depends on. `Cache::invalidate_tags(["livres"])`
+/// from any plugin, or a writing route marked `#[invalidates("livres")]`,
+/// removes every entry carrying it, whichever plugin stored it, on every
+/// instance sharing the cache.
 ///
 /// Without `key`, the key is the request's path, its query string when the
 /// handler takes a `Query` (up to 512 bytes; longer ones pass uncached),
@@ -196,6 +203,37 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
     cached::outside_plugin(item.into()).into()
+}
+
+/// After each successful (2xx) answer of the route, removes the cache
+/// entries carrying one of the tags, whichever plugin stored them:
+/// `#[invalidates("produits")]`, next to its `#[route]` in a `#[plugin]`
+/// impl block. Tags are templates as in `#[cached]` (`"prets:{user}"`,
+/// `"livre:{id}"`); a refused or failed write invalidates nothing.
+///
+/// ```
+/// use xcore::prelude::*;
+///
+/// pub struct Livres;
+///
+/// #[plugin(prefix = "/livres")]
+/// impl Livres {
+///     #[route(get, "/")]
+///     #[cached(ttl = 300, key = "livres:all", tags = ["livres"])]
+///     async fn lister() -> Json<Vec<String>> {
+///         Json(vec!["Germinal".into()])
+///     }
+///
+///     #[route(delete, "/{id}", auth = "admin", status = 204)]
+///     #[invalidates("livres", "livre:{id}")]
+///     async fn supprimer(Path(id): Path<u64>) {}
+/// }
+/// ```
+///
+/// By hand: `RouteInfo::delete("/{id}").invalidates(["livres"])`.
+#[proc_macro_attribute]
+pub fn invalidates(_args: TokenStream, item: TokenStream) -> TokenStream {
+    invalidates::outside_plugin(item.into()).into()
 }
 
 /// Limits how often a route may be called: `#[rate_limit(3, per = "minute",

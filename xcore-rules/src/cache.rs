@@ -146,6 +146,66 @@ pub fn fit(
     guarded: bool,
     shared: bool,
 ) -> Result<(), Invalid> {
+    placeholders_fit(template, path, params, guarded)?;
+    if guarded && !template.uses_user() && !shared {
+        return Err(Invalid::new(
+            "this route is guarded, so its answer may differ from one user to the next: \
+             with this key, one user's answer would be served to another.\n\
+             help: add `{user}` to the key for one entry per user, or write `shared` \
+             if every user gets the same answer",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a tag template (`"livres"`, `"prets:{user}"`): placeholders as in
+/// keys, and never empty, since an empty tag would name nothing a write
+/// could make stale.
+///
+/// ```
+/// use xcore_rules::cache::tag;
+///
+/// assert!(tag("prets:{user}").is_ok());
+/// assert!(tag("").unwrap_err().message().contains("empty"));
+/// assert!(tag("prets:{utilisateur-id}").is_err());
+/// ```
+pub fn tag(raw: &str) -> Result<KeyTemplate, Invalid> {
+    if raw.trim().is_empty() {
+        return Err(Invalid::new(
+            "a tag cannot be empty: name what the entries depend on, e.g. \"produits\" or \"prets:{user}\"",
+        ));
+    }
+    KeyTemplate::parse(raw)
+        .map_err(|invalid| Invalid::new(invalid.message().replace("the cache key", "the tag")))
+}
+
+/// Checks that a tag template fits the route at `path`: each `{param}` is
+/// one of its parameters, and `{user}` needs a guard.
+///
+/// ```
+/// use xcore_rules::cache::{tag, tag_fits};
+///
+/// let livre = tag("livre:{id}").unwrap();
+/// assert!(tag_fits(&livre, "/{id}", &["id"], false).is_ok());
+/// assert!(tag_fits(&livre, "/", &[], false).is_err());
+/// ```
+pub fn tag_fits(
+    template: &KeyTemplate,
+    path: &str,
+    params: &[&str],
+    guarded: bool,
+) -> Result<(), Invalid> {
+    placeholders_fit(template, path, params, guarded)
+}
+
+/// Each `{param}` of `template` is a parameter of the path; `{user}` needs
+/// a guard.
+fn placeholders_fit(
+    template: &KeyTemplate,
+    path: &str,
+    params: &[&str],
+    guarded: bool,
+) -> Result<(), Invalid> {
     for name in template.path_params() {
         if !params.contains(&name) {
             let available = if params.is_empty() {
@@ -159,18 +219,9 @@ pub fn fit(
             )));
         }
     }
-    let uses_user = template.uses_user();
-    if uses_user && !guarded {
+    if template.uses_user() && !guarded {
         return Err(Invalid::new(
             "`{user}` needs a signed-in user, but this route has no guard (`auth`)",
-        ));
-    }
-    if guarded && !uses_user && !shared {
-        return Err(Invalid::new(
-            "this route is guarded, so its answer may differ from one user to the next: \
-             with this key, one user's answer would be served to another.\n\
-             help: add `{user}` to the key for one entry per user, or write `shared` \
-             if every user gets the same answer",
         ));
     }
     Ok(())

@@ -73,7 +73,7 @@ pub use error::{AuthFailure, Error, Result};
 pub use guard::{CurrentUser, Guard};
 pub use plugin::{Method, MountedRoute, Plugin, PluginMeta, RouteInfo, Routes};
 pub use state::AppState;
-pub use xcore_macros::{cached, plugin, rate_limit, route};
+pub use xcore_macros::{cached, invalidates, plugin, rate_limit, route};
 
 /// HTTP types (status codes, headers), re-exported from `http` via axum.
 pub mod http {

@@ -214,6 +214,9 @@ pub struct RouteInfo {
     pub describe: Option<fn(&mut Operation<'_>)>,
     /// Rate limits (`#[rate_limit]`), applied after the guard.
     pub limits: Vec<RateLimit>,
+    /// Cache tags invalidated after each successful answer
+    /// (`#[invalidates(...)]`), templates as keys are.
+    pub invalidates: Vec<Cow<'static, str>>,
 }
 
 impl RouteInfo {
@@ -230,6 +233,7 @@ impl RouteInfo {
             status: None,
             describe: None,
             limits: Vec::new(),
+            invalidates: Vec::new(),
         }
     }
 
@@ -268,6 +272,23 @@ impl RouteInfo {
     /// refuses others at start-up).
     pub fn cache(mut self, policy: CachePolicy) -> Self {
         self.cache = Some(policy);
+        self
+    }
+
+    /// After each successful answer, invalidates the cache entries carrying
+    /// one of `tags` (templates: `"prets:{user}"`), whichever plugin stored
+    /// them — what `#[invalidates(...)]` declares.
+    ///
+    /// ```
+    /// let route = xcore::RouteInfo::post("/livres").invalidates(["livres"]);
+    /// assert_eq!(route.invalidates, ["livres"]);
+    /// ```
+    pub fn invalidates<I, T>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Cow<'static, str>>,
+    {
+        self.invalidates.extend(tags.into_iter().map(Into::into));
         self
     }
 
@@ -330,6 +351,8 @@ impl RouteInfo {
 #[derive(Default)]
 pub struct Routes {
     entries: Vec<RouteEntry>,
+    /// Routes with declared limits so far: the next one's slot.
+    limited: usize,
 }
 
 /// One route: its description, its handler, and where its limits go.
@@ -351,24 +374,22 @@ impl Routes {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        // Declared limits wrap the handler (no extra layer); the app fills
-        // the slot with the limits configuration leaves it.
-        let slot = (!info.limits.is_empty()).then(LimitSlot::default);
-        let method_router = match (info.status, &slot) {
+        // Declared limits wrap the handler (no extra layer); the app puts
+        // the limits configuration leaves the route in the plugin's state,
+        // at this slot.
+        let slot = (!info.limits.is_empty()).then(|| {
+            self.limited += 1;
+            LimitSlot(self.limited - 1)
+        });
+        let method_router = match (info.status, slot) {
             (Some(status), Some(slot)) => on(
                 info.method.filter(),
                 Limited {
                     handler: WithStatus { handler, status },
-                    slot: Arc::clone(slot),
+                    slot,
                 },
             ),
-            (None, Some(slot)) => on(
-                info.method.filter(),
-                Limited {
-                    handler,
-                    slot: Arc::clone(slot),
-                },
-            ),
+            (None, Some(slot)) => on(info.method.filter(), Limited { handler, slot }),
             (Some(status), None) => on(info.method.filter(), WithStatus { handler, status }),
             (None, None) => on(info.method.filter(), handler),
         };

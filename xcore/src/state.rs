@@ -5,7 +5,7 @@
 //! of the state.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -18,6 +18,7 @@ use crate::db::Db;
 use crate::error::Error;
 use crate::mail::Mailer;
 use crate::otp::{Otp, OtpSender};
+use crate::rate_limit::{LimitSlot, Limits};
 use crate::security::{Claims, DerivedKeys, JwtKeys, create_token};
 
 /// Shared application state, handed to every plugin router.
@@ -46,6 +47,9 @@ struct Scoped {
     plugin: Box<str>,
     cache: Cache,
     otp: Otp,
+    /// The limits of the plugin's limited routes, by slot (set once the
+    /// routes are mounted).
+    route_limits: OnceLock<Box<[Option<Arc<Limits>>]>>,
 }
 
 struct Shared {
@@ -90,6 +94,7 @@ impl AppState {
                 plugin: Box::from(""),
                 cache,
                 otp,
+                route_limits: OnceLock::new(),
             }),
         }
     }
@@ -104,8 +109,21 @@ impl AppState {
                 plugin: Box::from(name),
                 cache: self.scoped.cache.scoped(name),
                 otp: self.scoped.otp.scoped(name),
+                route_limits: OnceLock::new(),
             }),
         }
+    }
+
+    /// The limits of the route at `slot`, if any apply.
+    #[inline]
+    pub(crate) fn route_limits(&self, slot: LimitSlot) -> Option<&Arc<Limits>> {
+        self.scoped.route_limits.get()?.get(slot.0)?.as_ref()
+    }
+
+    /// Sets the plugin's route limits, by slot (once: later calls are
+    /// ignored, as a plugin is mounted once per state).
+    pub(crate) fn set_route_limits(&self, limits: Vec<Option<Arc<Limits>>>) {
+        let _ = self.scoped.route_limits.set(limits.into_boxed_slice());
     }
 
     /// Users, sessions, roles and permissions.

@@ -1,5 +1,6 @@
 //! `/catalogue`: the seed's cache service ("Service de cache"): the product
-//! list is cached for five minutes and flushed when a product is added.
+//! list is cached for five minutes, tagged `produits`, and invalidated when
+//! a product is added.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -41,9 +42,10 @@ pub struct Catalogue;
 #[plugin(name = "catalogue", version = "1.0.0", prefix = "/catalogue", tags = ["catalogue"],
          migrations = "migrations/catalogue")]
 impl Catalogue {
-    /// The products, cached for 300 s under `produits:all`.
+    /// The products, cached for 300 s under `produits:all`, tagged
+    /// `produits`.
     #[route(get, "/produits")]
-    #[cached(ttl = 300, key = "produits:all")]
+    #[cached(ttl = 300, key = "produits:all", tags = ["produits"])]
     async fn produits(db: Db) -> xcore::Result<Json<Vec<Produit>>> {
         let rows: Vec<(i64, String, i64)> = xcore::sqlx::query_as(
             "SELECT id, nom, prix_centimes FROM catalogue_produits ORDER BY id",
@@ -61,13 +63,11 @@ impl Catalogue {
         ))
     }
 
-    /// Adds a product (admins) and flushes the cached list.
+    /// Adds a product (admins); everything tagged `produits` (this list,
+    /// every user's dashboard) is invalidated once it is stored.
     #[route(post, "/produits", auth = "admin", status = 201)]
-    async fn ajouter(
-        db: Db,
-        cache: Cache,
-        Json(data): Json<NouveauProduit>,
-    ) -> xcore::Result<Json<Produit>> {
+    #[invalidates("produits")]
+    async fn ajouter(db: Db, Json(data): Json<NouveauProduit>) -> xcore::Result<Json<Produit>> {
         let nom = data.nom.trim();
         let (id, nom, prix_centimes): (i64, String, i64) = xcore::sqlx::query_as(
             "INSERT INTO catalogue_produits (nom, prix_centimes) VALUES ($1, $2) RETURNING id, nom, prix_centimes",
@@ -77,11 +77,6 @@ impl Catalogue {
         .fetch_one(db.pool())
         .await
         .conflict_on_unique(format!("a product named `{nom}` already exists"))?;
-        // The product is stored either way; a cache outage only delays its
-        // appearance in the list until the entry expires.
-        if let Err(err) = cache.flush_pattern("produits:*").await {
-            tracing::warn!(error = %err, "could not flush the cached product list");
-        }
         Ok(Json(Produit {
             id,
             nom,

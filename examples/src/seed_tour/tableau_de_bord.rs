@@ -1,5 +1,7 @@
 //! `/tableau-de-bord`: the seed's "Combiner plusieurs services": a guarded
-//! route reading the database, cached per user for 120 s.
+//! route reading the database, cached per user for 120 s and tagged
+//! `produits`: adding a product (another plugin) invalidates every user's
+//! figures at once.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -23,9 +25,10 @@ pub struct TableauDeBord;
 
 #[plugin(name = "tableau-de-bord", version = "1.0.0", prefix = "/tableau-de-bord", tags = ["dashboard"])]
 impl TableauDeBord {
-    /// The user's figures, computed at most every 120 s per user.
+    /// The user's figures, computed at most every 120 s per user, or anew
+    /// once the catalogue changed.
     #[route(get, "/stats", auth)]
-    #[cached(ttl = 120, key = "stats:user:{user}")]
+    #[cached(ttl = 120, key = "stats:user:{user}", tags = ["produits"])]
     async fn stats(db: Db, user: CurrentUser) -> xcore::Result<Json<Stats>> {
         let (mes_items, items, produits): (i64, i64, i64) = xcore::sqlx::query_as(
             "SELECT \

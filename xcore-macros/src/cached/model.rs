@@ -14,6 +14,8 @@ pub(crate) struct CacheSpec {
     pub ttl_secs: u64,
     pub shared: bool,
     pub key: Option<LitStr>,
+    /// Tag templates, checked against the route.
+    pub tags: Vec<LitStr>,
     /// The handler reads the query string: without a key template, entries
     /// differ by it.
     pub vary_query: bool,
@@ -53,6 +55,9 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
             ok = false;
         }
     }
+    if !tags_fit(&args.tags, route, errors) {
+        ok = false;
+    }
     if let Some(span) = args.shared
         && let Err(invalid) = cache::shared(guarded)
     {
@@ -63,8 +68,32 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
         ttl_secs: args.ttl_secs,
         shared: args.shared.is_some(),
         key: args.key,
+        tags: args.tags,
         vary_query: route.handler.args.iter().any(reads_query),
     })
+}
+
+/// Checks tag templates against `route` (placeholders of its path, `{user}`
+/// only behind a guard, none empty), each error on its literal; whether
+/// all fit. Shared with `#[invalidates]`.
+pub(crate) fn tags_fit(tags: &[LitStr], route: &Route, errors: &mut Errors) -> bool {
+    let params: Vec<&str> = path::params(&route.segments).collect();
+    let mut ok = true;
+    for tag in tags {
+        let checked = cache::tag(&tag.value()).and_then(|template| {
+            cache::tag_fits(
+                &template,
+                &route.path.value(),
+                &params,
+                route.guard.signed_in,
+            )
+        });
+        if let Err(invalid) = checked {
+            errors.error(tag.span(), invalid);
+            ok = false;
+        }
+    }
+    ok
 }
 
 /// Whether a handler argument reads the query string (`Query<T>`,

@@ -3,13 +3,12 @@
 use proc_macro2::Span;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ExprLit, Lit, LitStr, Meta, Token};
+use syn::{Attribute, Expr, ExprArray, ExprLit, Lit, LitStr, Meta, Token};
 
 use crate::diagnostics::Errors;
 
-const USAGE: &str =
-    "expected `#[cached(ttl = 300)]` (seconds), optionally with `shared` and `key = \"...\"`";
-const OPTIONS: &str = "ttl, shared, key";
+const USAGE: &str = "expected `#[cached(ttl = 300)]` (seconds), optionally with `shared`, `key = \"...\"` and `tags = [\"...\"]`";
+const OPTIONS: &str = "ttl, shared, key, tags";
 
 /// `#[cached(...)]`, parsed.
 pub(crate) struct CachedArgs {
@@ -18,6 +17,7 @@ pub(crate) struct CachedArgs {
     pub ttl_secs: u64,
     pub shared: Option<Span>,
     pub key: Option<LitStr>,
+    pub tags: Vec<LitStr>,
 }
 
 pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs> {
@@ -40,6 +40,7 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
     let mut ttl: Option<(Span, u64)> = None;
     let mut shared: Option<Span> = None;
     let mut key: Option<LitStr> = None;
+    let mut tags: Vec<LitStr> = Vec::new();
     let mut seen: Vec<(String, Span)> = Vec::new();
     let mut ok = true;
     for meta in metas {
@@ -104,6 +105,40 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
                     ok = false;
                 }
             },
+            ("tags", Meta::NameValue(pair)) => {
+                let literals: Option<Vec<LitStr>> = match &pair.value {
+                    Expr::Array(ExprArray { elems, .. }) => elems
+                        .iter()
+                        .map(|elem| match elem {
+                            Expr::Lit(ExprLit {
+                                lit: Lit::Str(lit), ..
+                            }) => Some(lit.clone()),
+                            _ => None,
+                        })
+                        .collect(),
+                    Expr::Lit(ExprLit {
+                        lit: Lit::Str(lit), ..
+                    }) => Some(vec![lit.clone()]),
+                    _ => None,
+                };
+                match literals {
+                    Some(literals) => tags = literals,
+                    None => {
+                        errors.error(
+                            pair.value.span(),
+                            "`tags` takes string templates, e.g. `tags = [\"livres\", \"prets:{user}\"]`",
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            ("tags", _) | ("tag", _) => {
+                errors.error(
+                    ident.span(),
+                    "`tags` takes a list of strings: `tags = [\"livres\"]`",
+                );
+                ok = false;
+            }
             ("ttl", _) => {
                 errors.error(ident.span(), "`ttl` takes a number of seconds: `ttl = 300`");
                 ok = false;
@@ -146,5 +181,6 @@ pub(crate) fn parse(attr: &Attribute, errors: &mut Errors) -> Option<CachedArgs>
         ttl_secs,
         shared,
         key,
+        tags,
     })
 }

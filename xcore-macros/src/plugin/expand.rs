@@ -114,9 +114,13 @@ fn route(route: &Route) -> TokenStream {
         let shared = spec.shared.then(|| quote!(.shared()));
         let key = spec.key.as_ref().map(|key| quote!(.key(#key)));
         let vary = spec.vary_query.then(|| quote!(.vary_query()));
+        let tags = &spec.tags;
+        let tags = (!tags.is_empty()).then(|| quote!(.tags([#(#tags),*])));
         let policy = runtime::cache_policy();
-        quote!(.cache(#policy::ttl_secs(#ttl) #shared #key #vary))
+        quote!(.cache(#policy::ttl_secs(#ttl) #shared #key #vary #tags))
     });
+    let invalidates = &route.invalidates;
+    let invalidates = (!invalidates.is_empty()).then(|| quote!(.invalidates([#(#invalidates),*])));
     // As in rustdoc: the first paragraph is the summary (its lines joined),
     // the rest is the description.
     let docs = (!route.handler.docs.is_empty()).then(|| {
@@ -158,6 +162,7 @@ fn route(route: &Route) -> TokenStream {
                 #status
                 #describe
                 #cache
+                #invalidates
                 #(#limits)*,
             #handler,
         )

@@ -12,6 +12,7 @@ use syn::{ImplItem, ItemImpl};
 
 use crate::cached;
 use crate::diagnostics::Errors;
+use crate::invalidates;
 use crate::rate_limit;
 use crate::route::{self, Route};
 
@@ -62,7 +63,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Removes every `#[route]` and `#[cached]` attribute from the block (they
+/// Removes every `#[route]`, `#[cached]`, `#[rate_limit]` and
+/// `#[invalidates]` attribute from the block (they
 /// are not real attributes once read) and builds the routes they declare.
 fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
     let mut routes = Vec::new();
@@ -82,9 +84,17 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
         let (limit_attrs, other): (Vec<_>, Vec<_>) = other
             .into_iter()
             .partition(rate_limit::is_rate_limit_attribute);
+        let (invalidates_attrs, other): (Vec<_>, Vec<_>) = other
+            .into_iter()
+            .partition(invalidates::is_invalidates_attribute);
         *attrs = other;
         let ImplItem::Fn(func) = item else {
-            for attr in route_attrs.iter().chain(&cached_attrs).chain(&limit_attrs) {
+            for attr in route_attrs
+                .iter()
+                .chain(&cached_attrs)
+                .chain(&limit_attrs)
+                .chain(&invalidates_attrs)
+            {
                 errors.error(
                     syn::spanned::Spanned::span(attr.path()),
                     "this attribute goes on a method (an `async fn`) of the plugin",
@@ -104,6 +114,12 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
                 "`#[cached]` is given twice",
             );
         }
+        for extra in invalidates_attrs.iter().skip(1) {
+            errors.error(
+                syn::spanned::Spanned::span(extra.path()),
+                "`#[invalidates]` is given twice: list every tag in one, `#[invalidates(\"a\", \"b\")]`",
+            );
+        }
         let Some(first) = route_attrs.first() else {
             if let Some(attr) = cached_attrs.first() {
                 errors.error(
@@ -115,6 +131,12 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
                 errors.error(
                     syn::spanned::Spanned::span(attr.path()),
                     "`#[rate_limit]` limits a route: add `#[route(post, \"/path\")]` to this method",
+                );
+            }
+            if let Some(attr) = invalidates_attrs.first() {
+                errors.error(
+                    syn::spanned::Spanned::span(attr.path()),
+                    "`#[invalidates]` goes on a route that writes: add `#[route(post, \"/path\")]` to this method",
                 );
             }
             continue;
@@ -129,6 +151,9 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
                 .collect();
             rate_limit::model::check_distinct(&limits, errors);
             route.limits = limits;
+            if let Some(attr) = invalidates_attrs.first() {
+                route.invalidates = invalidates::build(attr, &route, errors).unwrap_or_default();
+            }
             routes.push(route);
         }
     }

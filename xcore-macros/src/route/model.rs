@@ -40,6 +40,8 @@ pub(crate) struct Route {
     pub cache: Option<crate::cached::CacheSpec>,
     /// Set by `#[rate_limit]`s once the route is built.
     pub limits: Vec<crate::rate_limit::LimitSpec>,
+    /// Set by `#[invalidates]` once the route is built: tag templates.
+    pub invalidates: Vec<LitStr>,
 }
 
 /// Builds the route declared by `attr` on `func`, or reports why it cannot.
@@ -82,6 +84,7 @@ pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) ->
         handler,
         cache: None,
         limits: Vec::new(),
+        invalidates: Vec::new(),
     })
 }
 

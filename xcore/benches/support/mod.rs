@@ -75,13 +75,19 @@ pub fn measure(
                 }
                 start.elapsed()
             });
-            let mut totals = TOTALS.lock().expect("totals");
-            let entry = totals.entry(name).or_default();
-            entry.0 += elapsed;
-            entry.1 += iters;
+            record(name, elapsed, iters);
             elapsed
         });
     });
+}
+
+/// Adds `iters` runs taking `elapsed` in all to `name`'s totals (for
+/// benchmarks timing something else than a request).
+pub fn record(name: &'static str, elapsed: Duration, iters: u64) {
+    let mut totals = TOTALS.lock().expect("totals");
+    let entry = totals.entry(name).or_default();
+    entry.0 += elapsed;
+    entry.1 += iters;
 }
 
 /// Redis from `XCORE_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`),

@@ -135,8 +135,21 @@ fn routes_table(routes: &[MountedRoute]) -> String {
                 if policy.is_shared() {
                     text.push_str(" shared");
                 }
+                if policy.tag_templates().len() > 0 {
+                    let tags: Vec<&str> = policy.tag_templates().collect();
+                    text.push_str(&format!(" tags {}", tags.join(",")));
+                }
                 text
             });
+            let cache = if route.info.invalidates.is_empty() {
+                cache
+            } else {
+                let tags = route.info.invalidates.join(",");
+                match cache.as_str() {
+                    "-" => format!("invalidates {tags}"),
+                    _ => format!("{cache} invalidates {tags}"),
+                }
+            };
             let limits = if route.info.limits.is_empty() {
                 "-".to_owned()
             } else {

@@ -14,12 +14,14 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::MethodRouter;
 
-use crate::cache::CacheLayer;
+use crate::cache::{CacheLayer, InvalidateLayer};
 use crate::config::Config;
 use crate::error::Error;
 use crate::guard::GuardLayer;
 use crate::plugin::{Method, MountedRoute, Plugin, RouteEntry, RouteInfo};
-use crate::rate_limit::{self, LimitKey, Limiter, Limits, RateLimit, RateLimitLayer, RouteLimit};
+use crate::rate_limit::{
+    self, LimitKey, LimitSlot, Limiter, Limits, RateLimit, RateLimitLayer, RouteLimit,
+};
 use crate::state::AppState;
 
 /// Every route of every plugin, from one call of each plugin's `routes()`.
@@ -88,11 +90,20 @@ pub(crate) fn mount(
     let mut by_path: BTreeMap<String, (String, Vec<Method>, MethodRouter<AppState>)> =
         BTreeMap::new();
     let mut table = Vec::new();
+    // plugin -> the limits of its limited routes, by slot
+    let mut slots: BTreeMap<String, Vec<Option<Arc<Limits>>>> = BTreeMap::new();
     for (mut route, entry) in entries(plugins) {
         let plugin_state = &plugin_states[&route.plugin];
         let is_builtin = builtin.contains(&route.plugin.as_str());
         route.info.limits = effective_limits(&route, state.config(), is_builtin)?;
-        let method_router = layered(&route, entry, plugin_state, state)?;
+        let (method_router, slotted) = layered(&route, entry, plugin_state, state)?;
+        if let Some((slot, limits)) = slotted {
+            let plugin_slots = slots.entry(route.plugin.clone()).or_default();
+            if plugin_slots.len() <= slot.0 {
+                plugin_slots.resize(slot.0 + 1, None);
+            }
+            plugin_slots[slot.0] = limits;
+        }
         let full = route.path.clone();
         match by_path.entry(full.clone()) {
             Entry::Vacant(slot) => {
@@ -128,6 +139,10 @@ pub(crate) fn mount(
         table.push(route);
     }
 
+    for (plugin, limits) in slots {
+        plugin_states[&plugin].set_route_limits(limits);
+    }
+
     // State applied per route and routes added to one router: merging
     // per-plugin routers costs about 100 ns per request in axum 0.8.
     let mut router = Router::new();
@@ -141,13 +156,15 @@ pub(crate) fn mount(
 }
 
 /// Checks one route by the attributes' rules and wraps it in its layers,
-/// which run outside-in: guard, then cache, then the handler.
+/// which run outside-in: guard, then tag invalidation, then cache, then
+/// the handler. With the router, the route's limit slot and what goes in
+/// it (`None`: configuration removed its limits), for a route that has one.
 fn layered(
     route: &MountedRoute,
     entry: RouteEntry,
     state: &AppState,
     app: &AppState,
-) -> Result<MethodRouter<AppState>, Error> {
+) -> Result<Routed, Error> {
     let RouteEntry {
         method_router,
         limits: slot,
@@ -160,6 +177,7 @@ fn layered(
         cache,
         status,
         limits,
+        invalidates,
         ..
     } = &route.info;
     let plugin = &route.plugin;
@@ -192,23 +210,42 @@ fn layered(
     // Limits in the handler's own slot when it has one (the declared
     // ones, as configuration left them); a layer for limits configuration
     // gave a route that declared none.
-    let method_router = match (limits.as_slice(), slot) {
-        ([], _) => method_router,
-        (limits, Some(slot)) => {
-            // A fresh slot from this call of `routes()`: never set before.
-            let _ = slot.set(route_limits(route, limits, app)?);
-            method_router
-        }
-        (limits, None) => method_router.route_layer(RateLimitLayer::from_limits(route_limits(
-            route, limits, app,
-        )?)),
+    let (method_router, slotted) = match (limits.as_slice(), slot) {
+        ([], slot) => (method_router, slot.map(|slot| (slot, None))),
+        (limits, Some(slot)) => (
+            method_router,
+            Some((slot, Some(route_limits(route, limits, app)?))),
+        ),
+        (limits, None) => (
+            method_router.route_layer(RateLimitLayer::from_limits(route_limits(
+                route, limits, app,
+            )?)),
+            None,
+        ),
     };
-    Ok(if guard.is_public() {
+    // Outside the cache and the limits: a refused or failed write
+    // invalidates nothing, a successful one always does.
+    let method_router = if invalidates.is_empty() {
+        method_router
+    } else {
+        let layer =
+            InvalidateLayer::new(invalidates, state.cache().clone(), path, !guard.is_public())
+                .map_err(|err| setup(plugin, err))?;
+        method_router.route_layer(layer)
+    };
+    let method_router = if guard.is_public() {
         method_router
     } else {
         method_router.route_layer(GuardLayer::new(guard.clone(), state.clone()))
-    })
+    };
+    Ok((method_router, slotted))
 }
+
+/// A mounted route's router, and its limit slot with what goes in it.
+type Routed = (
+    MethodRouter<AppState>,
+    Option<(LimitSlot, Option<Arc<Limits>>)>,
+);
 
 /// The limits a route runs with: as declared, unless configuration says
 /// otherwise (`rate_limit.routes`, and for the built-in endpoints

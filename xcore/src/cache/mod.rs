@@ -17,10 +17,12 @@
 //! ```
 
 mod flight;
+mod invalidation;
 mod memory;
 mod pattern;
 mod redis_store;
 mod response;
+mod template;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,6 +31,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub(crate) use invalidation::InvalidateLayer;
 pub use response::{CacheLayer, CachePolicy};
 pub use xcore_rules::cache::KeyTemplate;
 
@@ -53,6 +56,9 @@ pub enum CacheError {
     /// A value read with `get` is not UTF-8 text.
     #[error("cached value is not text")]
     NotText,
+    /// An empty tag was given (a tag names what entries depend on).
+    #[error("a cache tag cannot be empty")]
+    EmptyTag,
 }
 
 impl From<CacheError> for Error {
@@ -91,6 +97,10 @@ enum Store {
 pub struct Cache {
     store: Store,
     namespace: Arc<str>,
+    /// The configured prefix: tags live under it, shared by every plugin.
+    root: Arc<str>,
+    /// Where this namespace's keys are recorded (see `redis_store`).
+    index: Arc<str>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -118,10 +128,16 @@ impl Cache {
             )),
             None => Store::Memory(Arc::new(MemoryStore::new(config.memory_max_bytes))),
         };
-        Ok(Cache {
+        Ok(Cache::rooted(store, &config.prefix))
+    }
+
+    fn rooted(store: Store, prefix: &str) -> Self {
+        Cache {
             store,
-            namespace: Arc::from(config.prefix.as_str()),
-        })
+            namespace: Arc::from(prefix),
+            root: Arc::from(prefix),
+            index: Arc::from(format!("{prefix}#index:")),
+        }
     }
 
     /// An in-process cache bounded to `max_bytes`, without prefix.
@@ -139,18 +155,26 @@ impl Cache {
     /// # }
     /// ```
     pub fn memory(max_bytes: u64) -> Self {
+        Cache::rooted(Store::Memory(Arc::new(MemoryStore::new(max_bytes))), "")
+    }
+
+    /// The same cache with keys under `name:` inside this namespace. Tags
+    /// stay shared: they are the app's, not a namespace's.
+    pub fn scoped(&self, name: &str) -> Self {
+        let namespace = format!("{}{name}:", self.namespace);
+        let index = format!("{}#index:{}", self.root, &namespace[self.root.len()..]);
         Cache {
-            store: Store::Memory(Arc::new(MemoryStore::new(max_bytes))),
-            namespace: Arc::from(""),
+            store: self.store.clone(),
+            namespace: Arc::from(namespace),
+            root: Arc::clone(&self.root),
+            index: Arc::from(index),
         }
     }
 
-    /// The same cache with keys under `name:` inside this namespace.
-    pub fn scoped(&self, name: &str) -> Self {
-        Cache {
-            store: self.store.clone(),
-            namespace: Arc::from(format!("{}{name}:", self.namespace)),
-        }
+    /// The stored name of a tag: under the app's prefix, outside every
+    /// plugin's namespace (a plugin name cannot start with `#`).
+    pub(crate) fn tag_key(&self, tag: &str) -> String {
+        format!("{}#tag:{tag}", self.root)
     }
 
     /// Whether this handle talks to Redis.
@@ -206,22 +230,108 @@ impl Cache {
         value: Bytes,
         ttl: Duration,
     ) -> Result<(), CacheError> {
-        self.set_full(&self.full_key(key), value, ttl).await
+        self.set_full(&self.full_key(key), value, ttl, &[]).await
     }
 
+    /// Stores under a full key, carrying `tags` (stored names, see
+    /// [`Cache::tag_key`]).
     pub(crate) async fn set_full(
         &self,
         full_key: &str,
         value: Bytes,
         ttl: Duration,
+        tags: &[String],
     ) -> Result<(), CacheError> {
         match &self.store {
             Store::Memory(store) => {
-                store.set(full_key, value, ttl);
+                store.set(full_key, value, ttl, tags);
                 Ok(())
             }
-            Store::Redis(store) => store.set(full_key, value, ttl).await,
+            Store::Redis(store) => store.set(full_key, value, ttl, &self.index, tags).await,
         }
+    }
+
+    /// Stores `value` for `ttl_secs` seconds, tagged: [`Cache::invalidate_tags`]
+    /// with one of `tags`, from any plugin, removes it. Tags are the app's,
+    /// not a plugin's: `"livres"` names the same tag in every plugin.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), xcore::cache::CacheError> {
+    /// let cache = xcore::cache::Cache::memory(1 << 20);
+    /// let (prets, livres) = (cache.scoped("prets"), cache.scoped("livres"));
+    /// prets.set_tagged("mes-prets:7", "[12]", 60, ["livres", "prets:7"]).await?;
+    /// livres.invalidate_tags(["livres"]).await?; // another plugin
+    /// assert_eq!(prets.get("mes-prets:7").await?, None);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn set_tagged<I, T>(
+        &self,
+        key: &str,
+        value: &str,
+        ttl_secs: u64,
+        tags: I,
+    ) -> Result<(), CacheError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        if ttl_secs == 0 {
+            return Err(CacheError::ZeroTtl);
+        }
+        let tags = self.tag_keys(tags)?;
+        let value = Bytes::copy_from_slice(value.as_bytes());
+        self.set_full(
+            &self.full_key(key),
+            value,
+            Duration::from_secs(ttl_secs),
+            &tags,
+        )
+        .await
+    }
+
+    /// Removes every entry carrying one of `tags`, whichever plugin stored
+    /// it, for every instance sharing the cache: a bounded number of steps
+    /// (one script on Redis, one record in-process) however many entries
+    /// carry them.
+    pub async fn invalidate_tags<I, T>(&self, tags: I) -> Result<(), CacheError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let tags = self.tag_keys(tags)?;
+        self.invalidate_tag_keys(&tags).await
+    }
+
+    pub(crate) async fn invalidate_tag_keys(&self, tags: &[String]) -> Result<(), CacheError> {
+        match &self.store {
+            Store::Memory(store) => {
+                store.invalidate(tags);
+                Ok(())
+            }
+            Store::Redis(store) => store.invalidate(tags).await.map(drop),
+        }
+    }
+
+    /// The stored names of `tags`, refusing an empty one.
+    fn tag_keys<I, T>(&self, tags: I) -> Result<Vec<String>, CacheError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let mut keys: Vec<String> = Vec::new();
+        for tag in tags {
+            let tag = tag.as_ref();
+            if tag.is_empty() {
+                return Err(CacheError::EmptyTag);
+            }
+            let key = self.tag_key(tag);
+            if !keys.contains(&key) {
+                keys.push(key);
+            }
+        }
+        Ok(keys)
     }
 
     /// The text stored under `key`.
@@ -259,13 +369,15 @@ impl Cache {
     }
 
     /// Removes every key of this namespace matching the Redis glob
-    /// `pattern` (`*`, `?`, `[...]`); returns how many went. Redis is walked
-    /// with `SCAN`, never `KEYS`.
+    /// `pattern` (`*`, `?`, `[...]`); returns how many went. On Redis the
+    /// namespace's own index is read, never the whole database: the cost is
+    /// what the namespace holds. Keys of a [`Cache::scoped`] handle below
+    /// this one are flushed through that handle.
     pub async fn flush_pattern(&self, pattern: &str) -> Result<u64, CacheError> {
         let glob = format!("{}{pattern}", pattern::escape(&self.namespace));
         match &self.store {
             Store::Memory(store) => Ok(store.flush(&glob)),
-            Store::Redis(store) => store.flush(&glob).await,
+            Store::Redis(store) => store.flush(&self.index, &glob).await,
         }
     }
 
@@ -283,7 +395,17 @@ impl Cache {
     /// # }
     /// ```
     pub async fn increment(&self, key: &str, ttl_secs: u64) -> Result<i64, CacheError> {
-        Ok(self.count(key, ttl_secs).await?.value)
+        if ttl_secs == 0 {
+            return Err(CacheError::ZeroTtl);
+        }
+        let key = self.full_key(key);
+        let ttl = Duration::from_secs(ttl_secs);
+        // Recorded in the namespace's index, so `flush_pattern` finds it
+        // (the framework's own counters, on hot paths, are not).
+        match &self.store {
+            Store::Memory(store) => Ok(store.count(&key, ttl).value),
+            Store::Redis(store) => store.increment(&key, ttl, &self.index).await,
+        }
     }
 
     /// [`Cache::increment`], also telling how long the counter lives.

@@ -1,5 +1,13 @@
-//! The Redis backend: a self-healing connection, a deadline on every
-//! command, and `SCAN` (never `KEYS`) for pattern flushes.
+//! The Redis backend: a self-healing connection and a deadline on every
+//! command.
+//!
+//! Every value is written by one script that also records its key in its
+//! namespace's index and in the set of each of its tags (sorted sets scored
+//! by expiry, trimmed as they are written): a pattern flush reads the
+//! namespace's index instead of walking the whole database with `SCAN`, and
+//! a tag invalidation removes what its set names, in one round trip
+//! whatever the number of entries. Lua calls name keys they were not given
+//! (the members), so this backend wants a single Redis, not a cluster.
 
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -87,15 +95,78 @@ impl RedisStore {
             .map(|v| v.map(Bytes::from))
     }
 
+    /// Stores `value` at `key` for `ttl`, recorded in `index` and in each
+    /// of `tags` (all full key names), atomically.
     pub(crate) async fn set(
         &self,
         key: &str,
         value: Bytes,
         ttl: Duration,
+        index: &str,
+        tags: &[String],
     ) -> Result<(), CacheError> {
+        // Expiries on the server's clock, as every instance sees it; a set
+        // keeps living as long as its longest-lived member.
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "local t = redis.call('TIME') \
+                 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+                 local ttl = tonumber(ARGV[2]) \
+                 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) \
+                 for i = 2, #KEYS do \
+                   redis.call('ZADD', KEYS[i], now + ttl, KEYS[1]) \
+                   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) \
+                   if redis.call('PTTL', KEYS[i]) < ttl then \
+                     redis.call('PEXPIRE', KEYS[i], ttl) \
+                   end \
+                 end return 0",
+            )
+        });
         let millis = millis(ttl);
-        self.run(|mut c| async move { c.pset_ex::<_, _, ()>(key, value.as_ref(), millis).await })
-            .await
+        self.run(|mut c| async move {
+            let mut invocation = SCRIPT.key(key);
+            invocation.key(index);
+            for tag in tags {
+                invocation.key(tag);
+            }
+            invocation
+                .arg(value.as_ref())
+                .arg(millis)
+                .invoke_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Removes every entry recorded in one of `tags`' sets, and the sets:
+    /// one script, whatever the number of entries. How many entries went.
+    pub(crate) async fn invalidate(&self, tags: &[String]) -> Result<u64, CacheError> {
+        if tags.is_empty() {
+            return Ok(0);
+        }
+        // `DEL` in slices: Lua's `unpack` has a bounded stack.
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "local removed = 0 \
+                 for i = 1, #KEYS do \
+                   local members = redis.call('ZRANGE', KEYS[i], 0, -1) \
+                   for j = 1, #members, 1000 do \
+                     removed = removed + redis.call('DEL', \
+                       unpack(members, j, math.min(j + 999, #members))) \
+                   end \
+                   redis.call('DEL', KEYS[i]) \
+                 end return removed",
+            )
+        });
+        self.run(|mut c| async move {
+            let mut invocation = SCRIPT.prepare_invoke();
+            for tag in tags {
+                invocation.key(tag);
+            }
+            invocation.invoke_async::<u64>(&mut c).await
+        })
+        .await
     }
 
     pub(crate) async fn delete(&self, key: &str) -> Result<bool, CacheError> {
@@ -128,6 +199,41 @@ impl RedisStore {
                 value,
                 expires_in: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
             })
+        })
+        .await
+    }
+
+    /// A counter as [`RedisStore::count`] makes it, recorded in `index`.
+    pub(crate) async fn increment(
+        &self,
+        key: &str,
+        ttl: Duration,
+        index: &str,
+    ) -> Result<i64, CacheError> {
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "local value = redis.call('INCR', KEYS[1]) \
+                 if redis.call('PTTL', KEYS[1]) < 0 then \
+                   redis.call('PEXPIRE', KEYS[1], ARGV[1]) \
+                 end \
+                 local left = redis.call('PTTL', KEYS[1]) \
+                 local t = redis.call('TIME') \
+                 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+                 redis.call('ZADD', KEYS[2], now + left, KEYS[1]) \
+                 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) \
+                 if redis.call('PTTL', KEYS[2]) < left then \
+                   redis.call('PEXPIRE', KEYS[2], left) \
+                 end return value",
+            )
+        });
+        let millis = millis(ttl);
+        self.run(|mut c| async move {
+            SCRIPT
+                .key(key)
+                .key(index)
+                .arg(millis)
+                .invoke_async::<i64>(&mut c)
+                .await
         })
         .await
     }
@@ -219,32 +325,33 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn flush(&self, glob: &str) -> Result<u64, CacheError> {
-        let mut cursor: u64 = 0;
-        let mut removed = 0;
-        loop {
-            let (next, keys): (u64, Vec<Vec<u8>>) = self
-                .run(|mut c| async move {
-                    redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(glob)
-                        .arg("COUNT")
-                        .arg(500)
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
-            if !keys.is_empty() {
-                removed += self
-                    .run(|mut c| async move { c.unlink::<_, u64>(keys).await })
-                    .await?;
-            }
-            if next == 0 {
-                return Ok(removed);
-            }
-            cursor = next;
-        }
+    /// Removes the keys of `index` matching `glob`: the cost is the
+    /// namespace's own keys, never the rest of the database.
+    pub(crate) async fn flush(&self, index: &str, glob: &str) -> Result<u64, CacheError> {
+        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
+            redis::Script::new(
+                "local cursor = '0' local matched = {} \
+                 repeat \
+                   local page = redis.call('ZSCAN', KEYS[1], cursor, 'MATCH', ARGV[1], 'COUNT', 1000) \
+                   cursor = page[1] \
+                   for i = 1, #page[2], 2 do matched[#matched + 1] = page[2][i] end \
+                 until cursor == '0' \
+                 local removed = 0 \
+                 for j = 1, #matched, 1000 do \
+                   local last = math.min(j + 999, #matched) \
+                   removed = removed + redis.call('DEL', unpack(matched, j, last)) \
+                   redis.call('ZREM', KEYS[1], unpack(matched, j, last)) \
+                 end return removed",
+            )
+        });
+        self.run(|mut c| async move {
+            SCRIPT
+                .key(index)
+                .arg(glob)
+                .invoke_async::<u64>(&mut c)
+                .await
+        })
+        .await
     }
 }
 

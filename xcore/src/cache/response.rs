@@ -4,7 +4,6 @@
 //! `#[cached]` applies at compile time.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::pin::Pin;
@@ -13,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, HttpBody, to_bytes};
-use axum::extract::{FromRequestParts, Query, RawPathParams, Request};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -22,6 +21,7 @@ use tower::{Layer, Service};
 
 use super::Cache;
 use super::flight::Flights;
+use super::template::{Values, push_escaped};
 use xcore_rules::cache::{self as rules, KeyTemplate, Part};
 
 use crate::error::Error;
@@ -59,6 +59,7 @@ pub struct CachePolicy {
     shared: bool,
     vary_query: bool,
     key: Option<Cow<'static, str>>,
+    tags: Vec<Cow<'static, str>>,
 }
 
 impl CachePolicy {
@@ -69,6 +70,7 @@ impl CachePolicy {
             shared: false,
             vary_query: false,
             key: None,
+            tags: Vec::new(),
         }
     }
 
@@ -93,6 +95,31 @@ impl CachePolicy {
     pub fn key(mut self, template: impl Into<Cow<'static, str>>) -> Self {
         self.key = Some(template.into());
         self
+    }
+
+    /// Tags carried by every entry, templates as keys are (`"prets:{user}"`):
+    /// [`Cache::invalidate_tags`] with one of them, or a route declaring
+    /// `#[invalidates(...)]` of it, removes the entries, whichever plugin
+    /// asks.
+    ///
+    /// ```
+    /// use xcore::cache::CachePolicy;
+    ///
+    /// let policy = CachePolicy::ttl_secs(30).tags(["livres", "prets:{user}"]);
+    /// assert_eq!(policy.tag_templates().collect::<Vec<_>>(), ["livres", "prets:{user}"]);
+    /// ```
+    pub fn tags<I, T>(mut self, tags: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Cow<'static, str>>,
+    {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// The tag templates.
+    pub fn tag_templates(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.tags.iter().map(|tag| tag.as_ref())
     }
 
     /// How long entries live.
@@ -120,6 +147,8 @@ impl CachePolicy {
 struct Shared {
     ttl: Duration,
     template: Option<KeyTemplate>,
+    /// The entries' tags.
+    tags: Vec<KeyTemplate>,
     /// The full key when it does not depend on the request.
     fixed_key: Option<String>,
     per_user: bool,
@@ -169,6 +198,17 @@ impl CacheLayer {
             }
             None => None,
         };
+        let tags = policy
+            .tag_templates()
+            .map(|raw| {
+                let tag = rules::tag(raw)?;
+                let segments = xcore_rules::path::route(path)?;
+                let params: Vec<&str> = xcore_rules::path::params(&segments).collect();
+                rules::tag_fits(&tag, path, &params, guarded)?;
+                Ok(tag)
+            })
+            .collect::<Result<Vec<_>, xcore_rules::Invalid>>()
+            .map_err(setup)?;
         let fixed_key = template.as_ref().and_then(|t| match t.parts() {
             [] => Some(cache.full_key("")),
             [Part::Literal(text)] => Some(cache.full_key(text)),
@@ -181,6 +221,7 @@ impl CacheLayer {
                 public: !guarded,
                 vary_query: policy.vary_query,
                 template,
+                tags,
                 fixed_key,
                 cache,
                 flights: Arc::default(),
@@ -309,7 +350,7 @@ impl Shared {
             return tagged(call(&mut inner, request).await, "bypass");
         }
         let (request, key) = self.key_for(request).await;
-        let Some(key) = key else {
+        let Some((key, tags)) = key else {
             return call(&mut inner, request).await;
         };
         match self.cache.get_full(&key).await {
@@ -346,7 +387,12 @@ impl Shared {
         };
         if let Err(err) = self
             .cache
-            .set_full(&key, encode(parts.status, &parts.headers, &body), self.ttl)
+            .set_full(
+                &key,
+                encode(parts.status, &parts.headers, &body),
+                self.ttl,
+                &tags,
+            )
             .await
         {
             tracing::warn!(error = %err, "route cache unavailable, response not stored");
@@ -354,61 +400,25 @@ impl Shared {
         tagged(Response::from_parts(parts, Body::from(body)), "miss")
     }
 
-    /// The entry key, or `None` when this request cannot be cached (no user
-    /// where one is needed).
-    async fn key_for(&self, request: Request) -> (Request, Option<String>) {
-        let user = request
-            .extensions()
-            .get::<CurrentUser>()
-            .map(|u| u.id().to_owned());
-        let Some(template) = &self.template else {
-            let key = self
-                .default_key(&request)
-                .map(|key| self.cache.full_key(&key));
-            return (request, key);
+    /// The entry key and its tags (stored names), or `None` when this
+    /// request cannot be cached (no user where one is needed).
+    async fn key_for(&self, request: Request) -> (Request, Option<(String, Vec<String>)>) {
+        let (request, values) = Values::of(request, self.template.iter().chain(&self.tags)).await;
+        let key = match &self.template {
+            Some(template) => values.render(template),
+            None => self.default_key(&request),
         };
-
-        let (mut parts, body) = request.into_parts();
-        let path: HashMap<String, String> = if template.path_params().next().is_some() {
-            RawPathParams::from_request_parts(&mut parts, &())
-                .await
-                .map(|params| {
-                    params
-                        .iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default()
-        } else {
-            HashMap::new()
+        let Some(key) = key else {
+            return (request, None);
         };
-        let query: HashMap<String, String> = if template.uses_query() {
-            Query::try_from_uri(&parts.uri)
-                .map(|Query(q)| q)
-                .unwrap_or_default()
-        } else {
-            HashMap::new()
-        };
-        let mut key = String::new();
-        for part in template.parts() {
-            match part {
-                Part::Literal(text) => key.push_str(text),
-                Part::Path(name) => {
-                    push_escaped(&mut key, path.get(name).map_or("", String::as_str));
-                }
-                Part::Query(name) => {
-                    push_escaped(&mut key, query.get(name).map_or("", String::as_str));
-                }
-                Part::User => match &user {
-                    Some(user) => push_escaped(&mut key, user),
-                    None => return (Request::from_parts(parts, body), None),
-                },
+        let mut tags = Vec::with_capacity(self.tags.len());
+        for tag in &self.tags {
+            match values.render(tag) {
+                Some(tag) => tags.push(self.cache.tag_key(&tag)),
+                None => return (request, None),
             }
         }
-        (
-            Request::from_parts(parts, body),
-            Some(self.cache.full_key(&key)),
-        )
+        (request, Some((self.cache.full_key(&key), tags)))
     }
 }
 
@@ -441,18 +451,6 @@ fn tagged(mut response: Response, state: &'static str) -> Response {
         .headers_mut()
         .insert(X_CACHE, HeaderValue::from_static(state));
     response
-}
-
-/// A value placed in a key: `%` and `:` percent-encoded, so a value can
-/// never forge the key of another (`x:{id}` with id `5:d` is not `x:5:d`).
-fn push_escaped(key: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '%' => key.push_str("%25"),
-            ':' => key.push_str("%3A"),
-            c => key.push(c),
-        }
-    }
 }
 
 /// First byte of an entry: its layout (entries of another layout, from an
@@ -599,16 +597,6 @@ mod tests {
         assert!(decode(Bytes::from_static(b"\x00\xc8\xff\xff[1]")).is_none());
     }
 
-    #[test]
-    fn values_in_keys_cannot_forge_another_key() {
-        let mut a = String::from("x:");
-        push_escaped(&mut a, "5:d");
-        assert_eq!(a, "x:5%3Ad");
-        let mut b = String::from("x:");
-        push_escaped(&mut b, "5%3Ad");
-        assert_ne!(a, b);
-    }
-
     fn policy_error(policy: CachePolicy, path: &str, guarded: bool) -> String {
         match CacheLayer::new(&policy, Cache::memory(1024), path, guarded) {
             Err(err) => err.to_string(),
@@ -632,6 +620,25 @@ mod tests {
         assert!(policy_error(CachePolicy::ttl_secs(5).key("x").shared(), "/", true).is_empty());
         assert!(
             policy_error(CachePolicy::ttl_secs(5).key("x:{id}:{user}"), "/{id}", true).is_empty()
+        );
+        assert!(policy_error(CachePolicy::ttl_secs(5).tags([""]), "/", false).contains("empty"));
+        assert!(
+            policy_error(CachePolicy::ttl_secs(5).tags(["p:{id}"]), "/", false)
+                .contains("not a parameter")
+        );
+        assert!(
+            policy_error(CachePolicy::ttl_secs(5).tags(["p:{user}"]), "/", false)
+                .contains("no guard")
+        );
+        assert!(
+            policy_error(
+                CachePolicy::ttl_secs(5)
+                    .key("k:{user}")
+                    .tags(["p:{user}", "q:{id}"]),
+                "/{id}",
+                true
+            )
+            .is_empty()
         );
     }
 }

@@ -261,6 +261,19 @@ fn operation(
             json!(guard.permissions().collect::<Vec<_>>()),
         );
     }
+    // The cache tags a route's entries carry and those it invalidates:
+    // what a client may expect to change together.
+    if let Some(policy) = &info.cache
+        && policy.tag_templates().len() > 0
+    {
+        operation.insert(
+            "x-xcore-cache-tags".into(),
+            json!(policy.tag_templates().collect::<Vec<_>>()),
+        );
+    }
+    if !info.invalidates.is_empty() {
+        operation.insert("x-xcore-invalidates".into(), json!(info.invalidates));
+    }
     if !info.limits.is_empty() {
         responses.insert(
             "429".into(),

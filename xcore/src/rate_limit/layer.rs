@@ -2,7 +2,7 @@
 //! expands to, placed by the app inside the route's guard).
 
 use std::convert::Infallible;
-use std::future::{Ready, ready};
+use std::future::ready;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -130,7 +130,9 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Either<S::Future, Ready<Result<Response, Infallible>>>, Boxed>;
+    /// As the handler wrapper's: the inner future, or a box for what is
+    /// rare or waits.
+    type Future = Either<S::Future, Boxed>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -138,8 +140,8 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         match self.shared.decide_now(&mut request) {
-            Some(Ok(())) => Either::Left(Either::Left(self.inner.call(request))),
-            Some(Err(refusal)) => Either::Left(Either::Right(ready(Ok(refusal)))),
+            Some(Ok(())) => Either::Left(self.inner.call(request)),
+            Some(Err(refusal)) => Either::Right(Box::pin(ready(Ok(refusal)))),
             None => {
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -160,34 +162,69 @@ impl Limits {
     /// The decision without waiting, for limits kept in-process: `None`
     /// when one is in Redis (then [`Limits::decide`]). `Err` holds the
     /// answer to send instead (429).
+    ///
+    /// On every request of a limited route: the allowed path is the key
+    /// and one GCRA step per limit, nothing folded, nothing allocated; the
+    /// refusal is built out of line.
+    #[inline]
     pub(crate) fn decide_now(&self, request: &mut Request) -> Option<Result<(), Response>> {
         if !self.immediate {
             return None;
         }
-        let params = if self.needs_params {
-            let (taken, params) = self.params(std::mem::take(request));
-            *request = taken;
-            params
-        } else {
-            Vec::new()
-        };
-        // Only refusals are folded: an in-process limit reports nothing
-        // about what is left when it allows (successes carry no headers),
-        // so the allowed path is the checks and nothing else.
-        let mut outcome: Option<Outcome> = None;
+        if self.needs_params {
+            return Some(match self.decide_now_with_params(request) {
+                Some(refusal) => Err(refusal),
+                None => Ok(()),
+            });
+        }
         for (index, limit) in self.limits.iter().enumerate() {
-            let key = self.hashed_key(limit, request, &params);
-            if let Err(decision) = limit.limiter.check_now(key)? {
-                outcome.get_or_insert_default().add(index, decision);
+            let key = self.hashed_key(limit, request, &[]);
+            if let Err(decision) = limit.limiter.check_memory(key) {
+                return Some(Err(self.refused_from(index, decision, request, &[])));
             }
         }
-        Some(match outcome {
-            Some(outcome) => Err(too_many(
-                outcome.refused.unwrap_or(Duration::ZERO),
-                self.headers(&outcome),
-            )),
-            None => Ok(()),
-        })
+        Some(Ok(()))
+    }
+
+    /// [`Limits::decide_now`] for keys holding a path parameter: the
+    /// refusal, if any.
+    #[inline(never)]
+    fn decide_now_with_params(&self, request: &mut Request) -> Option<Response> {
+        let (taken, params) = self.params(std::mem::take(request));
+        *request = taken;
+        for (index, limit) in self.limits.iter().enumerate() {
+            let key = self.hashed_key(limit, request, &params);
+            if let Err(decision) = limit.limiter.check_memory(key) {
+                return Some(self.refused_from(index, decision, request, &params));
+            }
+        }
+        None
+    }
+
+    /// The 429 once limit `index` refused: the limits after it are still
+    /// counted (as a request refused by one limit is by the others'
+    /// reckoning), and the headers name the tightest.
+    #[cold]
+    #[inline(never)]
+    fn refused_from(
+        &self,
+        index: usize,
+        decision: Decision,
+        request: &Request,
+        params: &[(String, String)],
+    ) -> Response {
+        let mut outcome = Outcome::default();
+        outcome.add(index, decision);
+        for (later, limit) in self.limits.iter().enumerate().skip(index + 1) {
+            let key = self.hashed_key(limit, request, params);
+            if let Err(decision) = limit.limiter.check_memory(key) {
+                outcome.add(later, decision);
+            }
+        }
+        too_many(
+            outcome.refused.unwrap_or(Duration::ZERO),
+            self.headers(&outcome),
+        )
     }
 
     /// The decision, asking Redis: on an unreachable Redis a limit lets the
@@ -305,6 +342,7 @@ impl Limits {
     /// one address (the common case) is mixed without SipHash: xor with a
     /// secret mask, times a secret odd number (a bijection on 128 bits),
     /// high half — a collision needs both secrets.
+    #[inline]
     fn hashed_key(
         &self,
         limit: &RouteLimit,

@@ -1,7 +1,7 @@
 //! One limit's decisions: in-process (governor's keyed GCRA) or in Redis
 //! (the same GCRA as one script, on the server's clock).
 
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::NoOpMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
+
+use super::store::SlotStore;
 
 use crate::cache::{Cache, CacheError};
 
@@ -18,12 +19,8 @@ use crate::cache::{Cache, CacheError};
 /// seed ([`Limits`](super::Limits)): no allocation per request, no hashing
 /// twice (the map uses them as they are), no collisions a client can aim
 /// for, and two 64-bit hashes colliding by chance too unlikely to matter.
-type Keyed = RateLimiter<
-    u64,
-    DefaultKeyedStateStore<u64, BuildHasherDefault<AsIs>>,
-    DefaultClock,
-    NoOpMiddleware<<DefaultClock as Clock>::Instant>,
->;
+type Keyed =
+    RateLimiter<u64, SlotStore, DefaultClock, NoOpMiddleware<<DefaultClock as Clock>::Instant>>;
 
 /// A hasher that hands a `u64` key through unchanged.
 #[derive(Default, Clone)]
@@ -90,7 +87,7 @@ impl Limiter {
                 .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
                 .allow_burst(burst);
             Backend::Memory {
-                keyed: RateLimiter::dashmap_with_hasher(quota, BuildHasherDefault::default()),
+                keyed: RateLimiter::new(quota, SlotStore::default(), DefaultClock::default()),
                 clock: DefaultClock::default(),
             }
         };
@@ -108,12 +105,12 @@ impl Limiter {
     }
 
     /// The decision for the key hashed as `key`, in-process: `Ok(())` when
-    /// allowed, the refusal otherwise; `None` for Redis (use
-    /// [`Limiter::check`]).
+    /// allowed, the refusal otherwise. Only called on in-process limiters
+    /// ([`Limiter::is_immediate`]); a Redis one allows.
     #[inline]
-    pub(crate) fn check_now(&self, key: u64) -> Option<Result<(), Decision>> {
+    pub(crate) fn check_memory(&self, key: u64) -> Result<(), Decision> {
         let Backend::Memory { keyed, clock } = &self.backend else {
-            return None;
+            return Ok(());
         };
         // A plain load and store, not a read-modify-write: a count lost
         // to a race only moves the sweep by a few checks, and the locked
@@ -125,23 +122,33 @@ impl Limiter {
         }
         // What is left is reported on refusals only (successes carry no
         // headers), so the allowed path asks governor for nothing more.
-        Some(keyed.check_key(&key).map_err(|refused| {
-            let wait = refused.wait_time_from(clock.now());
-            Decision {
-                allowed: false,
-                remaining: 0,
-                reset: wait + self.emission * (self.count - 1),
-                retry_after: wait,
-            }
-        }))
+        match keyed.check_key(&key) {
+            Ok(()) => Ok(()),
+            Err(refused) => Err(self.refusal(&refused, clock)),
+        }
+    }
+
+    #[cold]
+    fn refusal(
+        &self,
+        refused: &governor::NotUntil<<DefaultClock as Clock>::Instant>,
+        clock: &DefaultClock,
+    ) -> Decision {
+        let wait = refused.wait_time_from(clock.now());
+        Decision {
+            allowed: false,
+            remaining: 0,
+            reset: wait + self.emission * (self.count - 1),
+            retry_after: wait,
+        }
     }
 
     /// The decision for `key` (the in-process state uses its hash).
     pub(crate) async fn check(&self, key: &str) -> Result<Decision, CacheError> {
         match &self.backend {
-            Backend::Memory { .. } => Ok(match self.check_now(hash_key(key)) {
-                Some(Err(refused)) => refused,
-                _ => Decision {
+            Backend::Memory { .. } => Ok(match self.check_memory(hash_key(key)) {
+                Err(refused) => refused,
+                Ok(()) => Decision {
                     allowed: true,
                     remaining: 1,
                     reset: Duration::ZERO,

@@ -46,6 +46,7 @@
 mod handler;
 mod layer;
 mod limiter;
+mod store;
 
 use std::borrow::Cow;
 use std::time::Duration;
