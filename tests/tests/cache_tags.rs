@@ -201,6 +201,28 @@ async fn ten_thousand_entries_of_one_tag_go_in_one_call() {
             assert_eq!(cache.get(&format!("k{i}")).await.expect(name), None);
         }
         assert!(cache.exists("untagged").await.expect(name), "{name}");
+        if let Some(url) = &backend.url {
+            // The namespace's index lost them too: a flush costs what is left.
+            let client = redis::Client::open(url.as_str()).expect("client");
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("connection");
+            let index = format!("{}#index:bulk:", backend.prefix);
+            let left: u64 = redis::cmd("ZCARD")
+                .arg(&index)
+                .query_async(&mut conn)
+                .await
+                .expect("zcard");
+            assert_eq!(left, 1, "only the untagged key is indexed");
+            cache.delete("untagged").await.expect(name);
+            let left: u64 = redis::cmd("ZCARD")
+                .arg(&index)
+                .query_async(&mut conn)
+                .await
+                .expect("zcard");
+            assert_eq!(left, 0, "a deleted key leaves the index");
+        }
     }
 }
 

@@ -200,14 +200,13 @@ fn tag_and_flush_benches(c: &mut Criterion, rt: &Runtime) {
     };
     let mut config = xcore::testing::config().with_cache_url(Some(&url));
     config.cache.prefix = support::prefix();
-    let redis = Cache::connect(&config.cache)
-        .expect("cache")
-        .scoped("bench");
-    measure_invalidation(c, rt, "tags/invalidate_10_redis", &redis, 10);
-    measure_invalidation(c, rt, "tags/invalidate_10000_redis", &redis, 10_000);
-    measure_flush(c, rt, "flush/empty", &redis);
+    let redis = Cache::connect(&config.cache).expect("cache");
+    let (livres, catalogue) = (redis.scoped("livres"), redis.scoped("catalogue"));
+    measure_invalidation(c, rt, "tags/invalidate_10_redis", &livres, 10);
+    measure_invalidation(c, rt, "tags/invalidate_10000_redis", &livres, 10_000);
+    measure_flush(c, rt, "flush/empty", &catalogue);
     unrelated_keys(rt, &url, 300_000, false);
-    measure_flush(c, rt, "flush/300k_unrelated", &redis);
+    measure_flush(c, rt, "flush/300k_unrelated", &catalogue);
     unrelated_keys(rt, &url, 300_000, true);
 }
 

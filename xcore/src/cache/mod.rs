@@ -355,7 +355,7 @@ impl Cache {
         let key = self.full_key(key);
         match &self.store {
             Store::Memory(store) => Ok(store.delete(&key)),
-            Store::Redis(store) => store.delete(&key).await,
+            Store::Redis(store) => store.delete(&key, &self.index).await,
         }
     }
 

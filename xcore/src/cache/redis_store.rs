@@ -107,14 +107,19 @@ impl RedisStore {
     ) -> Result<(), CacheError> {
         // Expiries on the server's clock, as every instance sees it; a set
         // keeps living as long as its longest-lived member.
+        // A tag's set names each entry with its index (length-prefixed),
+        // so an invalidation also takes the entry out of its index.
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
             redis::Script::new(
                 "local t = redis.call('TIME') \
                  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
                  local ttl = tonumber(ARGV[2]) \
                  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) \
+                 local tagged = string.len(KEYS[2]) .. ':' .. KEYS[2] .. KEYS[1] \
                  for i = 2, #KEYS do \
-                   redis.call('ZADD', KEYS[i], now + ttl, KEYS[1]) \
+                   local member = KEYS[1] \
+                   if i > 2 then member = tagged end \
+                   redis.call('ZADD', KEYS[i], now + ttl, member) \
                    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) \
                    if redis.call('PTTL', KEYS[i]) < ttl then \
                      redis.call('PEXPIRE', KEYS[i], ttl) \
@@ -145,15 +150,19 @@ impl RedisStore {
         if tags.is_empty() {
             return Ok(0);
         }
-        // `DEL` in slices: Lua's `unpack` has a bounded stack.
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
             redis::Script::new(
                 "local removed = 0 \
                  for i = 1, #KEYS do \
                    local members = redis.call('ZRANGE', KEYS[i], 0, -1) \
-                   for j = 1, #members, 1000 do \
-                     removed = removed + redis.call('DEL', \
-                       unpack(members, j, math.min(j + 999, #members))) \
+                   for j = 1, #members do \
+                     local m = members[j] \
+                     local colon = string.find(m, ':', 1, true) \
+                     local length = tonumber(string.sub(m, 1, colon - 1)) \
+                     local index = string.sub(m, colon + 1, colon + length) \
+                     local key = string.sub(m, colon + length + 1) \
+                     removed = removed + redis.call('DEL', key) \
+                     redis.call('ZREM', index, key) \
                    end \
                    redis.call('DEL', KEYS[i]) \
                  end return removed",
@@ -169,10 +178,19 @@ impl RedisStore {
         .await
     }
 
-    pub(crate) async fn delete(&self, key: &str) -> Result<bool, CacheError> {
-        self.run(|mut c| async move { c.del::<_, u64>(key).await })
-            .await
-            .map(|n| n > 0)
+    /// Removes `key`, and its line in `index`.
+    pub(crate) async fn delete(&self, key: &str, index: &str) -> Result<bool, CacheError> {
+        self.run(|mut c| async move {
+            let (removed, _): (u64, u64) = redis::pipe()
+                .atomic()
+                .del(key)
+                .zrem(index, key)
+                .query_async(&mut c)
+                .await?;
+            Ok(removed)
+        })
+        .await
+        .map(|n| n > 0)
     }
 
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, CacheError> {
