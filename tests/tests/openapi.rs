@@ -387,6 +387,7 @@ async fn real_answers_match_the_document() {
         ("get", "/catalogue/produits"),
         ("get", "/tableau-de-bord/stats"),
         ("get", "/profil/moi"),
+        ("get", "/profil/jeton"),
     ] {
         let response = client.get(path).bearer(&admin).send().await;
         assert_eq!(response.status(), 200, "{path}");

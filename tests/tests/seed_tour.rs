@@ -55,6 +55,13 @@ async fn profil_needs_a_token_and_returns_the_user() {
         response.json::<serde_json::Value>(),
         serde_json::json!({"id": id, "email": "ada@example.com", "roles": [], "permissions": [], "totp_enabled": false, "email_verified": false, "recovery_codes_left": 0})
     );
+    // What the token alone says, without the database.
+    let jeton = client.get("/profil/jeton").bearer(token).send().await;
+    assert_eq!(
+        jeton.json::<serde_json::Value>(),
+        serde_json::json!({"id": id.as_str().map_or_else(|| id.to_string(), str::to_owned), "roles": []})
+    );
+    assert_eq!(client.get("/profil/jeton").send().await.status(), 401);
 }
 
 #[tokio::test]

@@ -1,8 +1,19 @@
 //! `GET /profil/moi`: the seed's "Protéger une route", answered from the
-//! stored account.
+//! stored account; `GET /profil/jeton`: what the token alone says.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use xcore::accounts::User;
 use xcore::prelude::*;
+
+/// Body of `GET /profil/jeton`.
+#[derive(Serialize, JsonSchema)]
+pub struct Jeton {
+    /// The user's id.
+    pub id: String,
+    /// The roles the token carries.
+    pub roles: Vec<String>,
+}
 
 /// The signed-in user's profile.
 pub struct Profil;
@@ -21,5 +32,15 @@ impl Profil {
             .parse()
             .map_err(|_| Error::NotFound("this token does not belong to an account".into()))?;
         Ok(Json(state.accounts().user(id).await?))
+    }
+
+    /// Who the token says the caller is: id and roles, without reading
+    /// the database (the guard has checked the token and its session).
+    #[route(get, "/jeton", auth)]
+    async fn mon_jeton(user: CurrentUser) -> Json<Jeton> {
+        Json(Jeton {
+            id: user.id().to_owned(),
+            roles: user.roles().to_vec(),
+        })
     }
 }
