@@ -20,6 +20,23 @@ use tokio::sync::OnceCell;
 use super::{CacheError, Counter};
 use crate::config::RedactedUrl;
 
+/// The Lua that records `member` in the sorted set `set` (an index or a
+/// tag's set) until `ttl` ms from now, on the server's clock as every
+/// instance sees it: members scored by expiry, the expired ones trimmed as
+/// the set is written, the set living as long as its longest-lived member.
+/// One definition for every script that writes a value.
+macro_rules! record_lua {
+    () => {
+        "local t = redis.call('TIME') \
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+         local function record(set, member, ttl) \
+           redis.call('ZADD', set, now + ttl, member) \
+           redis.call('ZREMRANGEBYSCORE', set, '-inf', now) \
+           if redis.call('PTTL', set) < ttl then redis.call('PEXPIRE', set, ttl) end \
+         end "
+    };
+}
+
 /// After a failed connection attempt, calls fail fast for this long instead
 /// of each waiting for a connect timeout.
 const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
@@ -105,27 +122,18 @@ impl RedisStore {
         index: &str,
         tags: &[String],
     ) -> Result<(), CacheError> {
-        // Expiries on the server's clock, as every instance sees it; a set
-        // keeps living as long as its longest-lived member.
         // A tag's set names each entry with its index (length-prefixed),
         // so an invalidation also takes the entry out of its index.
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
-            redis::Script::new(
-                "local t = redis.call('TIME') \
-                 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
-                 local ttl = tonumber(ARGV[2]) \
+            redis::Script::new(concat!(
+                record_lua!(),
+                "local ttl = tonumber(ARGV[2]) \
                  redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl) \
+                 record(KEYS[2], KEYS[1], ttl) \
                  local tagged = string.len(KEYS[2]) .. ':' .. KEYS[2] .. KEYS[1] \
-                 for i = 2, #KEYS do \
-                   local member = KEYS[1] \
-                   if i > 2 then member = tagged end \
-                   redis.call('ZADD', KEYS[i], now + ttl, member) \
-                   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now) \
-                   if redis.call('PTTL', KEYS[i]) < ttl then \
-                     redis.call('PEXPIRE', KEYS[i], ttl) \
-                   end \
-                 end return 0",
-            )
+                 for i = 3, #KEYS do record(KEYS[i], tagged, ttl) end \
+                 return 0",
+            ))
         });
         let millis = millis(ttl);
         self.run(|mut c| async move {
@@ -229,20 +237,15 @@ impl RedisStore {
         index: &str,
     ) -> Result<i64, CacheError> {
         static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
-            redis::Script::new(
+            redis::Script::new(concat!(
+                record_lua!(),
                 "local value = redis.call('INCR', KEYS[1]) \
                  if redis.call('PTTL', KEYS[1]) < 0 then \
                    redis.call('PEXPIRE', KEYS[1], ARGV[1]) \
                  end \
-                 local left = redis.call('PTTL', KEYS[1]) \
-                 local t = redis.call('TIME') \
-                 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
-                 redis.call('ZADD', KEYS[2], now + left, KEYS[1]) \
-                 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now) \
-                 if redis.call('PTTL', KEYS[2]) < left then \
-                   redis.call('PEXPIRE', KEYS[2], left) \
-                 end return value",
-            )
+                 record(KEYS[2], KEYS[1], redis.call('PTTL', KEYS[1])) \
+                 return value",
+            ))
         });
         let millis = millis(ttl);
         self.run(|mut c| async move {
