@@ -5,6 +5,7 @@
 //! from anyone else would let a client pick the address its limits count
 //! against.
 
+use std::cell::Cell;
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -22,9 +23,13 @@ use axum::http::{Extensions, HeaderMap};
 /// }
 /// ```
 ///
-/// Without a socket (a router driven in-process by hand), the address is
-/// `::` (unspecified); `TestClient` requests come from `127.0.0.1` unless
-/// told otherwise.
+/// The socket's peer comes from the app's own server (`App::run`,
+/// `App::serve`), or from a `ConnectInfo<SocketAddr>` extension when the
+/// router is served another way (`into_make_service_with_connect_info`).
+/// `App::serve` does not add that extension to every request: take
+/// `ClientAddr`, not axum's `ConnectInfo`, in handlers. Without a socket (a
+/// router driven in-process by hand), the address is `::` (unspecified);
+/// `TestClient` requests come from `127.0.0.1` unless told otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientAddr(pub IpAddr);
 
@@ -144,6 +149,30 @@ impl TrustedProxies {
     }
 }
 
+thread_local! {
+    /// The peer of the connection whose request this thread is running,
+    /// set by the app's stack while it runs the request: `App::serve` hands
+    /// the address over this way instead of a `ConnectInfo` extension,
+    /// which would cost every request an allocation.
+    static PEER: Cell<Option<SocketAddr>> = const { Cell::new(None) };
+}
+
+/// While alive, [`client_addr`] sees `peer` as the socket's peer on this
+/// thread (see [`PEER`]); dropping it puts back the previous one.
+pub(crate) struct PeerScope(Option<SocketAddr>);
+
+impl PeerScope {
+    pub(crate) fn enter(peer: Option<SocketAddr>) -> Self {
+        PeerScope(PEER.replace(peer))
+    }
+}
+
+impl Drop for PeerScope {
+    fn drop(&mut self) {
+        PEER.set(self.0);
+    }
+}
+
 /// The client address of a request: the socket's peer, or, behind trusted
 /// proxies, the nearest address in the forwarding chain that is not one.
 pub(crate) fn client_addr(parts: &Parts, trusted: &TrustedProxies) -> ClientAddr {
@@ -158,7 +187,9 @@ pub(crate) fn client_addr_of(
 ) -> ClientAddr {
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |info| info.0.ip());
+        .map(|info| info.0)
+        .or_else(|| PEER.get())
+        .map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |peer| peer.ip());
     if trusted.is_empty() || !trusted.trusts(peer) {
         return ClientAddr(peer);
     }

@@ -45,6 +45,7 @@
 //! | `cache.url`                 | `XCORE_CACHE_URL`, `REDIS_URL`     | none: in-process |
 //! | `cache.prefix`              | `XCORE_CACHE_PREFIX`               | `xcore:`         |
 //! | `cache.memory_max_bytes`    | `XCORE_CACHE_MEMORY_MAX_BYTES`     | `67108864` (64 MiB) |
+//! | `cache.local_max_bytes`     | `XCORE_CACHE_LOCAL_MAX_BYTES`      | `16777216` (16 MiB); `0`: no in-process tier in front of Redis |
 //! | `cache.timeout_ms`          | `XCORE_CACHE_TIMEOUT_MS`           | `500`            |
 //!
 //! `app_secret` is the master secret every key is derived from (access
@@ -311,6 +312,11 @@ pub struct CacheConfig {
     pub prefix: String,
     /// Size bound of the in-process cache, in bytes (keys plus values).
     pub memory_max_bytes: u64,
+    /// With Redis, size bound of the in-process tier in front of it, in
+    /// bytes: values read once are served from memory while Redis tracks
+    /// them (`CLIENT TRACKING`) and says when they change. `0` turns the
+    /// tier off.
+    pub local_max_bytes: u64,
     /// Longest wait for one Redis command, in milliseconds; past it the
     /// call fails (cached routes then serve uncached).
     pub timeout_ms: u64,
@@ -428,6 +434,7 @@ impl Default for CacheConfig {
             url: None,
             prefix: "xcore:".to_owned(),
             memory_max_bytes: 64 * 1024 * 1024,
+            local_max_bytes: 16 * 1024 * 1024,
             timeout_ms: 500,
         }
     }

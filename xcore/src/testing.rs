@@ -236,15 +236,43 @@ impl TestRequest {
 
     /// Sends the request through the router.
     ///
+    /// What the app logs while it answers (errors with their causes, the
+    /// request's id and status) is kept with the response
+    /// ([`TestResponse::logs`]); an answer of 500 or more also writes it to
+    /// the test's output, which the test harness shows when the test fails.
+    /// When the test installed a `tracing` subscriber of its own, that
+    /// subscriber receives the events instead.
+    ///
     /// # Panics
     /// If the request cannot be built (an invalid URI): a bug in the test.
     pub async fn send(self) -> TestResponse {
+        use tracing::instrument::WithSubscriber;
         let mut request = self
             .builder
             .body(self.body)
             .expect("test request must be valid");
         request.extensions_mut().insert(ConnectInfo(self.peer));
-        let response = match self.router.oneshot(request).await {
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        let logs = LogBuffer::default();
+        // A subscriber the test installed itself gets the events instead.
+        let own = tracing::dispatcher::get_default(|current| {
+            current.is::<tracing::subscriber::NoSubscriber>()
+        });
+        let answered = if own {
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(logs.clone())
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .without_time()
+                .finish();
+            self.router
+                .oneshot(request)
+                .with_subscriber(subscriber)
+                .await
+        } else {
+            self.router.oneshot(request).await
+        };
+        let response = match answered {
             Ok(response) => response,
             Err(never) => match never {},
         };
@@ -254,11 +282,53 @@ impl TestRequest {
             .await
             .map(|collected| collected.to_bytes())
             .unwrap_or_default();
+        let logs = logs.text();
+        if parts.status.is_server_error() {
+            eprintln!(
+                "{method} {uri} answered {}; the app logged:\n{logs}",
+                parts.status
+            );
+        }
         TestResponse {
             status: parts.status,
             headers: parts.headers,
             body,
+            logs,
         }
+    }
+}
+
+/// Where a request's log lines are written while [`TestRequest::send`]
+/// waits for its answer.
+#[derive(Clone, Default)]
+struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
     }
 }
 
@@ -268,6 +338,7 @@ pub struct TestResponse {
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
+    logs: String,
 }
 
 impl TestResponse {
@@ -288,6 +359,37 @@ impl TestResponse {
             .and_then(|v| v.to_str().ok())
     }
 
+    /// What the app logged while it answered, one line an event: a 500's
+    /// error and its causes, the request's id and status.
+    ///
+    /// ```
+    /// use xcore::prelude::*;
+    ///
+    /// pub struct Broken;
+    ///
+    /// #[plugin(prefix = "/broken")]
+    /// impl Broken {
+    ///     #[route(get, "/")]
+    ///     async fn fail() -> xcore::Result<String> {
+    ///         let io = std::io::Error::other("disk on fire");
+    ///         Err(Error::internal(io))
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> xcore::Result<()> {
+    /// let client = xcore::testing::TestClient::new(App::new(xcore::testing::config())?.plugin(Broken)).await?;
+    /// let response = client.get("/broken/").send().await;
+    /// assert_eq!(response.status(), 500);
+    /// assert!(!response.text().contains("disk on fire"), "never told to the client");
+    /// assert!(response.logs().contains("disk on fire"), "{}", response.logs());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn logs(&self) -> &str {
+        &self.logs
+    }
+
     /// The body bytes.
     pub fn bytes(&self) -> &Bytes {
         &self.body
@@ -305,9 +407,10 @@ impl TestResponse {
     pub fn json<T: DeserializeOwned>(&self) -> T {
         serde_json::from_slice(&self.body).unwrap_or_else(|err| {
             panic!(
-                "response body is not the expected JSON ({err}); status {}, body: {}",
+                "response body is not the expected JSON ({err}); status {}, body: {}\nthe app logged:\n{}",
                 self.status,
-                self.text()
+                self.text(),
+                self.logs
             )
         })
     }

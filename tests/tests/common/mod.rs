@@ -32,6 +32,27 @@ pub fn error_code(response: &xcore::testing::TestResponse) -> String {
         .to_owned()
 }
 
+/// How long a change made through one instance may take to reach another
+/// instance's in-process tier (issue: within 10 ms).
+pub const PROPAGATION: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// The status `request` answers once `wanted`, asked again until it does
+/// or [`PROPAGATION`] has passed since the call (the last answer then).
+pub async fn status_within<F, Fut>(wanted: u16, mut request: F) -> u16
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = xcore::testing::TestResponse>,
+{
+    let deadline = std::time::Instant::now() + PROPAGATION;
+    loop {
+        let status = request().await.status().as_u16();
+        if status == wanted || std::time::Instant::now() >= deadline {
+            return status;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 pub mod process;
 pub mod services;
 pub mod smtp;

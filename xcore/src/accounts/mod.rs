@@ -70,7 +70,8 @@ use crate::error::{AuthFailure, Error};
 use crate::mail::Mailer;
 use crate::rate_limit::{Limiter, RateLimit};
 use crate::security::{
-    Claims, HashPool, JwtKeys, PasswordParams, create_token, default_concurrency, needs_rehash,
+    Claims, HashPool, JwtKeys, PasswordParams, VerifiedTokens, create_token, default_concurrency,
+    needs_rehash,
 };
 use audit::client_text;
 use sessions::RefreshRefused;
@@ -182,6 +183,8 @@ pub struct Accounts {
     dummy_hash: Arc<OnceCell<String>>,
     actor: Actor,
     keys: JwtKeys,
+    /// Access tokens already verified (signature, `exp`, audience).
+    tokens: Arc<VerifiedTokens>,
     access_ttl: Duration,
     params: PasswordParams,
     min_password: usize,
@@ -263,6 +266,7 @@ impl Accounts {
             db,
             users,
             versions,
+            tokens: Arc::new(VerifiedTokens::new(keys.clone())),
             keys,
             access_ttl: config.access_token_ttl(),
             params: config.password_params(),
@@ -413,9 +417,15 @@ impl Accounts {
 
     /// The user with this id, roles and permissions included.
     pub async fn user(&self, id: i64) -> Result<User, Error> {
+        // Kept under the user's version, which every change to what `User`
+        // shows bumps: a changed account is read anew, nothing is deleted.
+        let version = self.versions.latest(id).await?;
+        if let Ok(Some(user)) = self.versions.cached_profile::<User>(id, version).await {
+            return Ok(user);
+        }
         let (email, email_verified) = self.users.email_and_verified(id).await?;
         let (roles, permissions) = self.access.of(id).await?;
-        Ok(User {
+        let user = User {
             id,
             email,
             roles,
@@ -423,7 +433,17 @@ impl Accounts {
             totp_enabled: self.two_factor.enabled(id).await?,
             email_verified,
             recovery_codes_left: self.two_factor.recovery_codes_left(id).await?,
-        })
+        };
+        let _ = self.versions.remember_profile(id, version, &user).await;
+        Ok(user)
+    }
+
+    /// Marks a user's address verified (an administrator vouches for it).
+    pub async fn mark_verified(&self, id: i64) -> Result<(), Error> {
+        let mut tx = self.db.pool().begin().await?;
+        Users::set_verified_in(&mut tx, id).await?;
+        tx.commit().await?;
+        self.versions.publish(&[id]).await
     }
 
     /// Counts a login attempt for `email` and the actor's address before
@@ -592,6 +612,18 @@ impl Accounts {
             return Err(Error::Unauthorized(AuthFailure::WrongCode));
         }
         self.password_was_right(&attempt).await?;
+        // A spent recovery code bumped the version: read it again, so the
+        // tokens carry the one the guards will see.
+        let credentials = match factor {
+            SecondFactor::Code(_) => credentials,
+            SecondFactor::RecoveryCode(_) => {
+                let again = self.users.credentials_of(user).await?.ok_or_else(invalid)?;
+                if again.epoch != epoch {
+                    return Err(invalid());
+                }
+                again
+            }
+        };
         self.start_session(&credentials, &email, &attempt).await
     }
 
@@ -612,6 +644,7 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
+        self.versions.publish(&[user]).await?;
         Ok(true)
     }
 
@@ -821,6 +854,7 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
+        self.versions.publish(&[user]).await?;
         self.checks.clear(&attempt).await?;
         Ok(codes)
     }
@@ -849,6 +883,7 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
+        self.versions.publish(&[user]).await?;
         self.checks.clear(&attempt).await?;
         Ok(codes)
     }
@@ -871,6 +906,7 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
+        self.versions.publish(&[user]).await?;
         self.checks.clear(&attempt).await
     }
 

@@ -163,6 +163,6 @@ impl Accounts {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        self.versions.publish(&[user]).await
     }
 }

@@ -15,6 +15,7 @@ use totp_rs::{Secret as TotpSecret, Totp};
 
 use sqlx::AnyConnection;
 
+use super::versions::Versions;
 use crate::cache::Cache;
 use crate::clock;
 use crate::db::Db;
@@ -205,13 +206,17 @@ impl TwoFactor {
         Ok(recorded.rows_affected() == 1)
     }
 
+    // Each change below shows in `User` (`totp_enabled`,
+    // `recovery_codes_left`): it bumps the user's version, which the
+    // caller publishes once the transaction commits.
+
     /// Turns a confirmed TOTP on, on `conn`.
     pub(crate) async fn enable_in(conn: &mut AnyConnection, user: i64) -> Result<(), Error> {
         sqlx::query("UPDATE xcore_totp SET enabled = 1 WHERE user_id = $1")
             .bind(user)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
-        Ok(())
+        Versions::bump_in(conn, &[user]).await
     }
 
     /// Removes the user's TOTP and recovery codes, on `conn`.
@@ -222,9 +227,9 @@ impl TwoFactor {
             .await?;
         sqlx::query("DELETE FROM xcore_recovery_codes WHERE user_id = $1")
             .bind(user)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
-        Ok(())
+        Versions::bump_in(conn, &[user]).await
     }
 
     /// Ten new recovery codes for `user`, replacing the old ones, on
@@ -260,6 +265,7 @@ impl TwoFactor {
                 .execute(&mut *conn)
                 .await?;
         }
+        Versions::bump_in(conn, &[user]).await?;
         Ok(RecoveryCodes {
             recovery_codes: codes,
         })
@@ -277,9 +283,13 @@ impl TwoFactor {
             sqlx::query("DELETE FROM xcore_recovery_codes WHERE user_id = $1 AND hash = $2")
                 .bind(user)
                 .bind(recovery_hash(user, code))
-                .execute(conn)
+                .execute(&mut *conn)
                 .await?;
-        Ok(spent.rows_affected() == 1)
+        if spent.rows_affected() != 1 {
+            return Ok(false);
+        }
+        Versions::bump_in(conn, &[user]).await?;
+        Ok(true)
     }
 
     /// How many recovery codes `user` has left.

@@ -1,14 +1,16 @@
 //! The accounts themselves (`xcore_users`): e-mail and password hash.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
+
+use super::versions::Versions;
 
 use crate::clock;
 use crate::db::{Db, UniqueViolationExt};
 use crate::error::Error;
 
 /// A stored user, as the API shows it (never with its password hash).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct User {
     /// Identifier.
     pub id: i64,
@@ -134,19 +136,15 @@ impl Users {
         Ok(())
     }
 
-    /// Marks a user's address verified, on `conn`.
+    /// Marks a user's address verified, on `conn`, and bumps the user's
+    /// version (what [`User`] shows changed); the caller publishes it once
+    /// the transaction commits.
     pub(crate) async fn set_verified_in(conn: &mut AnyConnection, id: i64) -> Result<(), Error> {
         sqlx::query("UPDATE xcore_users SET email_verified = 1 WHERE id = $1")
             .bind(id)
-            .execute(conn)
+            .execute(&mut *conn)
             .await?;
-        Ok(())
-    }
-
-    /// Marks a user's address verified (an administrator vouches for it).
-    pub async fn mark_verified(&self, id: i64) -> Result<(), Error> {
-        let mut conn = self.db.pool().acquire().await?;
-        Users::set_verified_in(&mut conn, id).await
+        Versions::bump_in(conn, &[id]).await
     }
 
     /// A user's e-mail and whether it is verified; 404 for an unknown user.

@@ -16,6 +16,10 @@ pub(crate) const VERSION_TTL_SECS: u64 = 60;
 /// version, in seconds.
 const ACCESS_TTL_SECS: u64 = 60;
 
+/// Lifetime of a user's profile (`User`) remembered at one version, in
+/// seconds.
+const PROFILE_TTL_SECS: u64 = 60;
+
 /// The versions of users' authorisation state.
 #[derive(Clone)]
 pub(crate) struct Versions {
@@ -25,12 +29,48 @@ pub(crate) struct Versions {
 
 /// The one spelling of a user's version key.
 fn key(user: i64) -> String {
-    format!("ver:{user}")
+    let mut digits = itoa_buffer();
+    key_on_stack(user, &mut digits).to_owned()
+}
+
+/// Room for `ver:` and any `i64`.
+fn itoa_buffer() -> [u8; 24] {
+    [0; 24]
+}
+
+/// [`key`] written into `buffer`, for the lookups of every guarded request.
+fn key_on_stack(user: i64, buffer: &mut [u8; 24]) -> &str {
+    buffer[..4].copy_from_slice(b"ver:");
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = user.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut len = 4;
+    if user < 0 {
+        buffer[len] = b'-';
+        len += 1;
+    }
+    let count = digits.len() - at;
+    buffer[len..len + count].copy_from_slice(&digits[at..]);
+    len += count;
+    std::str::from_utf8(&buffer[..len]).unwrap_or("ver:?")
 }
 
 /// Roles and permissions of a session at one version.
 fn access_key(session: &str, version: i64) -> String {
     format!("session:{session}:{version}")
+}
+
+/// A user's profile at one version.
+fn profile_key(user: i64, version: i64) -> String {
+    format!("user:{user}:{version}")
 }
 
 impl Versions {
@@ -49,6 +89,17 @@ impl Versions {
         Ok(version)
     }
 
+    /// [`Versions::cached`] without waiting, when the cache holds it in
+    /// process: `None` when only Redis can tell.
+    pub(crate) fn cached_now(&self, user: i64) -> Option<Result<Option<i64>, CacheError>> {
+        let mut digits = itoa_buffer();
+        let key = key_on_stack(user, &mut digits);
+        let value = self.cache.get_now(key)?;
+        Some(value.map(|bytes| {
+            bytes.and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse::<i64>().ok())
+        }))
+    }
+
     /// The user's version as the cache knows it (`None`: not cached).
     pub(crate) async fn cached(&self, user: i64) -> Result<Option<i64>, CacheError> {
         Ok(self
@@ -63,6 +114,41 @@ impl Versions {
     pub(crate) async fn remember(&self, user: i64, version: i64) -> Result<(), CacheError> {
         self.cache
             .set_max(&key(user), version, VERSION_TTL_SECS)
+            .await
+    }
+
+    /// The user's version: as cached, else from the database (then cached);
+    /// 404 for an unknown user. With the cache down, the database's.
+    pub(crate) async fn latest(&self, user: i64) -> Result<i64, Error> {
+        if let Ok(Some(version)) = self.cached(user).await {
+            return Ok(version);
+        }
+        let version = self.current(user).await.map_err(|err| match err {
+            Error::Unauthorized(_) => Error::NotFound(format!("user {user} does not exist")),
+            other => other,
+        })?;
+        let _ = self.remember(user, version).await;
+        Ok(version)
+    }
+
+    /// The profile remembered for `user` at `version`.
+    pub(crate) async fn cached_profile<T: serde::de::DeserializeOwned>(
+        &self,
+        user: i64,
+        version: i64,
+    ) -> Result<Option<T>, CacheError> {
+        self.cache.get_json(&profile_key(user, version)).await
+    }
+
+    /// Remembers the profile of `user` at `version`.
+    pub(crate) async fn remember_profile<T: serde::Serialize>(
+        &self,
+        user: i64,
+        version: i64,
+        profile: &T,
+    ) -> Result<(), CacheError> {
+        self.cache
+            .set_json(&profile_key(user, version), profile, PROFILE_TTL_SECS)
             .await
     }
 
@@ -113,5 +199,15 @@ impl Versions {
             self.remember(user, version).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_spelled_once_whatever_the_id() {
+        for user in [0, 7, 42, -3, i64::MAX, i64::MIN] {
+            assert_eq!(super::key(user), format!("ver:{user}"));
+        }
     }
 }

@@ -190,6 +190,13 @@ impl App {
     /// The router has the plugins, `GET /health`, a JSON 404, request ids,
     /// tracing, panic recovery and the body limit.
     pub async fn into_parts(self) -> Result<(Router, AppState), Error> {
+        let (stack, state) = self.into_stack().await?;
+        Ok((Router::new().fallback_service(stack), state))
+    }
+
+    /// The app as the service `serve` runs, with its state:
+    /// [`App::into_parts`] without the router it is wrapped in there.
+    pub(crate) async fn into_stack(self) -> Result<(middleware::Stack, AppState), Error> {
         let (router, state, table) = self.build().await?;
         let metrics = state.config().metrics.enabled.then(|| {
             crate::metrics::Metrics::new(
@@ -199,7 +206,7 @@ impl App {
             )
         });
         let router = middleware::wrap(router, &state, metrics);
-        Ok((router, state))
+        Ok((middleware::stack(router, state.config()), state))
     }
 
     /// [`App::into_parts`] without the state.
@@ -211,7 +218,12 @@ impl App {
     /// app-level layers and routes: for nesting into an axum app that brings
     /// its own.
     pub async fn into_plain_router(self) -> Result<Router, Error> {
-        Ok(self.build().await?.0)
+        let (router, state, _) = self.build().await?;
+        // The one part of the stack the routes cannot do without: text the
+        // database would refuse is answered with a 422, not a 500.
+        Ok(router.layer(middleware::RejectNulLayer::new(
+            state.config().http.body_limit_bytes,
+        )))
     }
 
     /// Every route of every mounted plugin (the built-in `/auth` and
@@ -325,9 +337,7 @@ impl App {
             .chain(crate::openapi::reserved_paths(state.config()))
             .collect();
         let (router, table) = mount::mount(&plugins, &state, &reserved, &builtin)?;
-        let mut router = router.layer(middleware::RejectNulLayer::new(
-            state.config().http.body_limit_bytes,
-        ));
+        let mut router = router;
         for layer in layers {
             router = layer(router);
         }

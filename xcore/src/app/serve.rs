@@ -43,17 +43,14 @@ impl App {
     /// Serves the app on an already bound listener (e.g. port 0 in tests)
     /// until SIGINT or SIGTERM.
     pub async fn serve(self, listener: TcpListener) -> Result<(), Error> {
-        let router = self.into_router().await?;
+        let (stack, _) = self.into_stack().await?;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("xcore listening on http://{addr}");
         }
         // The peer's address reaches handlers (and limits) as `ClientAddr`.
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        axum::serve(listener, crate::middleware::MakeStack(stack))
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
         tracing::info!("xcore stopped");
         Ok(())
     }

@@ -253,7 +253,7 @@ impl Admin {
     ) -> Result<Json<User>> {
         let accounts = acting(&state, &admin, client)?;
         let user = accounts.register(&body.email, &body.password).await?;
-        accounts.users().mark_verified(user.id).await?;
+        accounts.mark_verified(user.id).await?;
         Ok(Json(accounts.user(user.id).await?))
     }
 

@@ -19,6 +19,7 @@
 mod flight;
 mod invalidation;
 mod memory;
+mod near;
 mod pattern;
 mod redis_store;
 mod response;
@@ -123,8 +124,12 @@ impl Cache {
     pub fn connect(config: &CacheConfig) -> Result<Self, Error> {
         let store = match &config.url {
             Some(url) => Store::Redis(Arc::new(
-                RedisStore::new(url, Duration::from_millis(config.timeout_ms.max(1)))
-                    .map_err(|err| Error::Config(err.to_string()))?,
+                RedisStore::new(
+                    url,
+                    Duration::from_millis(config.timeout_ms.max(1)),
+                    config.local_max_bytes,
+                )
+                .map_err(|err| Error::Config(err.to_string()))?,
             )),
             None => Store::Memory(Arc::new(MemoryStore::new(config.memory_max_bytes))),
         };
@@ -201,12 +206,27 @@ impl Cache {
         }
     }
 
+    /// [`Cache::get_bytes`] when it needs no waiting (see
+    /// [`Cache::get_full_now`]). The full key is put together on the stack.
+    pub(crate) fn get_now(&self, key: &str) -> Option<Result<Option<Bytes>, CacheError>> {
+        let mut buffer = [0u8; 128];
+        let (namespace, len) = (self.namespace.as_bytes(), self.namespace.len() + key.len());
+        if len > buffer.len() {
+            return self.get_full_now(&self.full_key(key)).map(Ok);
+        }
+        buffer[..namespace.len()].copy_from_slice(namespace);
+        buffer[namespace.len()..len].copy_from_slice(key.as_bytes());
+        let full = std::str::from_utf8(&buffer[..len]).ok()?;
+        self.get_full_now(full).map(Ok)
+    }
+
     /// A lookup that needs no waiting: `Some` for the in-process backend,
-    /// `None` when the answer must come from Redis.
+    /// and with Redis for a value its in-process tier holds; `None` when
+    /// the answer must come from Redis.
     pub(crate) fn get_full_now(&self, full_key: &str) -> Option<Option<Bytes>> {
         match &self.store {
             Store::Memory(store) => Some(store.get(full_key)),
-            Store::Redis(_) => None,
+            Store::Redis(store) => store.get_now(full_key).map(Some),
         }
     }
 

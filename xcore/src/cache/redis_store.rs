@@ -9,7 +9,7 @@
 //! whatever the number of entries. Lua calls name keys they were not given
 //! (the members), so this backend wants a single Redis, not a cluster.
 
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,6 +17,7 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
+use super::near::Near;
 use super::{CacheError, Counter};
 use crate::config::RedactedUrl;
 
@@ -39,7 +40,7 @@ macro_rules! record_lua {
 
 /// After a failed connection attempt, calls fail fast for this long instead
 /// of each waiting for a connect timeout.
-const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
+pub(super) const RECONNECT_PAUSE: Duration = Duration::from_secs(1);
 
 pub(crate) struct RedisStore {
     client: redis::Client,
@@ -47,10 +48,18 @@ pub(crate) struct RedisStore {
     conn: OnceCell<ConnectionManager>,
     last_failure: Mutex<Option<Instant>>,
     timeout: Duration,
+    /// The in-process tier, unless configured off.
+    near: Option<Arc<Near>>,
 }
 
 impl RedisStore {
-    pub(crate) fn new(url: &RedactedUrl, timeout: Duration) -> Result<Self, CacheError> {
+    /// A store on `url`; `local_max_bytes` bounds the in-process tier (`0`:
+    /// none).
+    pub(crate) fn new(
+        url: &RedactedUrl,
+        timeout: Duration,
+        local_max_bytes: u64,
+    ) -> Result<Self, CacheError> {
         let client = redis::Client::open(url.expose())
             .map_err(|err| CacheError::Unavailable(format!("invalid Redis URL {url}: {err}")))?;
         Ok(RedisStore {
@@ -59,7 +68,38 @@ impl RedisStore {
             conn: OnceCell::new(),
             last_failure: Mutex::new(None),
             timeout,
+            near: (local_max_bytes > 0).then(|| Near::new(local_max_bytes)),
         })
+    }
+
+    /// The tier, its keeper started (on first use: it needs a runtime).
+    fn near(&self) -> Option<&Arc<Near>> {
+        let near = self.near.as_ref()?;
+        near.start(&self.client, self.timeout);
+        Some(near)
+    }
+
+    /// A value the in-process tier holds, read without waiting.
+    pub(crate) fn get_now(&self, key: &str) -> Option<Bytes> {
+        self.near()?.get(key)
+    }
+
+    /// Drops `key` from this instance's tier after this instance changed it
+    /// (the server's message to every instance follows).
+    fn forget(&self, key: &str) {
+        if let Some(near) = &self.near {
+            near.forget(key);
+        }
+    }
+
+    /// Waits until the tier has heard of every change this instance made
+    /// so far: the tracking connection answers in order, after the
+    /// invalidations those changes sent it. For changes whose keys only
+    /// the server knows (flushes, tag invalidations).
+    async fn settle(&self) {
+        if let Some(near) = &self.near {
+            near.settle(self.timeout).await;
+        }
     }
 
     /// The connection, made on first use; once made it reconnects by itself.
@@ -107,6 +147,29 @@ impl RedisStore {
     }
 
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Bytes>, CacheError> {
+        if let Some(near) = self.near() {
+            if let Some(value) = near.get(key) {
+                return Ok(Some(value));
+            }
+            // Read on the tracking connection, so Redis tells when it changes.
+            if let Some((mut tracked, ticket)) = near.reader(key) {
+                let mut pipe = redis::pipe();
+                pipe.get(key).cmd("PTTL").arg(key);
+                let read = pipe.query_async::<(Option<Vec<u8>>, i64)>(&mut tracked);
+                match tokio::time::timeout(self.timeout, read).await {
+                    Ok(Ok((value, ttl))) => {
+                        let value = value.map(Bytes::from);
+                        if let Some(value) = &value {
+                            near.keep(key, value.clone(), ttl, &ticket);
+                        }
+                        return Ok(value);
+                    }
+                    // The tier goes down with its connection; Redis itself
+                    // may still answer on the other.
+                    _ => near.lost(),
+                }
+            }
+        }
         self.run(|mut c| async move { c.get::<_, Option<Vec<u8>>>(key).await })
             .await
             .map(|v| v.map(Bytes::from))
@@ -148,8 +211,9 @@ impl RedisStore {
                 .invoke_async::<i64>(&mut c)
                 .await
         })
-        .await
-        .map(drop)
+        .await?;
+        self.forget(key);
+        Ok(())
     }
 
     /// Removes every entry recorded in one of `tags`' sets, and the sets:
@@ -176,29 +240,34 @@ impl RedisStore {
                  end return removed",
             )
         });
-        self.run(|mut c| async move {
-            let mut invocation = SCRIPT.prepare_invoke();
-            for tag in tags {
-                invocation.key(tag);
-            }
-            invocation.invoke_async::<u64>(&mut c).await
-        })
-        .await
+        let removed = self
+            .run(|mut c| async move {
+                let mut invocation = SCRIPT.prepare_invoke();
+                for tag in tags {
+                    invocation.key(tag);
+                }
+                invocation.invoke_async::<u64>(&mut c).await
+            })
+            .await;
+        self.settle().await;
+        removed
     }
 
     /// Removes `key`, and its line in `index`.
     pub(crate) async fn delete(&self, key: &str, index: &str) -> Result<bool, CacheError> {
-        self.run(|mut c| async move {
-            let (removed, _): (u64, u64) = redis::pipe()
-                .atomic()
-                .del(key)
-                .zrem(index, key)
-                .query_async(&mut c)
-                .await?;
-            Ok(removed)
-        })
-        .await
-        .map(|n| n > 0)
+        let deleted = self
+            .run(|mut c| async move {
+                let (removed, _): (u64, u64) = redis::pipe()
+                    .atomic()
+                    .del(key)
+                    .zrem(index, key)
+                    .query_async(&mut c)
+                    .await?;
+                Ok(removed)
+            })
+            .await;
+        self.forget(key);
+        deleted.map(|n| n > 0)
     }
 
     pub(crate) async fn exists(&self, key: &str) -> Result<bool, CacheError> {
@@ -208,25 +277,28 @@ impl RedisStore {
 
     pub(crate) async fn count(&self, key: &str, ttl: Duration) -> Result<Counter, CacheError> {
         let millis = millis(ttl);
-        self.run(|mut c| async move {
-            // One round trip, applied atomically; NX keeps the first expiry.
-            let (value, _, left): (i64, i64, i64) = redis::pipe()
-                .atomic()
-                .incr(key, 1)
-                .cmd("PEXPIRE")
-                .arg(key)
-                .arg(millis)
-                .arg("NX")
-                .cmd("PTTL")
-                .arg(key)
-                .query_async(&mut c)
-                .await?;
-            Ok(Counter {
-                value,
-                expires_in: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+        let counted = self
+            .run(|mut c| async move {
+                // One round trip, applied atomically; NX keeps the first expiry.
+                let (value, _, left): (i64, i64, i64) = redis::pipe()
+                    .atomic()
+                    .incr(key, 1)
+                    .cmd("PEXPIRE")
+                    .arg(key)
+                    .arg(millis)
+                    .arg("NX")
+                    .cmd("PTTL")
+                    .arg(key)
+                    .query_async(&mut c)
+                    .await?;
+                Ok(Counter {
+                    value,
+                    expires_in: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
+                })
             })
-        })
-        .await
+            .await;
+        self.forget(key);
+        counted
     }
 
     /// A counter as [`RedisStore::count`] makes it, recorded in `index`.
@@ -248,15 +320,18 @@ impl RedisStore {
             ))
         });
         let millis = millis(ttl);
-        self.run(|mut c| async move {
-            SCRIPT
-                .key(key)
-                .key(index)
-                .arg(millis)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
-        .await
+        let counted = self
+            .run(|mut c| async move {
+                SCRIPT
+                    .key(key)
+                    .key(index)
+                    .arg(millis)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await;
+        self.forget(key);
+        counted
     }
 
     pub(crate) async fn decrement(&self, key: &str) -> Result<(), CacheError> {
@@ -269,9 +344,11 @@ impl RedisStore {
                  end return 0",
             )
         });
-        self.run(|mut c| async move { SCRIPT.key(key).invoke_async::<i64>(&mut c).await })
-            .await
-            .map(drop)
+        let done = self
+            .run(|mut c| async move { SCRIPT.key(key).invoke_async::<i64>(&mut c).await })
+            .await;
+        self.forget(key);
+        done.map(drop)
     }
 
     pub(crate) async fn set_max(
@@ -289,16 +366,18 @@ impl RedisStore {
             )
         });
         let millis = millis(ttl);
-        self.run(|mut c| async move {
-            SCRIPT
-                .key(key)
-                .arg(value)
-                .arg(millis)
-                .invoke_async::<i64>(&mut c)
-                .await
-        })
-        .await
-        .map(drop)
+        let done = self
+            .run(|mut c| async move {
+                SCRIPT
+                    .key(key)
+                    .arg(value)
+                    .arg(millis)
+                    .invoke_async::<i64>(&mut c)
+                    .await
+            })
+            .await;
+        self.forget(key);
+        done.map(drop)
     }
 
     /// One GCRA decision at `key`: a request costs `emission`, `tau` is the
@@ -365,14 +444,17 @@ impl RedisStore {
                  end return removed",
             )
         });
-        self.run(|mut c| async move {
-            SCRIPT
-                .key(index)
-                .arg(glob)
-                .invoke_async::<u64>(&mut c)
-                .await
-        })
-        .await
+        let removed = self
+            .run(|mut c| async move {
+                SCRIPT
+                    .key(index)
+                    .arg(glob)
+                    .invoke_async::<u64>(&mut c)
+                    .await
+            })
+            .await;
+        self.settle().await;
+        removed
     }
 }
 

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header, request::Parts};
 
 use crate::accounts::KEY_PREFIX;
 use crate::error::{AuthFailure, Error};
-use crate::security::{Claims, decode_token};
+use crate::security::Claims;
 use crate::state::AppState;
 
 /// The signed-in user, taken from a verified bearer token, or from an API
@@ -53,8 +53,12 @@ impl From<&CurrentUser> for crate::otp::OtpRecipient {
 impl CurrentUser {
     /// Wraps verified claims.
     pub fn from_claims(claims: Claims) -> Self {
+        CurrentUser::from_shared(Arc::new(claims))
+    }
+
+    fn from_shared(claims: Arc<Claims>) -> Self {
         CurrentUser {
-            claims: Arc::new(claims),
+            claims,
             api_key: None,
         }
     }
@@ -99,6 +103,30 @@ impl CurrentUser {
         &self.claims
     }
 
+    /// [`CurrentUser::authenticate`] when it needs no waiting (a bearer
+    /// token whose user's version is in process); `None` otherwise.
+    pub(crate) fn authenticate_now(
+        headers: &HeaderMap,
+        state: &AppState,
+    ) -> Option<Result<Self, Error>> {
+        if headers.contains_key(API_KEY_HEADER) {
+            return None;
+        }
+        let token = match bearer_token(headers) {
+            Ok(token) => token,
+            Err(failure) => return Some(Err(Error::Unauthorized(failure))),
+        };
+        if token.starts_with(KEY_PREFIX) {
+            return None;
+        }
+        Some(
+            state
+                .accounts()
+                .authenticate_now(token)?
+                .map(CurrentUser::from_shared),
+        )
+    }
+
     /// Verifies the API key or the bearer token of a request, then the
     /// token's session.
     pub(crate) async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Self, Error> {
@@ -116,10 +144,8 @@ impl CurrentUser {
             None => {
                 let token = bearer_token(headers).map_err(Error::Unauthorized)?;
                 if !token.starts_with(KEY_PREFIX) {
-                    let claims =
-                        decode_token(state.jwt_keys(), token).map_err(Error::Unauthorized)?;
-                    let claims = state.accounts().resolve(claims).await?;
-                    return Ok(CurrentUser::from_claims(claims));
+                    let claims = state.accounts().authenticate(token).await?;
+                    return Ok(CurrentUser::from_shared(claims));
                 }
                 token
             }

@@ -1,10 +1,12 @@
 use std::convert::Infallible;
+use std::future::{Ready, ready};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
+use futures_util::future::Either;
 use tower::{Layer, Service};
 
 use super::{CurrentUser, Guard};
@@ -44,6 +46,9 @@ impl<S> Layer<S> for GuardLayer {
     }
 }
 
+/// The future of a guarded request that waits on the cache or the database.
+pub type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 /// The service made by [`GuardLayer`].
 #[derive(Clone)]
 pub struct GuardService<S> {
@@ -59,18 +64,28 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Either<Either<S::Future, Ready<Result<Response, Infallible>>>, Boxed>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
+        // Most requests: the token known and its user's version in process.
+        if let Some(verdict) = CurrentUser::authenticate_now(request.headers(), &self.state) {
+            return match verdict.and_then(|user| self.guard.check(&user).map(|()| user)) {
+                Ok(user) => {
+                    request.extensions_mut().insert(user);
+                    Either::Left(Either::Left(self.inner.call(request)))
+                }
+                Err(rejection) => Either::Left(Either::Right(ready(Ok(rejection.into_response())))),
+            };
+        }
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let guard = Arc::clone(&self.guard);
         let state = self.state.clone();
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             let verdict = match CurrentUser::authenticate(request.headers(), &state).await {
                 Ok(user) => guard.check(&user).map(|()| user),
                 Err(err) => Err(err),
@@ -82,6 +97,6 @@ where
                 }
                 Err(rejection) => Ok(rejection.into_response()),
             }
-        })
+        }))
     }
 }

@@ -12,15 +12,24 @@ use crate::error::{RETRY_UNAVAILABLE, code_of, json_error};
 /// Rejection bodies are one line; anything longer is not a rejection message.
 const MAX_MESSAGE: usize = 4096;
 
+/// Whether `response` is an error whose body is not the JSON error body:
+/// bodiless, or axum's plain text.
+pub(super) fn needs_rewrite<B>(response: &Response<B>) -> bool {
+    let status = response.status();
+    (status.is_client_error() || status.is_server_error()) && is_plain(response.headers())
+}
+
+/// The JSON error body for a response [`needs_rewrite`] picked, keeping its
+/// headers; any other response as it is.
 pub(super) async fn rewrite<B>(response: Response<B>) -> Response
 where
     B: HttpBody<Data = Bytes> + Send + 'static,
     B::Error: Into<axum::BoxError>,
 {
-    let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || !is_plain(response.headers()) {
+    if !needs_rewrite(&response) {
         return response.map(Body::new);
     }
+    let status = response.status();
     let (parts, body) = response.into_parts();
     let body = Body::new(body);
     let message = if status.is_server_error() {

@@ -7,38 +7,30 @@
 
 mod json_errors;
 mod panic;
+mod request_id;
+mod stack;
 mod text;
 
+pub(crate) use stack::{MakeStack, Stack};
 pub(crate) use text::RejectNulLayer;
-
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, Uri, header};
-use axum::middleware::map_response;
-use axum::routing::get;
-use serde_json::json;
-use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::Router;
+use axum::http::{HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
 use crate::state::AppState;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The liveness probe, which the app serves itself (no plugin may take it).
 pub(crate) const HEALTH: &str = "/health";
@@ -55,10 +47,10 @@ pub(crate) fn reserved(config: &Config) -> Vec<String> {
     paths
 }
 
-/// Adds the app-level routes and layers around the mounted plugins.
+/// Adds the app-level routes, and the layers configuration asks for, to
+/// the mounted plugins.
 pub(crate) fn wrap(router: Router, state: &AppState, metrics: Option<Arc<Metrics>>) -> Router {
     let config = state.config();
-    let limit = config.http.body_limit_bytes;
     let ready_state = state.clone();
     let mut router = router
         .route(HEALTH, get(health))
@@ -88,45 +80,12 @@ pub(crate) fn wrap(router: Router, state: &AppState, metrics: Option<Arc<Metrics
                 crate::metrics::track(Arc::clone(&metrics), request, next)
             }));
     }
-    let router = optional_layers(router, config);
-    router.layer(DefaultBodyLimit::max(limit)).layer(
-        ServiceBuilder::new()
-            .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(request_span)
-                    .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
-                    // The error itself is logged where it is made
-                    // (`Error`'s response); a load-shedding 503 is no
-                    // failure of the server's.
-                    .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
-            )
-            .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            // Browsers must not guess a JSON answer is HTML or script.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            .layer(map_response(json_errors::rewrite))
-            .layer(CatchPanicLayer::custom(panic::respond))
-            .layer(RequestBodyLimitLayer::new(limit)),
-    )
+    optional_layers(router, config)
 }
 
-// The span carries the path but not the query string, which may hold
-// secrets (tokens in links); headers are never recorded.
-fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .headers()
-        .get(&REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-        request_id = %request_id,
-    )
+/// The stack every request goes through, around the router [`wrap`] made.
+pub(crate) fn stack(router: Router, config: &Config) -> Stack {
+    Stack::new(router, config.http.body_limit_bytes)
 }
 
 /// CORS, compression, security headers and the request timeout, each when

@@ -100,7 +100,7 @@ where
     }
 }
 
-fn refusal(field: &str) -> Response {
+pub(super) fn refusal(field: &str) -> Response {
     Error::Validation(format!(
         "`{field}` must not contain a NUL character (U+0000)"
     ))
@@ -131,7 +131,12 @@ fn text_body(headers: &HeaderMap) -> Option<Kind> {
 }
 
 /// `%00` in the path, or a query parameter holding NUL.
-fn nul_in_uri(uri: &Uri) -> Option<String> {
+pub(super) fn nul_in_uri(uri: &Uri) -> Option<String> {
+    // Most URIs escape nothing: one scan for `%` settles them.
+    let text = uri.path_and_query().map_or("", |pq| pq.as_str());
+    if !text.bytes().any(|byte| byte == b'%') {
+        return None;
+    }
     if has_nul_escape(uri.path().as_bytes()) {
         return Some("path".to_owned());
     }

@@ -20,6 +20,7 @@ mod password;
 mod secret;
 mod token;
 mod totp;
+mod verified;
 
 pub(crate) use dev_secret::load_or_create as load_or_create_dev_secret;
 pub(crate) use encoding::{hex, random_token, sha256_hex, unhex};
@@ -31,3 +32,4 @@ pub use password::{
 pub use secret::Secret;
 pub use token::{Claims, JwtAlgorithm, JwtKeys, create_token, decode_token};
 pub use totp::{totp, totp_code};
+pub(crate) use verified::VerifiedTokens;

@@ -9,7 +9,7 @@ use super::Secret;
 use crate::error::{AuthFailure, Error};
 
 /// Seconds of clock skew tolerated on `exp` between instances.
-const LEEWAY_SECS: u64 = 5;
+pub(crate) const LEEWAY_SECS: u64 = 5;
 
 /// Shortest HMAC key accepted: RFC 7518 §3.2 asks for a key at least as long
 /// as the hash output; 32 bytes covers HS256 and is the floor for all three.

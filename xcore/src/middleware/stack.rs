@@ -1,0 +1,271 @@
+//! The app's HTTP stack as one service around the router: request id,
+//! tracing, panic recovery, axum's plain-text rejections rewritten as
+//! JSON, `nosniff`, the body limit and NUL refused in the URI and in text
+//! bodies.
+//!
+//! One service instead of a tower layer per concern, because
+//! `Router::layer` wraps every route separately (a boxed clone of the whole
+//! stack on each request) and each tower-http layer brings its own future,
+//! body wrapper and extension. Here a request without a body, the common
+//! case, costs one future with no allocation of its own besides what the
+//! router does; each concern stays a function of its own module
+//! (`request_id`, `json_errors`, `panic`, `text`).
+
+use std::any::Any;
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::net::SocketAddr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
+use axum::serve::IncomingStream;
+use http_body_util::Limited;
+use tokio::net::TcpListener;
+use tower::{Layer, Service, ServiceExt};
+
+use super::request_id::{self, REQUEST_ID};
+use super::{json_errors, panic, text};
+use crate::client::PeerScope;
+use crate::error::{code_of, json_error};
+
+type BoxedResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// The router of a request with a body: NUL refused in JSON and form
+/// bodies, and the body limit told to axum's extractors (the stream itself
+/// is limited in [`Stack::route`]).
+type WithBody = text::RejectNul<<DefaultBodyLimit as Layer<Router>>::Service>;
+
+/// The stack around `router`; `limit` is the body limit in bytes.
+#[derive(Clone)]
+pub(crate) struct Stack {
+    router: Router,
+    with_body: WithBody,
+    limit: usize,
+    /// The connection's peer, when served by [`MakeStack`].
+    peer: Option<SocketAddr>,
+}
+
+/// One [`Stack`] per connection, knowing its peer (what `ClientAddr`
+/// reads, through [`PeerScope`]).
+#[derive(Clone)]
+pub(crate) struct MakeStack(pub(crate) Stack);
+
+impl<'a> Service<IncomingStream<'a, TcpListener>> for MakeStack {
+    type Response = Stack;
+    type Error = Infallible;
+    type Future = Ready<Result<Stack, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, stream: IncomingStream<'a, TcpListener>) -> Self::Future {
+        let mut stack = self.0.clone();
+        stack.peer = Some(*stream.remote_addr());
+        ready(Ok(stack))
+    }
+}
+
+impl Stack {
+    pub(crate) fn new(router: Router, limit: usize) -> Self {
+        let with_body = text::RejectNulLayer::new(limit)
+            .layer(DefaultBodyLimit::max(limit).layer(router.clone()));
+        Stack {
+            router,
+            with_body,
+            limit,
+            peer: None,
+        }
+    }
+
+    /// Where the request goes: straight to the router when it has no body.
+    fn route(&mut self, request: Request) -> State {
+        if let Some(field) = text::nul_in_uri(request.uri()) {
+            return State::Ready(Some(text::refusal(&field)));
+        }
+        if request.body().is_end_stream() {
+            return State::Route(self.router.call(request));
+        }
+        let declared = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared.is_some_and(|length| length > self.limit as u64) {
+            return State::Ready(Some(too_large()));
+        }
+        // A handler reading the stream itself meets the limit too.
+        let limit = self.limit;
+        let request = request.map(|body| Body::new(Limited::new(body, limit)));
+        let service = self.with_body.clone();
+        State::Boxed(Box::pin(async move {
+            match service.oneshot(request).await {
+                Ok(response) => response.map(Body::new),
+                Err(never) => match never {},
+            }
+        }))
+    }
+}
+
+impl Service<Request> for Stack {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = StackFuture;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let span = request_span(&request);
+        // The id names the request in the log (the client's own, or a new
+        // one), and the answer tells it; with nothing logged, there is none.
+        let (mut request_id, mut started) = (None, None);
+        if !span.is_disabled() {
+            let id = match request.headers().get(&REQUEST_ID) {
+                Some(id) => id.clone(),
+                None => request_id::next(),
+            };
+            span.record("request_id", id.to_str().unwrap_or("-"));
+            request_id = Some(id);
+            // The clock is read only when the request's end is logged.
+            started =
+                tracing::enabled!(target: LOG_TARGET, tracing::Level::INFO).then(Instant::now);
+        }
+        let state = {
+            let _entered = span.enter();
+            let _peer = PeerScope::enter(self.peer);
+            match catch_unwind(AssertUnwindSafe(|| self.route(request))) {
+                Ok(state) => state,
+                Err(payload) => State::Ready(Some(panic::respond(payload))),
+            }
+        };
+        StackFuture {
+            state,
+            request_id,
+            span,
+            peer: self.peer,
+            started,
+            rewritten: false,
+        }
+    }
+}
+
+/// Where the request's end is logged, with its status and latency.
+const LOG_TARGET: &str = "xcore::request";
+
+/// The request's span, at the ERROR level so that it exists whenever
+/// anything at all is logged (an error then names its request). It
+/// carries the path but not the query string, which may hold secrets
+/// (tokens in links); headers are never recorded.
+fn request_span(request: &Request) -> tracing::Span {
+    tracing::error_span!(
+        target: LOG_TARGET,
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id = tracing::field::Empty,
+    )
+}
+
+fn too_large() -> Response {
+    let status = StatusCode::PAYLOAD_TOO_LARGE;
+    json_error(status, code_of(status), "request body too large")
+}
+
+/// What the request waits on.
+enum State {
+    /// The router, for a request without a body.
+    Route(RouteFuture<Infallible>),
+    /// A request with a body, or an error response being rewritten.
+    Boxed(BoxedResponse),
+    /// Answered before the router (`None` once taken).
+    Ready(Option<Response>),
+}
+
+/// The future of [`Stack`].
+pub(crate) struct StackFuture {
+    state: State,
+    request_id: Option<HeaderValue>,
+    span: tracing::Span,
+    peer: Option<SocketAddr>,
+    started: Option<Instant>,
+    /// Whether the response went through `json_errors` already.
+    rewritten: bool,
+}
+
+impl Future for StackFuture {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // Every field is `Unpin` (the router's future is boxed inside).
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        let _peer = PeerScope::enter(this.peer);
+        loop {
+            let polled: Result<Poll<Response>, Box<dyn Any + Send>> = match &mut this.state {
+                State::Route(future) => catch_unwind(AssertUnwindSafe(|| {
+                    Pin::new(&mut *future)
+                        .poll(cx)
+                        .map(|result| result.unwrap_or_else(|never| match never {}))
+                })),
+                State::Boxed(future) => catch_unwind(AssertUnwindSafe(|| future.as_mut().poll(cx))),
+                // `None`: polled after it answered, which a server never does.
+                State::Ready(response) => {
+                    Ok(Poll::Ready(response.take().unwrap_or_else(|| {
+                        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                    })))
+                }
+            };
+            let response = match polled {
+                Ok(Poll::Pending) => return Poll::Pending,
+                Ok(Poll::Ready(response)) => response,
+                Err(payload) => panic::respond(payload),
+            };
+            if !this.rewritten && json_errors::needs_rewrite(&response) {
+                this.rewritten = true;
+                this.state = State::Boxed(Box::pin(json_errors::rewrite(response)));
+                continue;
+            }
+            this.state = State::Ready(None);
+            return Poll::Ready(Ok(finish(response, this.request_id.take(), this.started)));
+        }
+    }
+}
+
+/// The headers every answer carries, and the request's end in the log.
+fn finish(
+    mut response: Response,
+    request_id: Option<HeaderValue>,
+    started: Option<Instant>,
+) -> Response {
+    let headers = response.headers_mut();
+    // Browsers must not guess a JSON answer is HTML or script.
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(id) = request_id {
+        headers.insert(REQUEST_ID, id);
+    }
+    if let Some(started) = started {
+        let status = response.status().as_u16();
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        // At WARN, not ERROR: the error itself is logged where it is made
+        // (`Error`'s response), and a load-shedding 503 is no fault.
+        if response.status().is_server_error() {
+            tracing::warn!(target: LOG_TARGET, status, latency_us, "request failed");
+        } else {
+            tracing::info!(target: LOG_TARGET, status, latency_us, "request finished");
+        }
+    }
+    response
+}
