@@ -13,6 +13,7 @@ mod cache_tags;
 mod database;
 mod guards;
 mod hostile;
+mod near_cache;
 mod openapi;
 mod otp;
 mod production;

@@ -128,6 +128,7 @@ impl Cache {
                     url,
                     Duration::from_millis(config.timeout_ms.max(1)),
                     config.local_max_bytes,
+                    &config.prefix,
                 )
                 .map_err(|err| Error::Config(err.to_string()))?,
             )),
@@ -185,6 +186,24 @@ impl Cache {
     /// Whether this handle talks to Redis.
     pub fn is_redis(&self) -> bool {
         matches!(self.store, Store::Redis(_))
+    }
+
+    /// With Redis, whether its in-process tier serves reads now: `true`
+    /// while the tracking connection (named `xcore-tracking@<prefix>` in
+    /// `CLIENT LIST`) is up, `false` while it is lost and every read goes
+    /// to Redis; `None` with the in-process backend or the tier configured
+    /// off (`cache.local_max_bytes = 0`). The first call on a runtime
+    /// starts the tier's connection.
+    ///
+    /// ```
+    /// let cache = xcore::cache::Cache::memory(1 << 20);
+    /// assert_eq!(cache.local_tier_live(), None);
+    /// ```
+    pub fn local_tier_live(&self) -> Option<bool> {
+        match &self.store {
+            Store::Memory(_) => None,
+            Store::Redis(store) => store.local_tier_live(),
+        }
     }
 
     pub(crate) fn full_key(&self, key: &str) -> String {

@@ -47,8 +47,9 @@ const PING_EVERY: Duration = Duration::from_secs(1);
 /// its TTL there (the server's expiry, seen as an invalidation, may lag).
 const MAX_LOCAL_TTL: Duration = Duration::from_secs(300);
 
-/// The name the tracking connection gives itself (`CLIENT LIST`).
-pub(crate) const CONNECTION_NAME: &str = "xcore-tracking";
+/// The name a tracking connection gives itself (`CLIENT LIST`): this, then
+/// `@` and the app's key prefix.
+const CONNECTION_NAME: &str = "xcore-tracking";
 
 #[derive(Clone)]
 struct Entry {
@@ -82,6 +83,8 @@ pub(crate) struct Near {
     connection_id: AtomicU64,
     /// Whether the supervisor runs.
     started: AtomicBool,
+    /// The tracking connection's name.
+    name: String,
 }
 
 /// What a tracked read notes before it asks Redis.
@@ -92,8 +95,9 @@ pub(crate) struct Ticket {
 }
 
 impl Near {
-    /// A tier of at most `max_bytes` (keys and values).
-    pub(crate) fn new(max_bytes: u64) -> Arc<Self> {
+    /// A tier of at most `max_bytes` (keys and values), for the app whose
+    /// keys start with `prefix`.
+    pub(crate) fn new(max_bytes: u64, prefix: &str) -> Arc<Self> {
         let estimated = usize::try_from((max_bytes / 512).clamp(16, 1 << 20)).unwrap_or(16);
         Arc::new(Near {
             entries: Cache::with_weighter(estimated, max_bytes, ByBytes),
@@ -105,6 +109,7 @@ impl Near {
             lost: Notify::new(),
             connection_id: AtomicU64::new(0),
             started: AtomicBool::new(false),
+            name: connection_name(prefix),
         })
     }
 
@@ -283,6 +288,16 @@ impl Near {
     }
 }
 
+/// `xcore-tracking@<prefix>`, with what `CLIENT SETNAME` refuses (spaces,
+/// line breaks) replaced.
+pub(crate) fn connection_name(prefix: &str) -> String {
+    let prefix: String = prefix
+        .chars()
+        .map(|c| if c.is_ascii_graphic() { c } else { '_' })
+        .collect();
+    format!("{CONNECTION_NAME}@{prefix}")
+}
+
 /// The same server, spoken to in RESP3 (pushes need it).
 fn resp3(client: &redis::Client) -> redis::RedisResult<redis::Client> {
     let info = client.get_connection_info().clone();
@@ -361,7 +376,7 @@ async fn connect(
         .map_err(unavailable)?;
     redis::cmd("CLIENT")
         .arg("SETNAME")
-        .arg(CONNECTION_NAME)
+        .arg(&near.name)
         .query_async::<()>(&mut connection)
         .await
         .map_err(unavailable)?;
@@ -380,7 +395,7 @@ mod tests {
 
     #[test]
     fn a_read_racing_an_invalidation_is_not_kept() {
-        let near = Near::new(1 << 20);
+        let near = Near::new(1 << 20, "test:");
         near.live.store(true, Ordering::SeqCst);
         // No connection: build a ticket by hand, as `reader` would.
         let ticket = |key: &str| {
@@ -409,7 +424,7 @@ mod tests {
 
     #[test]
     fn a_lost_connection_empties_and_bypasses_the_tier() {
-        let near = Near::new(1 << 20);
+        let near = Near::new(1 << 20, "test:");
         near.live.store(true, Ordering::SeqCst);
         let bucket = near.bucket("k");
         let ticket = Ticket {
@@ -442,7 +457,7 @@ mod tests {
 
     #[test]
     fn invalidation_messages_drop_their_keys_and_nil_drops_all() {
-        let near = Near::new(1 << 20);
+        let near = Near::new(1 << 20, "test:");
         near.live.store(true, Ordering::SeqCst);
         for key in ["a", "b"] {
             let bucket = near.bucket(key);

@@ -54,11 +54,12 @@ pub(crate) struct RedisStore {
 
 impl RedisStore {
     /// A store on `url`; `local_max_bytes` bounds the in-process tier (`0`:
-    /// none).
+    /// none) of the app whose keys start with `prefix`.
     pub(crate) fn new(
         url: &RedactedUrl,
         timeout: Duration,
         local_max_bytes: u64,
+        prefix: &str,
     ) -> Result<Self, CacheError> {
         let client = redis::Client::open(url.expose())
             .map_err(|err| CacheError::Unavailable(format!("invalid Redis URL {url}: {err}")))?;
@@ -68,7 +69,7 @@ impl RedisStore {
             conn: OnceCell::new(),
             last_failure: Mutex::new(None),
             timeout,
-            near: (local_max_bytes > 0).then(|| Near::new(local_max_bytes)),
+            near: (local_max_bytes > 0).then(|| Near::new(local_max_bytes, prefix)),
         })
     }
 
@@ -77,6 +78,11 @@ impl RedisStore {
         let near = self.near.as_ref()?;
         near.start(&self.client, self.timeout);
         Some(near)
+    }
+
+    /// Whether the in-process tier is in use (`None`: configured off).
+    pub(crate) fn local_tier_live(&self) -> Option<bool> {
+        Some(self.near()?.is_live())
     }
 
     /// A value the in-process tier holds, read without waiting.
