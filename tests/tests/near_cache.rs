@@ -3,6 +3,13 @@
 //! honours within a round trip, a thousand times over; and with its
 //! tracking connection killed, the other stops trusting its tier at once
 //! and stays correct, then takes the tier up again.
+//!
+//! Each test runs twice. In the suite, among a hundred tests sharing two
+//! cores, with a bound of a second: correct under load. Alone (ignored in
+//! the suite; `.ci/run` runs them with `--ignored --test-threads=1`), with
+//! the bound the design promises, 10 ms: on a starved machine no process
+//! hears of anything within 10 ms, so that bound is measured where the
+//! machine is the test's.
 
 use std::time::{Duration, Instant};
 
@@ -13,9 +20,13 @@ use xcore::config::Config;
 use xcore::testing::TestClient;
 use xcore_examples::seed_tour;
 
-use crate::common::{self, PROPAGATION, services};
+use crate::common::{self, PROPAGATION, PROPAGATION_UNDER_LOAD, services};
 
-const TRIALS: usize = 1000;
+/// The bound and the trials in the suite, under load.
+const UNDER_LOAD: (Duration, usize) = (PROPAGATION_UNDER_LOAD, 50);
+
+/// The bound and the trials alone: what the issue asks.
+const ALONE: (Duration, usize) = (PROPAGATION, 1000);
 
 /// Two instances of the tour sharing one database and one Redis; `None`
 /// without Redis.
@@ -72,10 +83,13 @@ async fn ada(client: &TestClient) -> (i64, &'static str) {
     (ada.id, ADMIN_ROLE)
 }
 
-/// How long after the call `check` first holds, counted to the start of
-/// the check that saw it (the change was honoured by then); `None` if no
-/// check started within [`PROPAGATION`] saw it.
-async fn time_until<F, Fut>(mut check: F) -> Option<Duration>
+/// How long after the call `check` first held, counted to the start of
+/// the check that saw it; `None` if a check that started `bound`
+/// or more after the call still did not. A check started earlier may miss
+/// the change and take long doing so (a loaded machine): what is measured
+/// is when a request arriving at the other instance is answered with the
+/// change, not how fast it is answered.
+async fn time_until<F, Fut>(bound: Duration, mut check: F) -> Option<Duration>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -83,11 +97,11 @@ where
     let start = Instant::now();
     loop {
         let asked = start.elapsed();
-        if asked > PROPAGATION {
-            return None;
-        }
         if check().await {
             return Some(asked);
+        }
+        if asked >= bound {
+            return None;
         }
         tokio::task::yield_now().await;
     }
@@ -95,10 +109,16 @@ where
 
 /// One trial of each change, through `one`, watched on `two`; the slowest
 /// propagation seen.
-async fn trial(one: &TestClient, two: &TestClient, ada: i64, admin_role: &str) -> Duration {
+async fn trial(
+    one: &TestClient,
+    two: &TestClient,
+    ada: i64,
+    admin_role: &str,
+    bound: Duration,
+) -> Duration {
     let mut slowest = Duration::ZERO;
     let mut seen = |what: &str, took: Option<Duration>| {
-        let took = took.unwrap_or_else(|| panic!("{what}: not honoured within {PROPAGATION:?}"));
+        let took = took.unwrap_or_else(|| panic!("{what}: not honoured within {bound:?}"));
         slowest = slowest.max(took);
     };
 
@@ -120,7 +140,7 @@ async fn trial(one: &TestClient, two: &TestClient, ada: i64, admin_role: &str) -
     assert_eq!(logout.status(), 204);
     seen(
         "logout",
-        time_until(|| async {
+        time_until(bound, || async {
             two.get("/profil/jeton")
                 .bearer(&token)
                 .send()
@@ -137,7 +157,7 @@ async fn trial(one: &TestClient, two: &TestClient, ada: i64, admin_role: &str) -
     access.grant_role(ada, admin_role).await.expect("granted");
     seen(
         "role granted",
-        time_until(|| async {
+        time_until(bound, || async {
             two.get("/admin/roles").bearer(&token).send().await.status() == 200
         })
         .await,
@@ -145,7 +165,7 @@ async fn trial(one: &TestClient, two: &TestClient, ada: i64, admin_role: &str) -
     access.revoke_role(ada, admin_role).await.expect("revoked");
     seen(
         "role removed",
-        time_until(|| async {
+        time_until(bound, || async {
             two.get("/admin/roles").bearer(&token).send().await.status() == 403
         })
         .await,
@@ -170,7 +190,7 @@ async fn trial(one: &TestClient, two: &TestClient, ada: i64, admin_role: &str) -
     assert_eq!(flushed, 1);
     seen(
         "catalogue flushed",
-        time_until(|| async { cached().await == "miss" }).await,
+        time_until(bound, || async { cached().await == "miss" }).await,
     );
     slowest
 }
@@ -211,17 +231,16 @@ async fn kill_tracking(prefix: &str) -> usize {
     killed
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_through_one_instance_reach_the_others_tier_within_10_ms() {
+async fn changes_reach_the_others_tier((bound, trials): (Duration, usize)) {
     let Some((one, two)) = two_instances().await else {
         return;
     };
     let (ada, admin_role) = ada(&one).await;
     let mut slowest = Duration::ZERO;
-    for _ in 0..TRIALS {
-        slowest = slowest.max(trial(&one, &two, ada, admin_role).await);
+    for _ in 0..trials {
+        slowest = slowest.max(trial(&one, &two, ada, admin_role, bound).await);
     }
-    eprintln!("{TRIALS} trials of each change; slowest propagation {slowest:?}");
+    eprintln!("{trials} trials of each change; slowest propagation {slowest:?}");
     assert_eq!(
         two.cache("catalogue").local_tier_live(),
         Some(true),
@@ -229,15 +248,14 @@ async fn changes_through_one_instance_reach_the_others_tier_within_10_ms() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_its_tracking_connection_killed_an_instance_reads_redis_and_stays_correct() {
+async fn killed_tracking_is_not_trusted((bound, trials): (Duration, usize)) {
     let Some((one, two)) = two_instances().await else {
         return;
     };
     let (ada, admin_role) = ada(&one).await;
     let live = |cache: &Cache| cache.local_tier_live() == Some(true);
     let (tier_one, tier_two) = (one.cache("catalogue"), two.cache("catalogue"));
-    trial(&one, &two, ada, admin_role).await;
+    trial(&one, &two, ada, admin_role, bound).await;
     assert!(live(&tier_one) && live(&tier_two));
 
     let prefix = one.state().config().cache.prefix.clone();
@@ -248,10 +266,10 @@ async fn with_its_tracking_connection_killed_an_instance_reads_redis_and_stays_c
     );
     // At once: the tier is dropped, not trusted while nobody tells it of
     // changes; and what the other instance changes is honoured.
-    let dropped = time_until(|| async { !live(&tier_one) && !live(&tier_two) }).await;
+    let dropped = time_until(bound, || async { !live(&tier_one) && !live(&tier_two) }).await;
     assert!(dropped.is_some(), "the tier was still trusted");
-    for _ in 0..20 {
-        trial(&one, &two, ada, admin_role).await;
+    for _ in 0..trials.min(20) {
+        trial(&one, &two, ada, admin_role, bound).await;
     }
 
     // The keeper connects again; the tier serves, and stays correct.
@@ -263,7 +281,29 @@ async fn with_its_tracking_connection_killed_an_instance_reads_redis_and_stays_c
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for _ in 0..20 {
-        trial(&one, &two, ada, admin_role).await;
+    for _ in 0..trials.min(20) {
+        trial(&one, &two, ada, admin_role, bound).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_through_one_instance_reach_the_others_tier() {
+    changes_reach_the_others_tier(UNDER_LOAD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a timing bound: run alone, as .ci/run does"]
+async fn changes_through_one_instance_reach_the_others_tier_within_10_ms() {
+    changes_reach_the_others_tier(ALONE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_its_tracking_connection_killed_an_instance_reads_redis_and_stays_correct() {
+    killed_tracking_is_not_trusted(UNDER_LOAD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a timing bound: run alone, as .ci/run does"]
+async fn with_its_tracking_connection_killed_the_tier_is_dropped_within_10_ms() {
+    killed_tracking_is_not_trusted(ALONE).await;
 }

@@ -33,20 +33,28 @@ pub fn error_code(response: &xcore::testing::TestResponse) -> String {
 }
 
 /// How long a change made through one instance may take to reach another
-/// instance's in-process tier (issue: within 10 ms).
+/// instance's in-process tier: 10 ms, measured by the timing tests run
+/// alone (`near_cache`, ignored in the suite).
 pub const PROPAGATION: std::time::Duration = std::time::Duration::from_millis(10);
 
-/// The status `request` answers once `wanted`, asked again until it does
-/// or [`PROPAGATION`] has passed since the call (the last answer then).
+/// The same bound in the suite, where a hundred tests share two cores and
+/// nothing is prompt: correctness, not timing.
+pub const PROPAGATION_UNDER_LOAD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The status `request` answers once `wanted`, asked again until it is
+/// or a request started [`PROPAGATION_UNDER_LOAD`] or more after the call still is
+/// not (that one's status then). What a request started earlier answers
+/// does not count: it may have read the state before the change arrived.
 pub async fn status_within<F, Fut>(wanted: u16, mut request: F) -> u16
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = xcore::testing::TestResponse>,
 {
-    let deadline = std::time::Instant::now() + PROPAGATION;
+    let start = std::time::Instant::now();
     loop {
+        let asked = start.elapsed();
         let status = request().await.status().as_u16();
-        if status == wanted || std::time::Instant::now() >= deadline {
+        if status == wanted || asked >= PROPAGATION_UNDER_LOAD {
             return status;
         }
         tokio::task::yield_now().await;

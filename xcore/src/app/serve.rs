@@ -1,3 +1,5 @@
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
 use super::App;
@@ -41,19 +43,66 @@ impl App {
     }
 
     /// Serves the app on an already bound listener (e.g. port 0 in tests)
-    /// until SIGINT or SIGTERM.
+    /// until SIGINT or SIGTERM, then lets in-flight requests finish.
+    ///
+    /// HTTP/1.1 and HTTP/2 (prior knowledge) on each connection, as
+    /// `axum::serve` offers, with hyper driven directly: the stack is
+    /// called by reference, not cloned for every request, and a response
+    /// is written with one `write` of one buffer.
     pub async fn serve(self, listener: TcpListener) -> Result<(), Error> {
         let (stack, _) = self.into_stack().await?;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("xcore listening on http://{addr}");
         }
-        // The peer's address reaches handlers (and limits) as `ClientAddr`.
-        axum::serve(listener, crate::middleware::MakeStack(stack))
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder.http1().writev(false);
+        let mut shutdown = std::pin::pin!(shutdown_signal());
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(err) => {
+                        pause_after(&err).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            // One write a response: nothing to gain from Nagle's delay.
+            let _ = stream.set_nodelay(true);
+            // The peer's address reaches handlers (and limits) as `ClientAddr`.
+            let service = stack.for_peer(peer);
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(err) = connection.await {
+                    tracing::trace!(error = %err, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        graceful.shutdown().await;
         tracing::info!("xcore stopped");
         Ok(())
     }
+}
+
+/// After a failed `accept`: a connection reset before it was accepted is
+/// nothing; running out of descriptors or memory is waited out (a second)
+/// rather than spun on.
+async fn pause_after(err: &std::io::Error) {
+    use std::io::ErrorKind;
+    if matches!(
+        err.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::error!(error = %err, "accepting a connection failed; retrying in a second");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }
 
 fn init_tracing(format: LogFormat) {

@@ -109,7 +109,11 @@ impl MemoryStore {
         let Some(tagged) = &entry.tagged else {
             return false;
         };
-        if !self.tags.any.load(Ordering::Acquire) {
+        // No invalidation since it was stored, or none remembered: fresh,
+        // without a look at the record.
+        if self.tags.epoch.load(Ordering::Acquire) == tagged.epoch
+            || !self.tags.any.load(Ordering::Acquire)
+        {
             return false;
         }
         let invalidated = self

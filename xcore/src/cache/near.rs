@@ -270,7 +270,8 @@ impl Near {
 
     /// Starts, once, the task that keeps a tracking connection open.
     pub(crate) fn start(self: &Arc<Self>, client: &redis::Client, timeout: Duration) {
-        if self.started.swap(true, Ordering::SeqCst) {
+        // A read first: this runs on every lookup, the write only once.
+        if self.started.load(Ordering::Relaxed) || self.started.swap(true, Ordering::SeqCst) {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {

@@ -544,7 +544,9 @@ fn decode(mut bytes: Bytes) -> Option<Response> {
         Some(usize::from(u16::from_be_bytes([pair[0], pair[1]])))
     };
     let count = read_u16(&mut at)?;
-    let mut headers = HeaderMap::with_capacity(count + 1);
+    // Room for what the answer gets on its way out too (content type,
+    // `x-cache`, `nosniff`, the request id): no growing on a hit.
+    let mut headers = HeaderMap::with_capacity(count + 4);
     for _ in 0..count {
         let length = read_u16(&mut at)?;
         let name = HeaderName::from_bytes(bytes.get(at..at + length)?).ok()?;

@@ -11,7 +11,7 @@ mod request_id;
 mod stack;
 mod text;
 
-pub(crate) use stack::{MakeStack, Stack};
+pub(crate) use stack::Stack;
 pub(crate) use text::RejectNulLayer;
 
 use std::sync::Arc;

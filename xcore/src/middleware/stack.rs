@@ -13,7 +13,6 @@
 
 use std::any::Any;
 use std::convert::Infallible;
-use std::future::{Ready, ready};
 use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -26,9 +25,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::future::RouteFuture;
-use axum::serve::IncomingStream;
 use http_body_util::Limited;
-use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceExt};
 
 use super::request_id::{self, REQUEST_ID};
@@ -49,29 +46,8 @@ pub(crate) struct Stack {
     router: Router,
     with_body: WithBody,
     limit: usize,
-    /// The connection's peer, when served by [`MakeStack`].
+    /// The connection's peer, when served by `App::serve`.
     peer: Option<SocketAddr>,
-}
-
-/// One [`Stack`] per connection, knowing its peer (what `ClientAddr`
-/// reads, through [`PeerScope`]).
-#[derive(Clone)]
-pub(crate) struct MakeStack(pub(crate) Stack);
-
-impl<'a> Service<IncomingStream<'a, TcpListener>> for MakeStack {
-    type Response = Stack;
-    type Error = Infallible;
-    type Future = Ready<Result<Stack, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, stream: IncomingStream<'a, TcpListener>) -> Self::Future {
-        let mut stack = self.0.clone();
-        stack.peer = Some(*stream.remote_addr());
-        ready(Ok(stack))
-    }
 }
 
 impl Stack {
@@ -86,13 +62,22 @@ impl Stack {
         }
     }
 
+    /// The stack of a connection from `peer` (what `ClientAddr` reads,
+    /// through [`PeerScope`]).
+    pub(crate) fn for_peer(&self, peer: SocketAddr) -> Self {
+        Stack {
+            peer: Some(peer),
+            ..self.clone()
+        }
+    }
+
     /// Where the request goes: straight to the router when it has no body.
-    fn route(&mut self, request: Request) -> State {
+    fn route(&self, request: Request) -> State {
         if let Some(field) = text::nul_in_uri(request.uri()) {
             return State::Ready(Some(text::refusal(&field)));
         }
         if request.body().is_end_stream() {
-            return State::Route(self.router.call(request));
+            return State::Route(self.router.clone().call(request));
         }
         let declared = request
             .headers()
@@ -125,6 +110,23 @@ impl Service<Request> for Stack {
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        self.serve(request)
+    }
+}
+
+/// What hyper calls, by reference: no clone of the stack per request.
+impl hyper::service::Service<axum::http::Request<hyper::body::Incoming>> for Stack {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = StackFuture;
+
+    fn call(&self, request: axum::http::Request<hyper::body::Incoming>) -> Self::Future {
+        self.serve(request.map(Body::new))
+    }
+}
+
+impl Stack {
+    fn serve(&self, request: Request) -> StackFuture {
         let span = request_span(&request);
         // The id names the request in the log (the client's own, or a new
         // one), and the answer tells it; with nothing logged, there is none.
