@@ -561,10 +561,10 @@ fn decode(mut bytes: Bytes) -> Option<Response> {
     }
     // Advancing keeps the same buffer (no reference-count traffic).
     bytes.advance(at);
-    let mut response = Response::new(Body::from(bytes));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    Some(response)
+    let (mut parts, ()) = Response::new(()).into_parts();
+    parts.status = status;
+    parts.headers = headers;
+    Some(Response::from_parts(parts, Body::from(bytes)))
 }
 
 #[cfg(test)]

@@ -134,7 +134,7 @@ fn text_body(headers: &HeaderMap) -> Option<Kind> {
 pub(super) fn nul_in_uri(uri: &Uri) -> Option<String> {
     // Most URIs escape nothing: one scan for `%` settles them.
     let text = uri.path_and_query().map_or("", |pq| pq.as_str());
-    if !text.as_bytes().contains(&b'%') {
+    if !text.bytes().any(|byte| byte == b'%') {
         return None;
     }
     if has_nul_escape(uri.path().as_bytes()) {
