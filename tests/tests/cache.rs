@@ -462,10 +462,33 @@ async fn an_unreachable_redis_serves_cached_routes_uncached() {
 
 #[tokio::test]
 async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
-    let Some(backend) = services::caches().into_iter().find(|c| c.name == "redis") else {
+    let Some(mut backend) = services::caches().into_iter().find(|c| c.name == "redis") else {
         return;
     };
     let url = backend.url.clone().expect("redis url");
+    // The app signs in as a user of its own, so that only its connections
+    // are killed: the other tests share this Redis and must not lose theirs.
+    let redis = redis::Client::open(url.as_str()).expect("client");
+    let mut admin = redis
+        .get_multiplexed_async_connection()
+        .await
+        .expect("admin connection");
+    let user = format!("xcore-test-{}", uuid::Uuid::new_v4().simple());
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&user)
+        .arg("on")
+        .arg(">kill-test")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .query_async(&mut admin)
+        .await
+        .expect("ACL SETUSER");
+    let (scheme, rest) = url.split_once("://").expect("redis url");
+    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+    backend.url = Some(format!("{scheme}://{user}:kill-test@{host}"));
+
     let client = client_for(&backend, Shop::default()).await;
     assert_eq!(
         client.get("/shop/produits").send().await.header("x-cache"),
@@ -476,20 +499,15 @@ async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
         Some("hit")
     );
 
-    // Kill every normal client connection, ours included.
-    let redis = redis::Client::open(url.as_str()).expect("client");
-    let mut admin = redis
-        .get_multiplexed_async_connection()
-        .await
-        .expect("admin connection");
-    let _: redis::RedisResult<i64> = redis::cmd("CLIENT")
+    // Kill every connection of the app, as a failover or an operator would.
+    let killed: i64 = redis::cmd("CLIENT")
         .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
+        .arg("USER")
+        .arg(&user)
         .query_async(&mut admin)
-        .await;
+        .await
+        .expect("CLIENT KILL");
+    assert!(killed >= 1, "the app's connections were killed");
 
     let mut states = Vec::new();
     for _ in 0..10 {
@@ -503,6 +521,11 @@ async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
         Some("hit"),
         "reconnected: {states:?}"
     );
+    let _: redis::RedisResult<i64> = redis::cmd("ACL")
+        .arg("DELUSER")
+        .arg(&user)
+        .query_async(&mut admin)
+        .await;
 }
 
 /// Routes that probe the response cache's edges.
