@@ -62,3 +62,19 @@ pub mod api_docs {}
 /// Chapter "Running in production" of the guide.
 #[doc = include_str!("../../book/src/production.md")]
 pub mod production {}
+
+/// Chapter "From FastAPI" of the guide.
+#[doc = include_str!("../../book/src/from-fastapi.md")]
+pub mod from_fastapi {}
+
+/// Chapter "Errors" of the guide.
+#[doc = include_str!("../../book/src/errors.md")]
+pub mod errors {}
+
+/// Chapter "Testing" of the guide.
+#[doc = include_str!("../../book/src/testing.md")]
+pub mod testing {}
+
+/// Chapter "Configuration" of the guide.
+#[doc = include_str!("../../book/src/configuration.md")]
+pub mod configuration {}

@@ -1,52 +1,9 @@
 //! Configuration: an optional `xcore.toml`, overridden by `XCORE_*` variables.
 //!
-//! | key (`xcore.toml`)          | environment variable               | default          |
-//! |-----------------------------|------------------------------------|------------------|
-//! | `env`                       | `XCORE_ENV`                        | `development`    |
-//! | `bind`                      | `XCORE_BIND`                       | `127.0.0.1:8000` |
-//! | `app_secret`                | `XCORE_APP_SECRET`                 | generated (dev)  |
-//! | `auth.jwt_algorithm`        | `XCORE_AUTH_JWT_ALGORITHM`         | `HS256`          |
-//! | `auth.access_token_ttl_secs`| `XCORE_AUTH_ACCESS_TOKEN_TTL_SECS` | `900`            |
-//! | `auth.refresh_token_ttl_secs` | `XCORE_AUTH_REFRESH_TOKEN_TTL_SECS` | `2592000` (30 days) |
-//! | `auth.endpoints`            | `XCORE_AUTH_ENDPOINTS`             | `true` (the `/auth` plugin) |
-//! | `auth.registration`         | `XCORE_AUTH_REGISTRATION`          | `true` (`POST /auth/register` open) |
-//! | `auth.password_min_length`  | `XCORE_AUTH_PASSWORD_MIN_LENGTH`   | `8`              |
-//! | `auth.login_max_failures`   | `XCORE_AUTH_LOGIN_MAX_FAILURES`    | `10`             |
-//! | `auth.login_max_failures_per_address` | `XCORE_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS` | `100` |
-//! | `auth.login_failure_window_secs` | `XCORE_AUTH_LOGIN_FAILURE_WINDOW_SECS` | `900` |
-//! | `auth.hash_concurrency`, `auth.hash_queue`, `auth.hash_wait_ms` | `XCORE_AUTH_HASH_*` | `0` (cores − 1), `32`, `1000` |
-//! | `auth.token_audience`, `auth.token_issuer` | `XCORE_AUTH_TOKEN_AUDIENCE`, `XCORE_AUTH_TOKEN_ISSUER` | `xcore`, `xcore` |
-//! | `auth.argon2_memory_kib`, `auth.argon2_iterations`, `auth.argon2_parallelism` | `XCORE_AUTH_ARGON2_*` | `19456`, `2`, `1` (OWASP) |
-//! | `auth.public_url`           | `XCORE_AUTH_PUBLIC_URL`            | `http://` + `bind` (development) |
-//! | `auth.password_reset_ttl_secs`, `auth.email_verification_ttl_secs` | `XCORE_AUTH_PASSWORD_RESET_TTL_SECS`, `XCORE_AUTH_EMAIL_VERIFICATION_TTL_SECS` | `1800`, `259200` (3 days) |
-//! | `auth.require_verified_email` | `XCORE_AUTH_REQUIRE_VERIFIED_EMAIL` | `false`        |
-//! | `admin.endpoints`           | `XCORE_ADMIN_ENDPOINTS`            | `true` (the `/admin` plugin) |
-//! | `admin.email`, `admin.password` | `XCORE_ADMIN_EMAIL`, `XCORE_ADMIN_PASSWORD` | none: first admin created at start-up when set |
-//! | `http.body_limit_bytes`     | `XCORE_HTTP_BODY_LIMIT_BYTES`      | `2097152` (2 MiB)|
-//! | `http.trusted_proxies`      | `XCORE_HTTP_TRUSTED_PROXIES`       | none             |
-//! | `http.cors_origins`         | `XCORE_HTTP_CORS_ORIGINS`          | none: no CORS headers |
-//! | `http.compression`, `http.security_headers` | `XCORE_HTTP_COMPRESSION`, `XCORE_HTTP_SECURITY_HEADERS` | `false`, `false` |
-//! | `http.request_timeout_secs` | `XCORE_HTTP_REQUEST_TIMEOUT_SECS`  | `0` (no limit)   |
-//! | `mail.url`, `mail.from`     | `XCORE_MAIL_URL`, `XCORE_MAIL_FROM` | none: e-mails go to the log (refused in production) |
-//! | `log.format`                | `XCORE_LOG_FORMAT`                 | `text`           |
-//! | `metrics.enabled`, `metrics.path` | `XCORE_METRICS_ENABLED`, `XCORE_METRICS_PATH` | `false`, `/metrics` |
-//! | `rate_limit.builtin`        | `XCORE_RATE_LIMIT_BUILTIN`         | `true`           |
-//! | `rate_limit.builtin_default` | `XCORE_RATE_LIMIT_BUILTIN_DEFAULT` | none: each built-in limit as declared |
-//! | `rate_limit.routes`         | `XCORE_RATE_LIMIT_ROUTES` (`{"codes.envoyer"="off"}`) | none |
-//! | `otp.length`, `otp.ttl_secs`, `otp.max_attempts` | `XCORE_OTP_*` | `6`, `300`, `5` |
-//! | `otp.totp_issuer`           | `XCORE_OTP_TOTP_ISSUER`            | `xcore`          |
-//! | `openapi.enabled`, `openapi.path` | `XCORE_OPENAPI_ENABLED`, `XCORE_OPENAPI_PATH` | on in development only, `/openapi.json` |
-//! | `openapi.docs`, `openapi.docs_path` | `XCORE_OPENAPI_DOCS`, `XCORE_OPENAPI_DOCS_PATH` | on in development only, `/docs` |
-//! | `openapi.title`, `openapi.version` | `XCORE_OPENAPI_TITLE`, `XCORE_OPENAPI_VERSION` | `xcore API`, `1.0.0` |
-//! | `database.url`              | `XCORE_DATABASE_URL`, `DATABASE_URL` | `sqlite://xcore.db` |
-//! | `database.max_connections`  | `XCORE_DATABASE_MAX_CONNECTIONS`   | `10`             |
-//! | `database.connect_retry_secs` | `XCORE_DATABASE_CONNECT_RETRY_SECS` | `30`          |
-//! | `database.acquire_timeout_secs` | `XCORE_DATABASE_ACQUIRE_TIMEOUT_SECS` | `3`       |
-//! | `cache.url`                 | `XCORE_CACHE_URL`, `REDIS_URL`     | none: in-process |
-//! | `cache.prefix`              | `XCORE_CACHE_PREFIX`               | `xcore:`         |
-//! | `cache.memory_max_bytes`    | `XCORE_CACHE_MEMORY_MAX_BYTES`     | `67108864` (64 MiB) |
-//! | `cache.local_max_bytes`     | `XCORE_CACHE_LOCAL_MAX_BYTES`      | `16777216` (16 MiB); `0`: no in-process tier in front of Redis |
-//! | `cache.timeout_ms`          | `XCORE_CACHE_TIMEOUT_MS`           | `500`            |
+//! Every key, with its variable, its default and what it does, is listed in
+//! the guide's chapter "Configuration" (`book/src/configuration.md`); a test
+//! checks that chapter against these types, so neither drifts from the
+//! other. [`Config::keys`] lists the keys.
 //!
 //! `app_secret` is the master secret every key is derived from (access
 //! tokens, one-time codes, stored TOTP secrets). Its former name,

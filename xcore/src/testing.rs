@@ -47,13 +47,24 @@ use crate::state::AppState;
 
 /// A configuration for tests: a fixed app secret, a fresh SQLite database
 /// of its own in the system's temporary folder (so tests run in parallel
-/// and an app can be restarted on it), the in-process cache, cheap
-/// password hashing, and the built-in endpoints' rate limits off
+/// and an app can be restarted on it), removed when the thread that asked
+/// for it ends (the test's, under `cargo test`), the in-process cache,
+/// cheap password hashing, and the built-in endpoints' rate limits off
 /// (`rate_limit.builtin = false`; the per-account login limit stays).
 ///
 /// ```
-/// let config = xcore::testing::config();
-/// assert!(config.database.url.expose().contains("xcore-test-"));
+/// let file = std::thread::spawn(|| {
+///     let config = xcore::testing::config();
+///     let url = config.database.url.expose().to_owned();
+///     let file = url.trim_start_matches("sqlite://").to_owned();
+///     std::fs::write(&file, b"")?; // as the app's first connection would
+///     assert!(std::path::Path::new(&file).exists());
+///     Ok::<_, std::io::Error>(file)
+/// })
+/// .join()
+/// .expect("the thread")?;
+/// assert!(!std::path::Path::new(&file).exists(), "removed with its thread");
+/// # Ok::<(), std::io::Error>(())
 /// ```
 pub fn config() -> Config {
     // A file rather than a shared in-memory database: SQLite's shared-cache
@@ -62,6 +73,7 @@ pub fn config() -> Config {
     SWEEP.call_once(remove_old_test_databases);
     let file =
         std::env::temp_dir().join(format!("xcore-test-{}.db", uuid::Uuid::new_v4().simple()));
+    THIS_TEST.with(|files| files.borrow_mut().0.push(file.clone()));
     let mut config = Config::default()
         .with_app_secret("xcore testing secret, not for production use")
         .with_database_url(format!("sqlite://{}", file.display()));
@@ -74,7 +86,31 @@ pub fn config() -> Config {
     config
 }
 
-/// Removes the test databases earlier runs left behind (older than an hour).
+thread_local! {
+    /// The databases [`config`] made on this thread: removed when the
+    /// thread ends, as each test does (the test harness runs every test on
+    /// a thread of its own).
+    static THIS_TEST: std::cell::RefCell<TestDatabases> =
+        const { std::cell::RefCell::new(TestDatabases(Vec::new())) };
+}
+
+/// SQLite files to remove, with their journal, when dropped.
+struct TestDatabases(Vec<std::path::PathBuf>);
+
+impl Drop for TestDatabases {
+    fn drop(&mut self) {
+        for file in &self.0 {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let mut path = file.clone().into_os_string();
+                path.push(suffix);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+/// Removes the test databases earlier runs left behind (older than an
+/// hour): a test killed before its end leaves its files.
 fn remove_old_test_databases() {
     let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
         return;

@@ -34,12 +34,18 @@ const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 
 /// Content types stored as a one-number code instead of text, so a hit
 /// rebuilds its header without parsing.
-const KNOWN_TYPES: [&str; 4] = [
-    "application/json",
-    "text/plain; charset=utf-8",
-    "text/html; charset=utf-8",
-    "application/octet-stream",
+static KNOWN_TYPES: [HeaderValue; 4] = [
+    HeaderValue::from_static("application/json"),
+    HeaderValue::from_static("text/plain; charset=utf-8"),
+    HeaderValue::from_static("text/html; charset=utf-8"),
+    HeaderValue::from_static("application/octet-stream"),
 ];
+
+/// The `x-cache` values, made at compile time (a hit pays no check of
+/// their bytes).
+static HIT: HeaderValue = HeaderValue::from_static("hit");
+static MISS: HeaderValue = HeaderValue::from_static("miss");
+static BYPASS: HeaderValue = HeaderValue::from_static("bypass");
 
 /// How a route's successful responses are cached: for how long, shared by
 /// everyone or per user, under which key.
@@ -278,7 +284,7 @@ where
         // The hot path: a hit in the in-process cache is answered without
         // allocating a future or waiting.
         if let Some(response) = self.shared.immediate_hit(&request) {
-            return Either::Left(ready(Ok(tagged(response, "hit"))));
+            return Either::Left(ready(Ok(tagged(response, HIT.clone()))));
         }
         let inner = S::clone(&self.inner);
         let shared = Arc::clone(&self.shared);
@@ -347,7 +353,7 @@ impl Shared {
             return call(&mut inner, request).await;
         }
         if self.bypassed(&request) {
-            return tagged(call(&mut inner, request).await, "bypass");
+            return tagged(call(&mut inner, request).await, BYPASS.clone());
         }
         let (request, key) = self.key_for(request).await;
         let Some((key, tags)) = key else {
@@ -356,13 +362,13 @@ impl Shared {
         match self.cache.get_full(&key).await {
             Ok(Some(bytes)) => {
                 if let Some(response) = decode(bytes) {
-                    return tagged(response, "hit");
+                    return tagged(response, HIT.clone());
                 }
             }
             Ok(None) => {}
             Err(err) => {
                 tracing::warn!(error = %err, "route cache unavailable, serving uncached");
-                return tagged(call(&mut inner, request).await, "bypass");
+                return tagged(call(&mut inner, request).await, BYPASS.clone());
             }
         }
 
@@ -371,11 +377,11 @@ impl Shared {
         if let Ok(Some(bytes)) = self.cache.get_full(&key).await
             && let Some(response) = decode(bytes)
         {
-            return tagged(response, "hit");
+            return tagged(response, HIT.clone());
         }
         let response = call(&mut inner, request).await;
         if !cacheable(&response) {
-            return tagged(response, "miss");
+            return tagged(response, MISS.clone());
         }
         let (parts, body) = response.into_parts();
         let body = match to_bytes(body, usize::MAX).await {
@@ -397,7 +403,7 @@ impl Shared {
         {
             tracing::warn!(error = %err, "route cache unavailable, response not stored");
         }
-        tagged(Response::from_parts(parts, Body::from(body)), "miss")
+        tagged(Response::from_parts(parts, Body::from(body)), MISS.clone())
     }
 
     /// The entry key and its tags (stored names), or `None` when this
@@ -446,10 +452,8 @@ fn cacheable(response: &Response) -> bool {
             .is_some_and(|size| size <= MAX_CACHED_BODY)
 }
 
-fn tagged(mut response: Response, state: &'static str) -> Response {
-    response
-        .headers_mut()
-        .insert(X_CACHE, HeaderValue::from_static(state));
+fn tagged(mut response: Response, state: HeaderValue) -> Response {
+    response.headers_mut().insert(X_CACHE, state);
     response
 }
 
@@ -528,7 +532,7 @@ fn decode(mut bytes: Bytes) -> Option<Response> {
     let code = u16::from_be_bytes([bytes[3], bytes[4]]);
     let mut at = 5;
     let content_type = match usize::from(u16::MAX - code) {
-        index if index < KNOWN_TYPES.len() => Some(HeaderValue::from_static(KNOWN_TYPES[index])),
+        index if index < KNOWN_TYPES.len() => Some(KNOWN_TYPES[index].clone()),
         _ => {
             let text = bytes.get(at..at + usize::from(code))?;
             at += usize::from(code);

@@ -168,6 +168,14 @@ async fn apply_locked(
             .execute(&mut *tx)
             .await
             .map_err(|e| fail(migration.file, &e))?;
+        if backend == Backend::Sqlite
+            && let Some(problem) = unreadable_column(&mut tx)
+                .await
+                .map_err(|e| fail(migration.file, &e))?
+        {
+            // Rolled back when `tx` drops: the database stays as it was.
+            return Err(fail(migration.file, &problem));
+        }
         sqlx::query(
             "INSERT INTO xcore_migrations (plugin, version, name, checksum, applied_at) VALUES ($1, $2, $3, $4, $5)",
         )
@@ -184,4 +192,32 @@ async fn apply_locked(
         ran += 1;
     }
     Ok(ran)
+}
+
+/// A column of the SQLite schema that no query could read back: SQLite
+/// reports a column declared `BOOLEAN`, `DATE`, `TIME`, `DATETIME` or
+/// `TIMESTAMP` with a type sqlx's `Any` driver does not convert, so every
+/// query reading its table would fail at run time (a 500). Refused when the
+/// migration runs instead, with what to declare.
+async fn unreadable_column(conn: &mut AnyConnection) -> Result<Option<String>, sqlx::Error> {
+    let found: Option<(String, String, String)> = sqlx::query_as(
+        "SELECT m.name, p.name, p.type FROM sqlite_schema AS m \
+         JOIN pragma_table_info(m.name) AS p \
+         WHERE m.type = 'table' \
+         AND lower(p.type) IN ('bool', 'boolean', 'date', 'time', 'datetime', 'timestamp') \
+         LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(found.map(|(table, column, declared)| {
+        let instead = if declared.to_ascii_lowercase().starts_with("bool") {
+            "declare it INTEGER (0 or 1) and read it as xcore::db::Flag"
+        } else {
+            "store times as BIGINT Unix seconds or as TEXT (RFC 3339)"
+        };
+        format!(
+            "column {table}.{column} is declared {declared}, which sqlx's Any driver cannot \
+             read on SQLite (every query on the table would fail): {instead}"
+        )
+    }))
 }

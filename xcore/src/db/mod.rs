@@ -6,9 +6,12 @@
 //! code runs on both databases. The portable subset:
 //!
 //! * placeholders are `$1`, `$2`, ... (both databases accept them);
-//! * column types `BIGINT`/`INTEGER`, `TEXT`, `REAL`/`DOUBLE PRECISION`,
-//!   `BOOLEAN`, `BLOB`/`BYTEA` map to Rust `i64`/`i32`, `String`, `f64`,
-//!   `bool`, `Vec<u8>`; store times as `BIGINT` Unix seconds or `TEXT` RFC 3339;
+//! * column types `BIGINT` and `INTEGER`, `TEXT`, `DOUBLE PRECISION` map to
+//!   Rust `i64` (or `i32`), `String`, `f64`; a yes/no is an `INTEGER` read as
+//!   [`Flag`]; bytes are `BLOB` on SQLite and `BYTEA` on PostgreSQL (a
+//!   variant per database), read as `Vec<u8>`; store times as `BIGINT` Unix
+//!   seconds or `TEXT` RFC 3339. A SQLite migration declaring `BOOLEAN` or a
+//!   date type is refused: sqlx's `Any` driver could not read the column;
 //! * `INSERT ... RETURNING id` works on both;
 //! * auto-generated ids differ (`INTEGER PRIMARY KEY` vs `GENERATED ... AS
 //!   IDENTITY`): give such a migration a `.sqlite.sql` and a `.postgres.sql`
@@ -26,6 +29,7 @@
 //! }
 //! ```
 
+mod flag;
 mod migrate;
 
 use std::ops::Deref;
@@ -35,6 +39,7 @@ use std::time::{Duration, Instant};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+pub use flag::Flag;
 pub use migrate::Migration;
 pub(crate) use migrate::apply as apply_migrations;
 
