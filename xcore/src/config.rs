@@ -981,6 +981,9 @@ mod tests {
     #[test]
     fn the_former_secret_name_is_still_read() {
         figment::Jail::expect_with(|jail| {
+            // Only what the test sets: a shell that ran the README's tour
+            // has XCORE_* variables of its own (restored when the jail ends).
+            jail.clear_env();
             jail.set_env("XCORE_AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
             let config = Config::load().map_err(|e| e.to_string())?;
             let (secret, source) = config.resolved_secret().map_err(|e| e.to_string())?;
@@ -998,6 +1001,9 @@ mod tests {
     #[test]
     fn file_then_environment_with_environment_winning() {
         figment::Jail::expect_with(|jail| {
+            // Only what the test sets: a shell that ran the README's tour
+            // has XCORE_* variables of its own (restored when the jail ends).
+            jail.clear_env();
             jail.create_file(
                 "xcore.toml",
                 "env = \"production\"\nbind = \"0.0.0.0:9000\"\n[auth]\naccess_token_ttl_secs = 60\n",
@@ -1017,6 +1023,9 @@ mod tests {
     #[test]
     fn conventional_urls_are_read_below_xcore_names() {
         figment::Jail::expect_with(|jail| {
+            // Only what the test sets: a shell that ran the README's tour
+            // has XCORE_* variables of its own (restored when the jail ends).
+            jail.clear_env();
             jail.set_env("DATABASE_URL", "postgres://app:pw@db/shop");
             jail.set_env("REDIS_URL", "redis://cache:6379");
             let config = Config::load().map_err(|e| e.to_string())?;
@@ -1036,6 +1045,9 @@ mod tests {
     #[test]
     fn unknown_variables_are_warnings_naming_the_closest_key() {
         figment::Jail::expect_with(|jail| {
+            // Only what the test sets: a shell that ran the README's tour
+            // has XCORE_* variables of its own (restored when the jail ends).
+            jail.clear_env();
             jail.set_env("XCORE_SOMETHING_ELSE", "1");
             jail.set_env("XCORE_AUTH_LOGIN_MAX_FAILURE", "3");
             jail.set_env("XCORE_BIND", "127.0.0.1:7001");
@@ -1058,6 +1070,9 @@ mod tests {
     #[test]
     fn unknown_keys_are_reported() {
         figment::Jail::expect_with(|jail| {
+            // Only what the test sets: a shell that ran the README's tour
+            // has XCORE_* variables of its own (restored when the jail ends).
+            jail.clear_env();
             jail.create_file("xcore.toml", "[auth]\njwt_secert = \"typo\"\n")?;
             let err = Config::load().expect_err("typo must be reported");
             assert!(err.to_string().contains("jwt_secert"), "{err}");

@@ -28,7 +28,7 @@ impl Drop for Server {
 /// standard input) to its end.
 pub fn run(args: &[&str], env: &[(&str, String)], stdin: &str) -> std::process::Output {
     use std::io::Write;
-    let mut command = Command::new(seed_tour_binary());
+    let mut command = seed_tour_command();
     command
         .args(args)
         .env("RUST_LOG", "warn")
@@ -46,6 +46,21 @@ pub fn run(args: &[&str], env: &[(&str, String)], stdin: &str) -> std::process::
         .write_all(stdin.as_bytes())
         .expect("write stdin");
     child.wait_with_output().expect("seed_tour output")
+}
+
+/// `seed_tour` with only the variables a test gives it: the configuration
+/// variables of the shell running the tests (a reader who followed the
+/// README's tour has `XCORE_APP_SECRET`, `XCORE_DATABASE_URL`, ... exported)
+/// are not passed on.
+fn seed_tour_command() -> Command {
+    let mut command = Command::new(seed_tour_binary());
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("XCORE_") || name == "DATABASE_URL" || name == "REDIS_URL" {
+            command.env_remove(&*name);
+        }
+    }
+    command
 }
 
 /// The example binary, as the current sources build it: `cargo test
@@ -90,7 +105,7 @@ impl Server {
             "xcore-test-seed-tour-{}.log",
             uuid::Uuid::new_v4().simple()
         ));
-        let mut command = Command::new(seed_tour_binary());
+        let mut command = seed_tour_command();
         command
             .env("XCORE_BIND", addr.to_string())
             .env("RUST_LOG", "warn")
