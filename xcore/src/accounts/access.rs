@@ -143,7 +143,7 @@ impl Access {
     /// Creates a role: 409 if it exists, 422 for an invalid name.
     pub async fn create_role(&self, name: &str, description: Option<&str>) -> Result<Role, Error> {
         xcore_rules::name::role(name).map_err(invalid_name)?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("INSERT INTO xcore_roles (name, description) VALUES ($1, $2)")
             .bind(name)
             .bind(description)
@@ -167,7 +167,7 @@ impl Access {
         description: Option<&str>,
     ) -> Result<Permission, Error> {
         xcore_rules::name::permission(name).map_err(invalid_name)?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query("INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)")
             .bind(name)
             .bind(description)
@@ -196,7 +196,7 @@ impl Access {
                 "the built-in `admin` role cannot be deleted".into(),
             ));
         }
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let holders: Vec<(i64,)> =
             sqlx::query_as("DELETE FROM xcore_user_roles WHERE role = $1 RETURNING user_id")
                 .bind(name)
@@ -224,7 +224,7 @@ impl Access {
     /// Deletes a permission in one transaction; users holding it through a
     /// role lose it on their next request. 404 for an unknown permission.
     pub async fn delete_permission(&self, name: &str) -> Result<(), Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let holders: Vec<(i64,)> = sqlx::query_as(
             "SELECT DISTINCT ur.user_id FROM xcore_user_roles ur \
              JOIN xcore_role_permissions rp ON rp.role = ur.role WHERE rp.permission = $1",
@@ -283,7 +283,7 @@ impl Access {
     ) -> Result<(), Error> {
         self.require_role(role).await?;
         self.require_permission(permission).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query(sql)
             .bind(role)
             .bind(permission)
@@ -312,7 +312,7 @@ impl Access {
     pub async fn grant_role(&self, user: i64, role: &str) -> Result<(), Error> {
         self.users.require(user).await?;
         self.require_role(role).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         sqlx::query(
             "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -349,7 +349,7 @@ impl Access {
         // which READ COMMITTED would let both see two admins.
         const REMOVE: &str = "DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2 AND \
              (role <> $3 OR (SELECT COUNT(*) FROM xcore_user_roles WHERE role = $3 AND user_id <> $1) > 0)";
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if self.db.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(ADMIN_LOCK)

@@ -313,7 +313,7 @@ impl Accounts {
         permissions: Option<Vec<String>>,
         expires_in_days: Option<u32>,
     ) -> Result<NewApiKey, Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let created = self
             .api_keys
             .create_in(&mut tx, user, name, permissions, expires_in_days)
@@ -333,7 +333,7 @@ impl Accounts {
     /// Revokes `user`'s key `id` (audited): it fails on the next request,
     /// on every instance. 404 when the user has no such key.
     pub async fn revoke_api_key(&self, user: i64, id: &str) -> Result<(), Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if !ApiKeys::revoke_in(&mut tx, user, id).await? {
             return Err(Error::NotFound("no such API key".into()));
         }
@@ -400,7 +400,7 @@ impl Accounts {
         check_email(&email)?;
         self.check_password("password", password)?;
         let hash = self.hasher.hash(password, self.params).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let id = Users::create_in(&mut tx, &email, &hash).await?;
         Audit::record(&mut tx, Event::Registered, self.actor, Some(id), json!({})).await?;
         tx.commit().await?;
@@ -440,7 +440,7 @@ impl Accounts {
 
     /// Marks a user's address verified (an administrator vouches for it).
     pub async fn mark_verified(&self, id: i64) -> Result<(), Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         Users::set_verified_in(&mut tx, id).await?;
         tx.commit().await?;
         self.versions.publish(&[id]).await
@@ -630,7 +630,7 @@ impl Accounts {
     /// Spends a recovery code of `user`, and records it (with how many are
     /// left) in the same transaction: `false` for an unknown or spent code.
     async fn spend_recovery_code(&self, user: i64, code: &str) -> Result<bool, Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         if !TwoFactor::use_recovery_code_in(&mut tx, user, code).await? {
             return Ok(false);
         }
@@ -658,7 +658,7 @@ impl Accounts {
         attempt: &LoginAttempt,
     ) -> Result<TokenPair, Error> {
         let id = credentials.id;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let session = self
             .sessions
             .open_in(&mut tx, id, credentials.epoch)
@@ -724,7 +724,7 @@ impl Accounts {
             }
             Err(RefreshRefused::Reused { user, session }) => {
                 tracing::warn!(user, "refresh token reused: session revoked");
-                let mut tx = self.db.pool().begin().await?;
+                let mut tx = self.db.begin_write().await?;
                 Sessions::end_in(&mut tx, user, &session).await?;
                 Audit::record(
                     &mut tx,
@@ -745,7 +745,7 @@ impl Accounts {
 
     /// Ends one session: its tokens stop working on the next request.
     pub async fn revoke_session(&self, user: i64, session: &str) -> Result<(), Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         Sessions::end_in(&mut tx, user, session).await?;
         Audit::record(
             &mut tx,
@@ -762,7 +762,7 @@ impl Accounts {
     /// Ends every session of a user, or every one but `keep`; a login that
     /// was already past its checks cannot open one after it.
     pub async fn revoke_sessions(&self, user: i64, keep: Option<&str>) -> Result<(), Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         Sessions::end_all_in(&mut tx, user, keep).await?;
         let actor = self
             .actor
@@ -808,7 +808,7 @@ impl Accounts {
         let attempt = self.confirm_password(user, current).await?;
         self.check_password("new_password", new)?;
         let rehashed = self.hasher.hash(new, self.params).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         Users::set_password_hash_in(&mut tx, user, &rehashed).await?;
         links::Links::forget_in(&mut tx, user, links::Purpose::PasswordReset).await?;
         Sessions::end_all_in(&mut tx, user, session).await?;
@@ -842,7 +842,7 @@ impl Accounts {
         if !self.two_factor.accept(user, code, false).await? {
             return Err(bad_code());
         }
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         TwoFactor::enable_in(&mut tx, user).await?;
         let codes = TwoFactor::new_recovery_codes_in(&mut tx, user).await?;
         Audit::record(
@@ -872,7 +872,7 @@ impl Accounts {
         if !self.two_factor.accept(user, code, true).await? {
             return Err(bad_code());
         }
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let codes = TwoFactor::new_recovery_codes_in(&mut tx, user).await?;
         Audit::record(
             &mut tx,
@@ -895,7 +895,7 @@ impl Accounts {
         if !self.two_factor.accept(user, code, true).await? {
             return Err(bad_code());
         }
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         TwoFactor::remove_in(&mut tx, user).await?;
         Audit::record(
             &mut tx,
@@ -917,7 +917,7 @@ impl Accounts {
     /// password and may set TOTP up anew. 404 for an unknown user.
     pub async fn totp_reset(&self, user: i64) -> Result<(), Error> {
         self.users.require(user).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         TwoFactor::remove_in(&mut tx, user).await?;
         Sessions::end_all_in(&mut tx, user, None).await?;
         Audit::record(&mut tx, Event::TotpReset, self.actor, Some(user), json!({})).await?;
@@ -990,7 +990,7 @@ impl Accounts {
                 (user.id, true)
             }
         };
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         Access::make_admin_in(&mut tx, id).await?;
         // The operator vouches for the address of the account they name.
         Users::set_verified_in(&mut tx, id).await?;

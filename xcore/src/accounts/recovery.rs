@@ -47,7 +47,7 @@ impl Accounts {
         let Some(credentials) = self.users.credentials(email).await? else {
             return Ok(());
         };
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let token = Links::issue_in(
             &mut tx,
             credentials.id,
@@ -87,7 +87,7 @@ impl Accounts {
         // Hashed before the token is spent, so a refused hash (503) leaves
         // the link usable.
         let hash = self.hasher.hash(new_password, self.params).await?;
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let user = Links::take_in(&mut tx, token, Purpose::PasswordReset)
             .await?
             .ok_or_else(dead_link)?;
@@ -149,7 +149,7 @@ impl Accounts {
     /// Marks the address of a verification link's account verified: 400
     /// when the token is unknown, spent or expired.
     pub async fn verify_email(&self, token: &str) -> Result<(), Error> {
-        let mut tx = self.db.pool().begin().await?;
+        let mut tx = self.db.begin_write().await?;
         let user = Links::take_in(&mut tx, token, Purpose::VerifyEmail)
             .await?
             .ok_or_else(dead_link)?;

@@ -134,6 +134,39 @@ impl Db {
         &self.pool
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write
+    /// lock at once (`BEGIN IMMEDIATE`), waiting for it up to the busy
+    /// timeout: a plain `BEGIN` that has read cannot wait for the lock when
+    /// another connection wrote meanwhile, and SQLite refuses its first
+    /// write at once with "database is locked". On PostgreSQL, `BEGIN`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> xcore::Result<()> {
+    /// # let client = xcore::testing::TestClient::new(xcore::App::new(xcore::testing::config())?).await?;
+    /// # let db = client.db();
+    /// # xcore::sqlx::raw_sql("CREATE TABLE stock (item TEXT PRIMARY KEY, left_ BIGINT NOT NULL); INSERT INTO stock VALUES ('pen', 3)").execute(db.pool()).await?;
+    /// let mut tx = db.begin_write().await?;
+    /// let (left,): (i64,) = xcore::sqlx::query_as("SELECT left_ FROM stock WHERE item = $1")
+    ///     .bind("pen")
+    ///     .fetch_one(&mut *tx)
+    ///     .await?;
+    /// xcore::sqlx::query("UPDATE stock SET left_ = $1 WHERE item = $2")
+    ///     .bind(left - 1)
+    ///     .bind("pen")
+    ///     .execute(&mut *tx)
+    ///     .await?;
+    /// tx.commit().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         self.backend
