@@ -61,6 +61,14 @@ fn rendered(default: &Value) -> Option<String> {
     }
 }
 
+/// Whether `row`'s default cell opens with `default` as [`rendered`].
+fn opens_with(row: &Row, default: &Value) -> bool {
+    match rendered(default) {
+        Some(value) => row.default.starts_with(&value),
+        None => row.default.starts_with("none"),
+    }
+}
+
 /// What the chapter gets wrong against the types, one line each (with the
 /// line to write).
 fn problems(chapter: &str) -> Vec<String> {
@@ -79,11 +87,7 @@ fn problems(chapter: &str) -> Vec<String> {
         if !row.variables.contains(&format!("`{expected_variable}`")) {
             problems.push(format!("wrong variable: {line}"));
         }
-        let opens = match rendered(&default) {
-            Some(value) => row.default.starts_with(&value),
-            None => row.default.starts_with("none"),
-        };
-        if !opens {
+        if !opens_with(row, &default) {
             problems.push(format!("wrong default `{}`: {line}", row.default));
         }
     }
@@ -159,11 +163,7 @@ fn other_chapters_quote_keys_with_their_variable_and_default() {
             if !row.variables.contains(&format!("`{}`", variable(key))) {
                 problems.push(format!("{chapter}: `{key}` without `{}`", variable(key)));
             }
-            let opens = match rendered(default) {
-                Some(value) => row.default.starts_with(&value),
-                None => row.default.starts_with("none"),
-            };
-            if !opens {
+            if !opens_with(&row, default) {
                 problems.push(format!("{chapter}: `{key}` default `{}`", row.default));
             }
         }

@@ -256,13 +256,7 @@ async fn a_failed_migration_stops_start_up_and_leaves_the_database_as_it_was() {
             database.name
         );
 
-        let db = Db::connect(
-            &common::config()
-                .with_database_url(database.url.as_str())
-                .database,
-        )
-        .await
-        .expect("reconnect");
+        let db = database.connect().await;
         assert!(
             !table_exists(&db, "notes_half").await,
             "{}: rolled back",
@@ -393,13 +387,7 @@ async fn requests_get_a_json_503_while_the_database_is_gone() {
 #[tokio::test]
 async fn fifty_read_then_write_transactions_at_once_all_commit() {
     for database in services::databases().await {
-        let db = Db::connect(
-            &common::config()
-                .with_database_url(database.url.as_str())
-                .database,
-        )
-        .await
-        .expect(database.name);
+        let db = database.connect().await;
         xcore::sqlx::raw_sql(
             "CREATE TABLE notes_counter (id BIGINT PRIMARY KEY, n BIGINT NOT NULL); \
              INSERT INTO notes_counter VALUES (1, 0);",

@@ -125,13 +125,7 @@ async fn every_portable_type_reads_back_on_every_database() {
 #[tokio::test]
 async fn a_flag_reads_a_postgres_boolean_and_refuses_other_integers() {
     for database in services::databases().await {
-        let db = Db::connect(
-            &common::config()
-                .with_database_url(database.url.as_str())
-                .database,
-        )
-        .await
-        .expect(database.name);
+        let db = database.connect().await;
         if database.name == "postgres" {
             let (flag,): (Flag,) = xcore::sqlx::query_as("SELECT TRUE")
                 .fetch_one(db.pool())

@@ -179,13 +179,7 @@ async fn migrate_exits_zero_on_a_fresh_database_of_each_kind() {
             "",
         );
         assert!(output.status.success(), "{}: {output:?}", database.name);
-        let db = xcore::db::Db::connect(
-            &xcore::config::Config::default()
-                .with_database_url(database.url.as_str())
-                .database,
-        )
-        .await
-        .expect("connect");
+        let db = database.connect().await;
         let (users,): (i64,) = xcore::sqlx::query_as("SELECT COUNT(*) FROM xcore_users")
             .fetch_one(db.pool())
             .await

@@ -928,6 +928,19 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
+/// Runs `test` in a figment jail (a temporary working folder, variables
+/// restored afterwards) with an empty environment: only what the test
+/// sets, since a shell that ran the README's tour has `XCORE_*` variables
+/// of its own.
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+pub(crate) fn jail(test: impl FnOnce(&mut figment::Jail) -> figment::error::Result<()>) {
+    figment::Jail::expect_with(|jail| {
+        jail.clear_env();
+        test(jail)
+    });
+}
+
 #[cfg(test)]
 // figment's Jail API returns its own (large) error type; it is test-only.
 #[allow(clippy::result_large_err)]
@@ -980,10 +993,7 @@ mod tests {
 
     #[test]
     fn the_former_secret_name_is_still_read() {
-        figment::Jail::expect_with(|jail| {
-            // Only what the test sets: a shell that ran the README's tour
-            // has XCORE_* variables of its own (restored when the jail ends).
-            jail.clear_env();
+        jail(|jail| {
             jail.set_env("XCORE_AUTH_JWT_SECRET", "0123456789abcdef0123456789abcdef");
             let config = Config::load().map_err(|e| e.to_string())?;
             let (secret, source) = config.resolved_secret().map_err(|e| e.to_string())?;
@@ -1000,10 +1010,7 @@ mod tests {
 
     #[test]
     fn file_then_environment_with_environment_winning() {
-        figment::Jail::expect_with(|jail| {
-            // Only what the test sets: a shell that ran the README's tour
-            // has XCORE_* variables of its own (restored when the jail ends).
-            jail.clear_env();
+        jail(|jail| {
             jail.create_file(
                 "xcore.toml",
                 "env = \"production\"\nbind = \"0.0.0.0:9000\"\n[auth]\naccess_token_ttl_secs = 60\n",
@@ -1022,10 +1029,7 @@ mod tests {
 
     #[test]
     fn conventional_urls_are_read_below_xcore_names() {
-        figment::Jail::expect_with(|jail| {
-            // Only what the test sets: a shell that ran the README's tour
-            // has XCORE_* variables of its own (restored when the jail ends).
-            jail.clear_env();
+        jail(|jail| {
             jail.set_env("DATABASE_URL", "postgres://app:pw@db/shop");
             jail.set_env("REDIS_URL", "redis://cache:6379");
             let config = Config::load().map_err(|e| e.to_string())?;
@@ -1044,10 +1048,7 @@ mod tests {
 
     #[test]
     fn unknown_variables_are_warnings_naming_the_closest_key() {
-        figment::Jail::expect_with(|jail| {
-            // Only what the test sets: a shell that ran the README's tour
-            // has XCORE_* variables of its own (restored when the jail ends).
-            jail.clear_env();
+        jail(|jail| {
             jail.set_env("XCORE_SOMETHING_ELSE", "1");
             jail.set_env("XCORE_AUTH_LOGIN_MAX_FAILURE", "3");
             jail.set_env("XCORE_BIND", "127.0.0.1:7001");
@@ -1069,10 +1070,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_reported() {
-        figment::Jail::expect_with(|jail| {
-            // Only what the test sets: a shell that ran the README's tour
-            // has XCORE_* variables of its own (restored when the jail ends).
-            jail.clear_env();
+        jail(|jail| {
             jail.create_file("xcore.toml", "[auth]\njwt_secert = \"typo\"\n")?;
             let err = Config::load().expect_err("typo must be reported");
             assert!(err.to_string().contains("jwt_secert"), "{err}");

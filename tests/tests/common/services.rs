@@ -27,6 +27,16 @@ pub struct TestDatabase {
     _dir: Option<TempDir>,
 }
 
+impl TestDatabase {
+    /// A pool on this database, as the app would open it.
+    pub async fn connect(&self) -> xcore::db::Db {
+        let config = xcore::config::Config::default().with_database_url(self.url.as_str());
+        xcore::db::Db::connect(&config.database)
+            .await
+            .unwrap_or_else(|err| panic!("{}: {err}", self.name))
+    }
+}
+
 /// A temporary folder removed on drop (for SQLite files).
 pub struct TempDir(pub std::path::PathBuf);
 

@@ -408,10 +408,7 @@ mod tests {
 
     #[test]
     fn the_former_secret_variable_still_works_and_logs_its_deprecation_once() {
-        figment::Jail::expect_with(|jail| {
-            // Only what the test sets: a shell that ran the README's tour
-            // has XCORE_* variables of its own (restored when the jail ends).
-            jail.clear_env();
+        crate::config::jail(|jail| {
             jail.set_env(
                 "XCORE_AUTH_JWT_SECRET",
                 "a deployment secret of 32+ bytes!!",
