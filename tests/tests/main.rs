@@ -8,6 +8,7 @@ mod account_links;
 mod accounts;
 mod api_keys;
 mod app;
+mod architecture;
 mod cache;
 mod cache_tags;
 mod configuration;

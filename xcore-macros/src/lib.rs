@@ -12,12 +12,15 @@
 mod cached;
 mod diagnostics;
 mod invalidates;
+mod method_attr;
 mod plugin;
 mod rate_limit;
 mod route;
 mod runtime;
 
 use proc_macro::TokenStream;
+
+use method_attr::MethodAttr;
 
 /// Turns an `impl` block into an xcore plugin.
 ///
@@ -138,7 +141,8 @@ pub fn plugin(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Outside a `#[plugin]` impl block the attribute is a compile error.
 #[proc_macro_attribute]
 pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
-    route::outside_plugin(args.into(), item.into()).into()
+    let _ = args;
+    MethodAttr::Route.outside_plugin(item.into()).into()
 }
 
 /// Caches a route's successful responses: `#[cached(ttl = 300)]` (seconds),
@@ -202,7 +206,7 @@ pub fn route(args: TokenStream, item: TokenStream) -> TokenStream {
 /// By hand: `RouteInfo::get("/produits").cache(CachePolicy::ttl_secs(300).key("produits:all"))`.
 #[proc_macro_attribute]
 pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
-    cached::outside_plugin(item.into()).into()
+    MethodAttr::Cached.outside_plugin(item.into()).into()
 }
 
 /// After each successful (2xx) answer of the route, removes the cache
@@ -233,7 +237,7 @@ pub fn cached(_args: TokenStream, item: TokenStream) -> TokenStream {
 /// By hand: `RouteInfo::delete("/{id}").invalidates(["livres"])`.
 #[proc_macro_attribute]
 pub fn invalidates(_args: TokenStream, item: TokenStream) -> TokenStream {
-    invalidates::outside_plugin(item.into()).into()
+    MethodAttr::Invalidates.outside_plugin(item.into()).into()
 }
 
 /// Limits how often a route may be called: `#[rate_limit(3, per = "minute",
@@ -276,5 +280,5 @@ pub fn invalidates(_args: TokenStream, item: TokenStream) -> TokenStream {
 /// By hand: `RouteInfo::post("/envoyer").limit(RateLimit::new(3, 60).key_user())`.
 #[proc_macro_attribute]
 pub fn rate_limit(_args: TokenStream, item: TokenStream) -> TokenStream {
-    rate_limit::outside_plugin(item.into()).into()
+    MethodAttr::RateLimit.outside_plugin(item.into()).into()
 }

@@ -45,12 +45,10 @@ pub mod accounts;
 mod app;
 mod builtin;
 pub mod cache;
-pub mod client;
 mod clock;
 pub mod config;
 pub mod db;
 mod error;
-pub mod guard;
 pub mod mail;
 mod metrics;
 mod middleware;
@@ -60,9 +58,9 @@ mod plugin;
 pub mod prelude;
 pub mod rate_limit;
 pub mod security;
-mod state;
 pub mod testing;
 pub mod validation;
+mod web;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -70,10 +68,20 @@ pub mod __private;
 
 pub use app::App;
 pub use error::{AuthFailure, Error, Result};
-pub use guard::{CurrentUser, Guard};
 pub use plugin::{Method, MountedRoute, Plugin, PluginMeta, RouteInfo, Routes};
-pub use state::AppState;
+pub use web::AppState;
+pub use web::guard;
+pub use web::guard::{CurrentUser, Guard};
 pub use xcore_macros::{cached, invalidates, plugin, rate_limit, route};
+
+/// Who is on the other end of the connection: the client's address
+/// ([`ClientAddr`](client::ClientAddr)), from the socket, or from
+/// `Forwarded` / `X-Forwarded-For` only when the socket's peer is a proxy
+/// `http.trusted_proxies` lists.
+pub mod client {
+    pub use crate::config::{IpRange, TrustedProxies};
+    pub use crate::web::ClientAddr;
+}
 
 /// HTTP types (status codes, headers), re-exported from `http` via axum.
 pub mod http {

@@ -9,12 +9,12 @@ pub use axum::response::IntoResponse;
 
 pub use crate::cache::CachePolicy;
 pub use crate::db::Migration;
-pub use crate::guard::Guard;
 pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipInput, SkipOutput};
 pub use crate::plugin::{Method, Plugin, PluginMeta, RouteInfo, Routes};
 pub use crate::rate_limit::RateLimit;
-pub use crate::state::AppState;
 pub use crate::validation::{CheckArg, JsonArg, SkipCheck, ValidationProbe, refused, rejected};
+pub use crate::web::AppState;
+pub use crate::web::guard::Guard;
 pub use axum::response::Response;
 pub use core::result::Result;
 

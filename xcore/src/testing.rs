@@ -43,7 +43,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
 use crate::security::{Claims, create_token};
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// A configuration for tests: a fixed app secret, a fresh SQLite database
 /// of its own in the system's temporary folder (so tests run in parallel
@@ -335,12 +335,13 @@ impl TestRequest {
 }
 
 /// Where a request's log lines are written while [`TestRequest::send`]
-/// waits for its answer.
+/// waits for its answer; the crate's unit tests read logs with it too.
 #[derive(Clone, Default)]
-struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+pub(crate) struct LogBuffer(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
 impl LogBuffer {
-    fn text(&self) -> String {
+    /// What was written, as text.
+    pub(crate) fn text(&self) -> String {
         let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner());
         String::from_utf8_lossy(&bytes).into_owned()
     }

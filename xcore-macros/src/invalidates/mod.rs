@@ -4,8 +4,6 @@
 //! `#[route]` of the same method; on its own it only reports that it is
 //! misplaced.
 
-use proc_macro2::{Span, TokenStream};
-use quote::quote;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Attribute, LitStr, Meta, Token};
@@ -14,14 +12,6 @@ use crate::diagnostics::Errors;
 use crate::route::Route;
 
 const USAGE: &str = "expected the tags to invalidate, e.g. `#[invalidates(\"produits\")]` or `#[invalidates(\"livres\", \"prets:{user}\")]`";
-
-/// Whether an attribute is `#[invalidates]` (also `#[xcore::invalidates]`).
-pub(crate) fn is_invalidates_attribute(attr: &Attribute) -> bool {
-    attr.path()
-        .segments
-        .last()
-        .is_some_and(|segment| segment.ident == "invalidates")
-}
 
 /// The tags of `#[invalidates(...)]`, checked against `route` by the rules
 /// of `#[cached]`'s tags; `None` after reporting what is wrong.
@@ -47,14 +37,4 @@ pub(crate) fn build(attr: &Attribute, route: &Route, errors: &mut Errors) -> Opt
         return None;
     }
     crate::cached::model::tags_fit(&tags, route, errors).then_some(tags)
-}
-
-/// `#[invalidates]` reached on its own: its `#[plugin]` is missing.
-pub(crate) fn outside_plugin(item: TokenStream) -> TokenStream {
-    let error = syn::Error::new(
-        Span::call_site(),
-        "`#[invalidates]` only works on a `#[route]` method of an `impl` block marked `#[plugin]`",
-    )
-    .to_compile_error();
-    quote! { #item #error }
 }

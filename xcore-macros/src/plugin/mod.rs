@@ -13,6 +13,7 @@ use syn::{ImplItem, ItemImpl};
 use crate::cached;
 use crate::diagnostics::Errors;
 use crate::invalidates;
+use crate::method_attr::MethodAttr;
 use crate::rate_limit;
 use crate::route::{self, Route};
 
@@ -78,15 +79,16 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
         };
         let (route_attrs, other): (Vec<_>, Vec<_>) = std::mem::take(attrs)
             .into_iter()
-            .partition(route::is_route_attribute);
-        let (cached_attrs, other): (Vec<_>, Vec<_>) =
-            other.into_iter().partition(cached::is_cached_attribute);
+            .partition(|attr| MethodAttr::Route.is(attr));
+        let (cached_attrs, other): (Vec<_>, Vec<_>) = other
+            .into_iter()
+            .partition(|attr| MethodAttr::Cached.is(attr));
         let (limit_attrs, other): (Vec<_>, Vec<_>) = other
             .into_iter()
-            .partition(rate_limit::is_rate_limit_attribute);
+            .partition(|attr| MethodAttr::RateLimit.is(attr));
         let (invalidates_attrs, other): (Vec<_>, Vec<_>) = other
             .into_iter()
-            .partition(invalidates::is_invalidates_attribute);
+            .partition(|attr| MethodAttr::Invalidates.is(attr));
         *attrs = other;
         let ImplItem::Fn(func) = item else {
             for attr in route_attrs

@@ -8,9 +8,10 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::AnyConnection;
 
-use super::audit::{Actor, Audit, Event};
+use super::audit::{Actor, Event};
 use super::users::Users;
 use super::versions::Versions;
+use super::write::{Change, Writes};
 use crate::db::{Backend, Db, UniqueViolationExt};
 use crate::error::Error;
 
@@ -46,20 +47,49 @@ pub struct Permission {
 pub struct Access {
     db: Db,
     users: Users,
-    versions: Versions,
+    writes: Writes,
     actor: Actor,
 }
 
-fn invalid_name(invalid: xcore_rules::Invalid) -> Error {
-    Error::Validation(invalid.to_string())
+/// Roles and permissions are both named entries with a description; what
+/// differs between the two kinds, in one place.
+struct Kind {
+    /// The name's rule (`xcore-rules`).
+    rule: fn(&str) -> Result<(), xcore_rules::Invalid>,
+    noun: &'static str,
+    insert: &'static str,
+    exists: &'static str,
+    created: Event,
+}
+
+const ROLE: Kind = Kind {
+    rule: xcore_rules::name::role,
+    noun: "role",
+    insert: "INSERT INTO xcore_roles (name, description) VALUES ($1, $2)",
+    exists: "SELECT 1 FROM xcore_roles WHERE name = $1",
+    created: Event::RoleCreated,
+};
+
+const PERMISSION: Kind = Kind {
+    rule: xcore_rules::name::permission,
+    noun: "permission",
+    insert: "INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)",
+    exists: "SELECT 1 FROM xcore_permissions WHERE name = $1",
+    created: Event::PermissionCreated,
+};
+
+impl Kind {
+    fn unknown(&self, name: &str) -> Error {
+        Error::NotFound(format!("{} `{name}` does not exist", self.noun))
+    }
 }
 
 impl Access {
     pub(crate) fn new(db: Db, users: Users, versions: Versions) -> Self {
         Access {
+            writes: Writes::new(db.clone(), versions),
             db,
             users,
-            versions,
             actor: Actor::default(),
         }
     }
@@ -71,16 +101,6 @@ impl Access {
             actor,
             ..self.clone()
         }
-    }
-
-    async fn record(
-        &self,
-        conn: &mut AnyConnection,
-        event: Event,
-        subject: Option<i64>,
-        detail: serde_json::Value,
-    ) -> Result<(), Error> {
-        Audit::record(conn, event, self.actor, subject, detail).await
     }
 
     /// A user's roles and permissions (through the roles), sorted.
@@ -142,17 +162,7 @@ impl Access {
 
     /// Creates a role: 409 if it exists, 422 for an invalid name.
     pub async fn create_role(&self, name: &str, description: Option<&str>) -> Result<Role, Error> {
-        xcore_rules::name::role(name).map_err(invalid_name)?;
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query("INSERT INTO xcore_roles (name, description) VALUES ($1, $2)")
-            .bind(name)
-            .bind(description)
-            .execute(&mut *tx)
-            .await
-            .conflict_on_unique(format!("role `{name}` already exists"))?;
-        self.record(&mut tx, Event::RoleCreated, None, json!({"role": name}))
-            .await?;
-        tx.commit().await?;
+        self.create(&ROLE, name, description).await?;
         Ok(Role {
             name: name.to_owned(),
             description: description.map(str::to_owned),
@@ -166,22 +176,7 @@ impl Access {
         name: &str,
         description: Option<&str>,
     ) -> Result<Permission, Error> {
-        xcore_rules::name::permission(name).map_err(invalid_name)?;
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query("INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)")
-            .bind(name)
-            .bind(description)
-            .execute(&mut *tx)
-            .await
-            .conflict_on_unique(format!("permission `{name}` already exists"))?;
-        self.record(
-            &mut tx,
-            Event::PermissionCreated,
-            None,
-            json!({"permission": name}),
-        )
-        .await?;
-        tx.commit().await?;
+        self.create(&PERMISSION, name, description).await?;
         Ok(Permission {
             name: name.to_owned(),
             description: description.map(str::to_owned),
@@ -196,64 +191,61 @@ impl Access {
                 "the built-in `admin` role cannot be deleted".into(),
             ));
         }
-        let mut tx = self.db.begin_write().await?;
-        let holders: Vec<(i64,)> =
-            sqlx::query_as("DELETE FROM xcore_user_roles WHERE role = $1 RETURNING user_id")
+        let change = Change::new(Event::RoleDeleted, self.actor).detail(json!({"role": name}));
+        self.writes
+            .run(change, async |tx, change| {
+                let holders: Vec<(i64,)> = sqlx::query_as(
+                    "DELETE FROM xcore_user_roles WHERE role = $1 RETURNING user_id",
+                )
                 .bind(name)
                 .fetch_all(&mut *tx)
                 .await?;
-        sqlx::query("DELETE FROM xcore_role_permissions WHERE role = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM xcore_roles WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(unknown_role(name));
-        }
-        let holders = ids(holders);
-        self.record(&mut tx, Event::RoleDeleted, None, json!({"role": name}))
-            .await?;
-        Versions::bump_in(&mut tx, &holders).await?;
-        tx.commit().await?;
-        self.versions.publish(&holders).await
+                sqlx::query("DELETE FROM xcore_role_permissions WHERE role = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query("DELETE FROM xcore_roles WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(ROLE.unknown(name));
+                }
+                change.publish = ids(holders);
+                Versions::bump_in(tx, &change.publish).await
+            })
+            .await
     }
 
     /// Deletes a permission in one transaction; users holding it through a
     /// role lose it on their next request. 404 for an unknown permission.
     pub async fn delete_permission(&self, name: &str) -> Result<(), Error> {
-        let mut tx = self.db.begin_write().await?;
-        let holders: Vec<(i64,)> = sqlx::query_as(
-            "SELECT DISTINCT ur.user_id FROM xcore_user_roles ur \
-             JOIN xcore_role_permissions rp ON rp.role = ur.role WHERE rp.permission = $1",
-        )
-        .bind(name)
-        .fetch_all(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM xcore_role_permissions WHERE permission = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM xcore_permissions WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        if deleted.rows_affected() == 0 {
-            return Err(unknown_permission(name));
-        }
-        let holders = ids(holders);
-        self.record(
-            &mut tx,
-            Event::PermissionDeleted,
-            None,
-            json!({"permission": name}),
-        )
-        .await?;
-        Versions::bump_in(&mut tx, &holders).await?;
-        tx.commit().await?;
-        self.versions.publish(&holders).await
+        let change =
+            Change::new(Event::PermissionDeleted, self.actor).detail(json!({"permission": name}));
+        self.writes
+            .run(change, async |tx, change| {
+                let holders: Vec<(i64,)> = sqlx::query_as(
+                    "SELECT DISTINCT ur.user_id FROM xcore_user_roles ur \
+                     JOIN xcore_role_permissions rp ON rp.role = ur.role WHERE rp.permission = $1",
+                )
+                .bind(name)
+                .fetch_all(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM xcore_role_permissions WHERE permission = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query("DELETE FROM xcore_permissions WHERE name = $1")
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(PERMISSION.unknown(name));
+                }
+                change.publish = ids(holders);
+                Versions::bump_in(tx, &change.publish).await
+            })
+            .await
     }
 
     /// Grants `permission` to `role` (idempotent); 404 unless both exist.
@@ -281,62 +273,56 @@ impl Access {
         role: &str,
         permission: &str,
     ) -> Result<(), Error> {
-        self.require_role(role).await?;
-        self.require_permission(permission).await?;
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query(sql)
-            .bind(role)
-            .bind(permission)
-            .execute(&mut *tx)
-            .await?;
-        let holders: Vec<(i64,)> =
-            sqlx::query_as("SELECT user_id FROM xcore_user_roles WHERE role = $1")
-                .bind(role)
-                .fetch_all(&mut *tx)
-                .await?;
-        let holders = ids(holders);
-        self.record(
-            &mut tx,
-            event,
-            None,
-            json!({"role": role, "permission": permission}),
-        )
-        .await?;
-        Versions::bump_in(&mut tx, &holders).await?;
-        tx.commit().await?;
-        self.versions.publish(&holders).await
+        self.require(&ROLE, role).await?;
+        self.require(&PERMISSION, permission).await?;
+        let change =
+            Change::new(event, self.actor).detail(json!({"role": role, "permission": permission}));
+        self.writes
+            .run(change, async |tx, change| {
+                sqlx::query(sql)
+                    .bind(role)
+                    .bind(permission)
+                    .execute(&mut *tx)
+                    .await?;
+                let holders: Vec<(i64,)> =
+                    sqlx::query_as("SELECT user_id FROM xcore_user_roles WHERE role = $1")
+                        .bind(role)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                change.publish = ids(holders);
+                Versions::bump_in(tx, &change.publish).await
+            })
+            .await
     }
 
     /// Gives `role` to a user (idempotent); effective on their next request.
     /// 404 for an unknown user or role.
     pub async fn grant_role(&self, user: i64, role: &str) -> Result<(), Error> {
         self.users.require(user).await?;
-        self.require_role(role).await?;
-        let mut tx = self.db.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(user)
-        .bind(role)
-        .execute(&mut *tx)
-        .await?;
-        self.record(
-            &mut tx,
-            Event::RoleGranted,
-            Some(user),
-            json!({"role": role}),
-        )
-        .await?;
-        Versions::bump_in(&mut tx, &[user]).await?;
-        tx.commit().await?;
-        self.versions.publish(&[user]).await
+        self.require(&ROLE, role).await?;
+        let change = Change::new(Event::RoleGranted, self.actor)
+            .changes(user)
+            .detail(json!({"role": role}));
+        self.writes
+            .run(change, async |tx, _| {
+                sqlx::query(
+                    "INSERT INTO xcore_user_roles (user_id, role) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(user)
+                .bind(role)
+                .execute(&mut *tx)
+                .await?;
+                Versions::bump_in(tx, &[user]).await
+            })
+            .await
     }
 
     /// Takes `role` from a user (idempotent); effective on their next
     /// request. 409 when it would leave no administrator.
     pub async fn revoke_role(&self, user: i64, role: &str) -> Result<(), Error> {
         self.users.require(user).await?;
-        self.require_role(role).await?;
+        self.require(&ROLE, role).await?;
         let held: Option<(i64,)> =
             sqlx::query_as("SELECT 1 FROM xcore_user_roles WHERE user_id = $1 AND role = $2")
                 .bind(user)
@@ -349,36 +335,35 @@ impl Access {
         // which READ COMMITTED would let both see two admins.
         const REMOVE: &str = "DELETE FROM xcore_user_roles WHERE user_id = $1 AND role = $2 AND \
              (role <> $3 OR (SELECT COUNT(*) FROM xcore_user_roles WHERE role = $3 AND user_id <> $1) > 0)";
-        let mut tx = self.db.begin_write().await?;
-        if self.db.backend() == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(ADMIN_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let removed = sqlx::query(REMOVE)
-            .bind(user)
-            .bind(role)
-            .bind(ADMIN_ROLE)
-            .execute(&mut *tx)
-            .await?;
-        if held.is_some() && removed.rows_affected() == 0 {
-            return Err(Error::Conflict(
-                "this is the last administrator: grant `admin` to someone else first".into(),
-            ));
-        }
-        if removed.rows_affected() > 0 {
-            self.record(
-                &mut tx,
-                Event::RoleRevoked,
-                Some(user),
-                json!({"role": role}),
-            )
-            .await?;
-        }
-        Versions::bump_in(&mut tx, &[user]).await?;
-        tx.commit().await?;
-        self.versions.publish(&[user]).await
+        let change = Change::new(Event::RoleRevoked, self.actor)
+            .changes(user)
+            .detail(json!({"role": role}));
+        self.writes
+            .run(change, async |tx, change| {
+                if self.db.backend() == Backend::Postgres {
+                    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                        .bind(ADMIN_LOCK)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let removed = sqlx::query(REMOVE)
+                    .bind(user)
+                    .bind(role)
+                    .bind(ADMIN_ROLE)
+                    .execute(&mut *tx)
+                    .await?;
+                if held.is_some() && removed.rows_affected() == 0 {
+                    return Err(Error::Conflict(
+                        "this is the last administrator: grant `admin` to someone else first"
+                            .into(),
+                    ));
+                }
+                // Not held: nothing to record (the version still moves, as
+                // it always has).
+                change.happened = removed.rows_affected() > 0;
+                Versions::bump_in(tx, &[user]).await
+            })
+            .await
     }
 
     /// How many users hold the `admin` role.
@@ -404,34 +389,37 @@ impl Access {
         Ok(())
     }
 
-    /// 404 unless `role` exists.
-    async fn require_role(&self, role: &str) -> Result<(), Error> {
-        let found: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM xcore_roles WHERE name = $1")
-            .bind(role)
+    /// Creates a role or a permission: 409 if it exists, 422 for an
+    /// invalid name.
+    async fn create(
+        &self,
+        kind: &Kind,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<(), Error> {
+        (kind.rule)(name).map_err(|invalid| Error::Validation(invalid.to_string()))?;
+        let change = Change::new(kind.created, self.actor).detail(json!({ kind.noun: name }));
+        self.writes
+            .run(change, async |tx, _| {
+                sqlx::query(kind.insert)
+                    .bind(name)
+                    .bind(description)
+                    .execute(&mut *tx)
+                    .await
+                    .conflict_on_unique(format!("{} `{name}` already exists", kind.noun))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// 404 unless the role or permission `name` exists.
+    async fn require(&self, kind: &Kind, name: &str) -> Result<(), Error> {
+        let found: Option<(i64,)> = sqlx::query_as(kind.exists)
+            .bind(name)
             .fetch_optional(self.db.pool())
             .await?;
-        found.map(drop).ok_or_else(|| unknown_role(role))
+        found.map(drop).ok_or_else(|| kind.unknown(name))
     }
-
-    /// 404 unless `permission` exists.
-    async fn require_permission(&self, permission: &str) -> Result<(), Error> {
-        let found: Option<(i64,)> =
-            sqlx::query_as("SELECT 1 FROM xcore_permissions WHERE name = $1")
-                .bind(permission)
-                .fetch_optional(self.db.pool())
-                .await?;
-        found
-            .map(drop)
-            .ok_or_else(|| unknown_permission(permission))
-    }
-}
-
-fn unknown_role(role: &str) -> Error {
-    Error::NotFound(format!("role `{role}` does not exist"))
-}
-
-fn unknown_permission(permission: &str) -> Error {
-    Error::NotFound(format!("permission `{permission}` does not exist"))
 }
 
 fn ids(rows: Vec<(i64,)>) -> Vec<i64> {

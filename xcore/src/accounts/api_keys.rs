@@ -13,7 +13,11 @@
 use serde::Serialize;
 use sqlx::AnyConnection;
 
+use serde_json::json;
+
 use super::access::Access;
+use super::write::Change;
+use super::{Accounts, Event};
 use crate::clock;
 use crate::db::Db;
 use crate::error::{AuthFailure, Error};
@@ -256,5 +260,45 @@ impl ApiKeys {
             roles,
             permissions,
         })
+    }
+}
+
+/// The flows of a user's keys, audited.
+impl Accounts {
+    /// Creates an API key for `user` (audited); see [`ApiKeys`].
+    pub async fn create_api_key(
+        &self,
+        user: i64,
+        name: &str,
+        permissions: Option<Vec<String>>,
+        expires_in_days: Option<u32>,
+    ) -> Result<NewApiKey, Error> {
+        let change = Change::new(Event::ApiKeyCreated, self.as_user(user)).about(user);
+        self.writes
+            .run(change, async |tx, change| {
+                let created = self
+                    .api_keys
+                    .create_in(tx, user, name, permissions, expires_in_days)
+                    .await?;
+                change.detail = json!({"key": created.info.id, "name": created.info.name});
+                Ok(created)
+            })
+            .await
+    }
+
+    /// Revokes `user`'s key `id` (audited): it fails on the next request,
+    /// on every instance. 404 when the user has no such key.
+    pub async fn revoke_api_key(&self, user: i64, id: &str) -> Result<(), Error> {
+        let change = Change::new(Event::ApiKeyRevoked, self.as_user(user))
+            .about(user)
+            .detail(json!({"key": id}));
+        self.writes
+            .run(change, async |tx, _| {
+                if !ApiKeys::revoke_in(tx, user, id).await? {
+                    return Err(Error::NotFound("no such API key".into()));
+                }
+                Ok(())
+            })
+            .await
     }
 }

@@ -6,12 +6,11 @@
 //! `{auth.public_url}/verify-email?token=…`, a page of the application that
 //! posts the token back to `/auth/password/reset` or `/auth/email/verify`.
 
-use serde_json::json;
-
 use super::links::{Links, Purpose};
 use super::throttle::{Counted, too_many};
 use super::users::{Users, normalize_email};
-use super::{Accounts, Audit, Event, Sessions};
+use super::write::Change;
+use super::{Accounts, Event, Sessions};
 use crate::error::Error;
 use crate::mail::AccountLink;
 
@@ -47,23 +46,19 @@ impl Accounts {
         let Some(credentials) = self.users.credentials(email).await? else {
             return Ok(());
         };
-        let mut tx = self.db.begin_write().await?;
-        let token = Links::issue_in(
-            &mut tx,
-            credentials.id,
-            Purpose::PasswordReset,
-            self.links.reset_ttl,
-        )
-        .await?;
-        Audit::record(
-            &mut tx,
-            Event::PasswordResetRequested,
-            self.actor,
-            Some(credentials.id),
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
+        let change = Change::new(Event::PasswordResetRequested, self.actor).about(credentials.id);
+        let token = self
+            .writes
+            .run(change, async |tx, _| {
+                Links::issue_in(
+                    tx,
+                    credentials.id,
+                    Purpose::PasswordReset,
+                    self.links.reset_ttl,
+                )
+                .await
+            })
+            .await?;
         let url = format!("{}/reset-password?token={token}", self.links.public_url);
         let mail = self
             .links
@@ -87,26 +82,26 @@ impl Accounts {
         // Hashed before the token is spent, so a refused hash (503) leaves
         // the link usable.
         let hash = self.hasher.hash(new_password, self.params).await?;
-        let mut tx = self.db.begin_write().await?;
-        let user = Links::take_in(&mut tx, token, Purpose::PasswordReset)
-            .await?
-            .ok_or_else(dead_link)?;
-        Users::set_password_hash_in(&mut tx, user, &hash).await?;
-        Users::set_verified_in(&mut tx, user).await?;
-        Links::forget_in(&mut tx, user, Purpose::PasswordReset).await?;
-        Sessions::end_all_in(&mut tx, user, None).await?;
-        Audit::record(
-            &mut tx,
-            Event::PasswordReset,
-            self.as_user(user),
-            Some(user),
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
+        // Whose link it is, and so who acts, is known once it is taken.
+        let change = Change::new(Event::PasswordReset, self.actor);
+        let user = self
+            .writes
+            .run(change, async |tx, change| {
+                let user = Links::take_in(tx, token, Purpose::PasswordReset)
+                    .await?
+                    .ok_or_else(dead_link)?;
+                Users::set_password_hash_in(tx, user, &hash).await?;
+                Users::set_verified_in(tx, user).await?;
+                Links::forget_in(tx, user, Purpose::PasswordReset).await?;
+                Sessions::end_all_in(tx, user, None).await?;
+                change.actor = self.as_user(user);
+                change.subject = Some(user);
+                change.publish.push(user);
+                Ok(user)
+            })
+            .await?;
         let email = self.users.email(user).await?;
-        self.login_by_account.forget(&email).await?;
-        self.versions.publish(&[user]).await
+        self.login_by_account.forget(&email).await
     }
 
     /// Sends `user` a new verification link (replacing any earlier one);
@@ -149,20 +144,18 @@ impl Accounts {
     /// Marks the address of a verification link's account verified: 400
     /// when the token is unknown, spent or expired.
     pub async fn verify_email(&self, token: &str) -> Result<(), Error> {
-        let mut tx = self.db.begin_write().await?;
-        let user = Links::take_in(&mut tx, token, Purpose::VerifyEmail)
-            .await?
-            .ok_or_else(dead_link)?;
-        Users::set_verified_in(&mut tx, user).await?;
-        Audit::record(
-            &mut tx,
-            Event::EmailVerified,
-            self.as_user(user),
-            Some(user),
-            json!({}),
-        )
-        .await?;
-        tx.commit().await?;
-        self.versions.publish(&[user]).await
+        let change = Change::new(Event::EmailVerified, self.actor);
+        self.writes
+            .run(change, async |tx, change| {
+                let user = Links::take_in(tx, token, Purpose::VerifyEmail)
+                    .await?
+                    .ok_or_else(dead_link)?;
+                Users::set_verified_in(tx, user).await?;
+                change.actor = self.as_user(user);
+                change.subject = Some(user);
+                change.publish.push(user);
+                Ok(())
+            })
+            .await
     }
 }

@@ -20,7 +20,7 @@ use crate::middleware;
 use crate::otp::{EmailSender, LogSender, OtpSender};
 use crate::plugin::{MountedRoute, Plugin};
 use crate::security::{DerivedKeys, JwtKeys};
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// An xcore application: configuration plus plugins.
 ///
@@ -384,27 +384,8 @@ impl App {
 // figment's Jail API returns its own (large) error type; it is test-only.
 #[allow(clippy::result_large_err)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    /// A log sink the test can read.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::testing::LogBuffer;
 
     #[test]
     fn the_former_secret_variable_still_works_and_logs_its_deprecation_once() {
@@ -414,10 +395,9 @@ mod tests {
                 "a deployment secret of 32+ bytes!!",
             );
             let config = Config::load().map_err(|e| e.to_string())?;
-            let log = Captured::default();
-            let writer = log.clone();
+            let log = LogBuffer::default();
             let subscriber = tracing_subscriber::fmt()
-                .with_writer(move || writer.clone())
+                .with_writer(log.clone())
                 .with_ansi(false)
                 .finish();
             let _guard = tracing::subscriber::set_default(subscriber);
@@ -438,8 +418,7 @@ mod tests {
             let token = crate::security::create_token(again.jwt_keys(), &claims)
                 .map_err(|e| e.to_string())?;
             assert!(crate::security::decode_token(state.jwt_keys(), &token).is_ok());
-            let logged = String::from_utf8_lossy(&log.0.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_owned();
+            let logged = log.text();
             assert_eq!(logged.matches("is deprecated").count(), 1, "{logged}");
             assert!(logged.contains("XCORE_APP_SECRET"), "{logged}");
             assert!(!logged.contains("a deployment secret"), "{logged}");

@@ -11,18 +11,22 @@ use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::MethodRouter;
+use std::convert::Infallible;
 
-use crate::cache::{CacheLayer, InvalidateLayer};
+use axum::Router;
+use axum::extract::Request;
+use axum::response::IntoResponse;
+use axum::routing::{MethodRouter, Route};
+use tower::{Layer, Service};
+
 use crate::config::Config;
 use crate::error::Error;
-use crate::guard::GuardLayer;
 use crate::plugin::{Method, MountedRoute, Plugin, RouteEntry, RouteInfo};
-use crate::rate_limit::{
-    self, LimitKey, LimitSlot, Limiter, Limits, RateLimit, RateLimitLayer, RouteLimit,
+use crate::rate_limit::{self, LimitKey, Limiter, RateLimit};
+use crate::web::guard::GuardLayer;
+use crate::web::{
+    AppState, CacheLayer, InvalidateLayer, LimitSlot, Limits, RateLimitLayer, RouteLimit,
 };
-use crate::state::AppState;
 
 /// Every route of every plugin, from one call of each plugin's `routes()`.
 fn entries(plugins: &[Arc<dyn Plugin>]) -> Vec<(MountedRoute, RouteEntry)> {
@@ -155,29 +159,108 @@ pub(crate) fn mount(
     Ok((router, table))
 }
 
-/// Checks one route by the attributes' rules and wraps it in its layers,
-/// which run outside-in: guard, then tag invalidation, then cache, then
-/// the handler. With the router, the route's limit slot and what goes in
-/// it (`None`: configuration removed its limits), for a route that has one.
+/// Checks one route by the attributes' rules and wraps it in its layers.
+/// With the router, the route's limit slot and what goes in it (`None`:
+/// configuration removed its limits), for a route that has one.
 fn layered(
     route: &MountedRoute,
     entry: RouteEntry,
     state: &AppState,
     app: &AppState,
 ) -> Result<Routed, Error> {
+    check(route)?;
     let RouteEntry {
         method_router,
         limits: slot,
         ..
     } = entry;
     let RouteInfo {
+        path,
+        guard,
+        cache,
+        limits,
+        invalidates,
+        ..
+    } = &route.info;
+    let plugin = &route.plugin;
+    let guarded = !guard.is_public();
+
+    // Built in the order their errors are reported; applied below in the
+    // order requests meet them.
+    let cache = match cache {
+        Some(policy) => Some(wrap(
+            CacheLayer::new(policy, state.cache().clone(), path, guarded)
+                .map_err(|err| setup(plugin, err))?,
+        )),
+        None => None,
+    };
+    // Declared limits sit in the handler's own slot (as configuration
+    // left them), costing no layer; a route that declared none but was
+    // given some by configuration gets them as a layer.
+    let (limit, slotted) = match (limits.as_slice(), slot) {
+        ([], slot) => (None, slot.map(|slot| (slot, None))),
+        (limits, Some(slot)) => (None, Some((slot, Some(route_limits(route, limits, app)?)))),
+        (limits, None) => (
+            Some(wrap(RateLimitLayer::from_limits(route_limits(
+                route, limits, app,
+            )?))),
+            None,
+        ),
+    };
+
+    let guard = guarded.then(|| wrap(GuardLayer::new(guard.clone(), state.clone())));
+    let invalidate = match invalidates.is_empty() {
+        true => None,
+        false => Some(wrap(
+            InvalidateLayer::new(invalidates, state.cache().clone(), path, guarded)
+                .map_err(|err| setup(plugin, err))?,
+        )),
+    };
+
+    // The request path of a route, outermost first, after the app's stack
+    // (`middleware/stack.rs`):
+    let request_path = [
+        // who calls and whether they may: nothing is read, cached or
+        // counted for a caller who may not;
+        guard,
+        // after a successful answer its tags' entries go; one refused by
+        // the limits, or failed, invalidates nothing;
+        invalidate, // a hit answers here, costing no limit;
+        cache,      // the route's limits (when not in the handler's slot);
+        limit,
+    ];
+    // then the handler. `route_layer` wraps what is there already, so the
+    // innermost is applied first.
+    let method_router = request_path
+        .into_iter()
+        .rev()
+        .flatten()
+        .fold(method_router, |router, wrap| wrap(router));
+    Ok((method_router, slotted))
+}
+
+/// One layer of a route's path, ready to wrap what is inside it.
+type Wrap = Box<dyn FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>>;
+
+fn wrap<L>(layer: L) -> Wrap
+where
+    L: Layer<Route> + Clone + Send + Sync + 'static,
+    L::Service: Service<Request, Error = Infallible> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Request>>::Response: IntoResponse + 'static,
+    <L::Service as Service<Request>>::Future: Send + 'static,
+{
+    Box::new(move |router: MethodRouter<AppState>| router.route_layer(layer))
+}
+
+/// A route checked by the rules the attributes apply at compile time, for
+/// routes written by hand.
+fn check(route: &MountedRoute) -> Result<(), Error> {
+    let RouteInfo {
         method,
         path,
         guard,
         cache,
         status,
-        limits,
-        invalidates,
         ..
     } = &route.info;
     let plugin = &route.plugin;
@@ -193,52 +276,15 @@ fn layered(
         xcore_rules::status::success(status.as_u16())
             .map_err(|invalid| setup(plugin, format!("{method} {}: {invalid}", route.path)))?;
     }
-    let method_router = match cache {
-        Some(policy) => {
-            xcore_rules::cache::method(method.as_http().as_str()).map_err(|invalid| {
-                setup(
-                    plugin,
-                    format!("{method} {} is cached: {invalid}", route.path),
-                )
-            })?;
-            let layer = CacheLayer::new(policy, state.cache().clone(), path, !guard.is_public())
-                .map_err(|err| setup(plugin, err))?;
-            method_router.route_layer(layer)
-        }
-        None => method_router,
-    };
-    // Limits in the handler's own slot when it has one (the declared
-    // ones, as configuration left them); a layer for limits configuration
-    // gave a route that declared none.
-    let (method_router, slotted) = match (limits.as_slice(), slot) {
-        ([], slot) => (method_router, slot.map(|slot| (slot, None))),
-        (limits, Some(slot)) => (
-            method_router,
-            Some((slot, Some(route_limits(route, limits, app)?))),
-        ),
-        (limits, None) => (
-            method_router.route_layer(RateLimitLayer::from_limits(route_limits(
-                route, limits, app,
-            )?)),
-            None,
-        ),
-    };
-    // Outside the cache and the limits: a refused or failed write
-    // invalidates nothing, a successful one always does.
-    let method_router = if invalidates.is_empty() {
-        method_router
-    } else {
-        let layer =
-            InvalidateLayer::new(invalidates, state.cache().clone(), path, !guard.is_public())
-                .map_err(|err| setup(plugin, err))?;
-        method_router.route_layer(layer)
-    };
-    let method_router = if guard.is_public() {
-        method_router
-    } else {
-        method_router.route_layer(GuardLayer::new(guard.clone(), state.clone()))
-    };
-    Ok((method_router, slotted))
+    if cache.is_some() {
+        xcore_rules::cache::method(method.as_http().as_str()).map_err(|invalid| {
+            setup(
+                plugin,
+                format!("{method} {} is cached: {invalid}", route.path),
+            )
+        })?;
+    }
+    Ok(())
 }
 
 /// A mounted route's router, and its limit slot with what goes in it.

@@ -5,16 +5,17 @@
 //! `admin.endpoints = false`.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Accounts, Actor, AuditEntry, AuditQuery, Event, Permission, Role, User};
-use crate::client::ClientAddr;
 use crate::error::{Error, Result};
-use crate::guard::CurrentUser;
 use crate::plugin;
-use crate::state::AppState;
+use crate::web::AppState;
+use crate::web::ClientAddr;
+use crate::web::guard::CurrentUser;
 
 /// The built-in administration endpoints, mounted under `/admin`.
 pub struct Admin;
@@ -87,16 +88,27 @@ struct AuditPage {
     total: i64,
 }
 
-/// The accounts, acting for the signed-in administrator at `client`, so
-/// the audit log names them.
-fn acting(state: &AppState, admin: &CurrentUser, client: ClientAddr) -> Result<Accounts> {
-    let id = admin
-        .id()
-        .parse()
-        .map_err(|_| Error::BadRequest("this token does not belong to an account".into()))?;
-    Ok(state
-        .accounts()
-        .acting(Actor::user(id).from_address(client.0)))
+/// The accounts, acting for the signed-in administrator at their address,
+/// so the audit log names who changed what: the extractor of every
+/// changing route.
+struct Acting(Accounts);
+
+impl FromRequestParts<AppState> for Acting {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let admin = CurrentUser::from_request_parts(parts, state).await?;
+        let Ok(client) = ClientAddr::from_request_parts(parts, state).await;
+        let id = admin
+            .id()
+            .parse()
+            .map_err(|_| Error::BadRequest("this token does not belong to an account".into()))?;
+        Ok(Acting(
+            state
+                .accounts()
+                .acting(Actor::user(id).from_address(client.0)),
+        ))
+    }
 }
 
 /// One page of users.
@@ -120,12 +132,9 @@ impl Admin {
     /// Creates a role: 201, 409 if it exists.
     #[route(post, "/roles", auth = "admin", status = 201)]
     async fn create_role(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Json(body): Json<NewName>,
     ) -> Result<Json<Role>> {
-        let accounts = acting(&state, &admin, client)?;
         let access = accounts.access();
         Ok(Json(
             access
@@ -136,13 +145,7 @@ impl Admin {
 
     /// Deletes a role (not `admin`): its holders lose it on their next request.
     #[route(delete, "/roles/{name}", auth = "admin", status = 204)]
-    async fn delete_role(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
-        Path(name): Path<String>,
-    ) -> Result<()> {
-        let accounts = acting(&state, &admin, client)?;
+    async fn delete_role(Acting(accounts): Acting, Path(name): Path<String>) -> Result<()> {
         accounts.access().delete_role(&name).await
     }
 
@@ -155,12 +158,9 @@ impl Admin {
     /// Creates a permission: 201, 409 if it exists.
     #[route(post, "/permissions", auth = "admin", status = 201)]
     async fn create_permission(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Json(body): Json<NewName>,
     ) -> Result<Json<Permission>> {
-        let accounts = acting(&state, &admin, client)?;
         let access = accounts.access();
         Ok(Json(
             access
@@ -171,13 +171,7 @@ impl Admin {
 
     /// Deletes a permission: users holding it through a role lose it.
     #[route(delete, "/permissions/{name}", auth = "admin", status = 204)]
-    async fn delete_permission(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
-        Path(name): Path<String>,
-    ) -> Result<()> {
-        let accounts = acting(&state, &admin, client)?;
+    async fn delete_permission(Acting(accounts): Acting, Path(name): Path<String>) -> Result<()> {
         accounts.access().delete_permission(&name).await
     }
 
@@ -189,12 +183,9 @@ impl Admin {
         status = 204
     )]
     async fn grant_permission(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Path((role, permission)): Path<(String, String)>,
     ) -> Result<()> {
-        let accounts = acting(&state, &admin, client)?;
         accounts.access().grant_permission(&role, &permission).await
     }
 
@@ -206,12 +197,9 @@ impl Admin {
         status = 204
     )]
     async fn revoke_permission(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Path((role, permission)): Path<(String, String)>,
     ) -> Result<()> {
-        let accounts = acting(&state, &admin, client)?;
         accounts
             .access()
             .revoke_permission(&role, &permission)
@@ -246,12 +234,9 @@ impl Admin {
     /// address: it counts as verified.
     #[route(post, "/users", auth = "admin", status = 201)]
     async fn create_user(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Json(body): Json<NewUser>,
     ) -> Result<Json<User>> {
-        let accounts = acting(&state, &admin, client)?;
         let user = accounts.register(&body.email, &body.password).await?;
         accounts.mark_verified(user.id).await?;
         Ok(Json(accounts.user(user.id).await?))
@@ -260,36 +245,25 @@ impl Admin {
     /// Gives a role to a user (idempotent); effective on their next request.
     #[route(put, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn grant_role(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Path((id, role)): Path<(i64, String)>,
     ) -> Result<()> {
-        let accounts = acting(&state, &admin, client)?;
         accounts.access().grant_role(id, &role).await
     }
 
     /// Turns a user's TOTP off without a code (a lost authenticator) and
     /// ends their sessions; they sign in again with their password.
     #[route(delete, "/users/{id}/totp", auth = "admin", status = 204)]
-    async fn reset_totp(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
-        Path(id): Path<i64>,
-    ) -> Result<()> {
-        acting(&state, &admin, client)?.totp_reset(id).await
+    async fn reset_totp(Acting(accounts): Acting, Path(id): Path<i64>) -> Result<()> {
+        accounts.totp_reset(id).await
     }
 
     /// Takes a role from a user (idempotent); the last admin keeps theirs (409).
     #[route(delete, "/users/{id}/roles/{role}", auth = "admin", status = 204)]
     async fn revoke_role(
-        State(state): State<AppState>,
-        admin: CurrentUser,
-        client: ClientAddr,
+        Acting(accounts): Acting,
         Path((id, role)): Path<(i64, String)>,
     ) -> Result<()> {
-        let accounts = acting(&state, &admin, client)?;
         accounts.access().revoke_role(id, &role).await
     }
 

@@ -12,13 +12,13 @@ use serde::Deserialize;
 use crate::accounts::{
     Accounts, Actor, ApiKey, LoginOutcome, NewApiKey, RecoveryCodes, TokenPair, TotpSetup, User,
 };
-use crate::client::ClientAddr;
 use crate::error::{Error, Result};
-use crate::guard::CurrentUser;
 use crate::openapi::{Operation, OperationInput};
 use crate::otp::{Otp, OtpCheck, OtpRecipient};
 use crate::plugin;
-use crate::state::AppState;
+use crate::web::AppState;
+use crate::web::ClientAddr;
+use crate::web::guard::CurrentUser;
 
 /// The built-in authentication endpoints, mounted under `/auth`.
 pub struct Auth;
@@ -256,7 +256,9 @@ impl Auth {
         Json(body): Json<NewAccount>,
     ) -> Result<Json<Registered>> {
         if !state.config().auth.registration {
-            return Err(crate::Error::Forbidden("registration is closed".into()));
+            return Err(crate::error::Error::Forbidden(
+                "registration is closed".into(),
+            ));
         }
         let accounts = from_client(&state, client);
         let user = accounts.register(&body.email, &body.password).await?;

@@ -1,6 +1,6 @@
 //! The cache: one handle ([`Cache`]) over an in-process or a Redis backend,
-//! with keys namespaced per plugin, and the response cache behind
-//! `#[cached]` ([`CachePolicy`], [`CacheLayer`]).
+//! with keys namespaced per plugin, and what `#[cached]` declares on a
+//! route ([`CachePolicy`]; the web wing applies it to requests).
 //!
 //! ```
 //! use xcore::prelude::*;
@@ -16,14 +16,11 @@
 //! }
 //! ```
 
-mod flight;
-mod invalidation;
 mod memory;
 mod near;
 mod pattern;
+mod policy;
 mod redis_store;
-mod response;
-mod template;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +29,7 @@ use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub(crate) use invalidation::InvalidateLayer;
-pub use response::{CacheLayer, CachePolicy};
+pub use policy::CachePolicy;
 pub use xcore_rules::cache::KeyTemplate;
 
 use crate::config::CacheConfig;

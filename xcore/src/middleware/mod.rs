@@ -30,7 +30,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::Config;
 use crate::error::Error;
 use crate::metrics::Metrics;
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// The liveness probe, which the app serves itself (no plugin may take it).
 pub(crate) const HEALTH: &str = "/health";

@@ -30,10 +30,9 @@ use tower::{Layer, Service, ServiceExt};
 
 use super::request_id::{self, REQUEST_ID};
 use super::{json_errors, panic, text};
-use crate::client::PeerScope;
 use crate::error::{code_of, json_error};
-
-type BoxedResponse = Pin<Box<dyn Future<Output = Response> + Send>>;
+use crate::web::HandlerFuture;
+use crate::web::PeerScope;
 
 /// The router of a request with a body: NUL refused in JSON and form
 /// bodies, and the body limit told to axum's extractors (the stream itself
@@ -188,7 +187,7 @@ enum State {
     /// The router, for a request without a body.
     Route(RouteFuture<Infallible>),
     /// A request with a body, or an error response being rewritten.
-    Boxed(BoxedResponse),
+    Boxed(HandlerFuture),
     /// Answered before the router (`None` once taken).
     Ready(Option<Response>),
 }

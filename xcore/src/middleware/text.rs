@@ -6,7 +6,6 @@
 
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, to_bytes};
@@ -18,6 +17,7 @@ use serde_json::Value;
 use tower::{Layer, Service};
 
 use crate::error::{Error, code_of, json_error};
+use crate::web::ServiceFuture;
 
 /// The layer, on every plugin route (so also on the plain router); it
 /// reads JSON and form bodies up to `limit` bytes (the body limit).
@@ -50,8 +50,6 @@ pub(crate) struct RejectNul<S> {
     limit: usize,
 }
 
-type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
 impl<S> Service<Request> for RejectNul<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -59,7 +57,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Either<S::Future, Ready<Result<Response, Infallible>>>, Boxed>;
+    type Future = Either<Either<S::Future, Ready<Result<Response, Infallible>>>, ServiceFuture>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -43,17 +43,13 @@
 //! # }
 //! ```
 
-mod handler;
-mod layer;
 mod limiter;
 mod store;
 
 use std::borrow::Cow;
 use std::time::Duration;
 
-pub(crate) use handler::{LimitSlot, Limited};
-pub(crate) use layer::{Limits, RateLimitLayer, RouteLimit};
-pub(crate) use limiter::Limiter;
+pub(crate) use limiter::{Decision, Limiter};
 use xcore_rules::rate_limit::KeyPart;
 
 /// What a limit counts per.

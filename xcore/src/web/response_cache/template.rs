@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use axum::extract::{FromRequestParts, Query, RawPathParams, Request};
 use xcore_rules::cache::{KeyTemplate, Part};
 
-use crate::guard::CurrentUser;
+use crate::web::guard::CurrentUser;
 
 /// What a request gives the placeholders of some templates.
 pub(crate) struct Values {

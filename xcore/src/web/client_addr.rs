@@ -13,6 +13,8 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
 
+use crate::config::TrustedProxies;
+
 /// The client's IP address, as an extractor: `async fn h(client: ClientAddr)`.
 ///
 /// ```
@@ -36,116 +38,6 @@ pub struct ClientAddr(pub IpAddr);
 impl fmt::Display for ClientAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-/// An address or a network (`10.0.0.0/8`, `::1`), as `http.trusted_proxies`
-/// lists them.
-///
-/// ```
-/// use xcore::client::IpRange;
-///
-/// let range: IpRange = "10.0.0.0/8".parse().unwrap();
-/// assert!(range.contains("10.1.2.3".parse().unwrap()));
-/// assert!(!range.contains("11.0.0.1".parse().unwrap()));
-/// assert!("10.0.0.0/33".parse::<IpRange>().is_err());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpRange {
-    network: u128,
-    prefix: u8,
-}
-
-impl IpRange {
-    /// Whether `ip` is in the range.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = as_v6_bits(ip);
-        let mask = match self.prefix {
-            0 => 0,
-            n => u128::MAX << (128 - u32::from(n)),
-        };
-        bits & mask == self.network & mask
-    }
-}
-
-/// IPv4 as IPv4-mapped IPv6, so one comparison serves both.
-fn as_v6_bits(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
-}
-
-impl fmt::Display for IpRange {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v6 = Ipv6Addr::from(self.network);
-        match v6.to_ipv4_mapped() {
-            Some(v4) if self.prefix >= 96 => write!(f, "{v4}/{}", self.prefix - 96),
-            _ => write!(f, "{v6}/{}", self.prefix),
-        }
-    }
-}
-
-impl std::str::FromStr for IpRange {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let bad = || format!("`{text}` is not an IP address or network like 10.0.0.0/8");
-        let (address, prefix) = match text.trim().split_once('/') {
-            Some((address, prefix)) => (address, Some(prefix)),
-            None => (text.trim(), None),
-        };
-        let ip: IpAddr = address.parse().map_err(|_| bad())?;
-        let width = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix: u8 = match prefix {
-            Some(prefix) => prefix
-                .parse()
-                .ok()
-                .filter(|p| *p <= width)
-                .ok_or_else(bad)?,
-            None => width,
-        };
-        // IPv4 prefixes count within the mapped address's last 32 bits.
-        let prefix = if ip.is_ipv4() { prefix + 96 } else { prefix };
-        Ok(IpRange {
-            network: as_v6_bits(ip),
-            prefix,
-        })
-    }
-}
-
-/// The trusted proxies: a list, or one comma-separated string (as an
-/// environment variable gives it).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<IpRange>);
-
-impl TrustedProxies {
-    /// Whether `ip` is a trusted proxy.
-    pub fn trusts(&self, ip: IpAddr) -> bool {
-        self.0.iter().any(|range| range.contains(ip))
-    }
-
-    /// Whether no proxy is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl serde::Serialize for TrustedProxies {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(ToString::to_string))
-    }
-}
-
-impl TrustedProxies {
-    /// The ranges these addresses or CIDR blocks name (its `Deserialize`
-    /// lives with the other settings, in `config`).
-    pub(crate) fn parse(items: &[String]) -> Result<Self, String> {
-        items
-            .iter()
-            .map(|item| item.parse())
-            .collect::<Result<Vec<_>, _>>()
-            .map(TrustedProxies)
     }
 }
 
@@ -278,7 +170,8 @@ mod tests {
     }
 
     fn trusted(list: &str) -> TrustedProxies {
-        TrustedProxies(list.split(',').map(|s| s.parse().expect("range")).collect())
+        let items: Vec<String> = list.split(',').map(str::to_owned).collect();
+        TrustedProxies::parse(&items).expect("ranges")
     }
 
     fn ip(text: &str) -> ClientAddr {
@@ -322,16 +215,5 @@ mod tests {
         assert_eq!(client_addr(&request, &proxies), ip("192.0.2.1"));
         let request = parts("10.0.0.2:5000", &[]);
         assert_eq!(client_addr(&request, &proxies), ip("10.0.0.2"));
-    }
-
-    #[test]
-    fn ranges_cover_both_families() {
-        let v6: IpRange = "2001:db8::/32".parse().expect("range");
-        assert!(v6.contains("2001:db8::1".parse().expect("ip")));
-        assert!(!v6.contains("2001:db9::1".parse().expect("ip")));
-        let one: IpRange = "127.0.0.1".parse().expect("range");
-        assert!(one.contains("127.0.0.1".parse().expect("ip")));
-        assert!(!one.contains("127.0.0.2".parse().expect("ip")));
-        assert!("nope".parse::<IpRange>().is_err());
     }
 }

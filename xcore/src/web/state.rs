@@ -12,14 +12,14 @@ use axum::http::request::Parts;
 
 use crate::accounts::Accounts;
 use crate::cache::Cache;
-use crate::client::{ClientAddr, client_addr};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::Error;
 use crate::mail::Mailer;
 use crate::otp::{Otp, OtpSender};
-use crate::rate_limit::{LimitSlot, Limits};
 use crate::security::{Claims, DerivedKeys, JwtKeys, create_token};
+use crate::web::client_addr::{ClientAddr, client_addr};
+use crate::web::route_limit::{LimitSlot, Limits};
 
 /// Shared application state, handed to every plugin router.
 ///

@@ -8,15 +8,14 @@
 //! route, that was a third of what the limit cost.
 
 use std::future::ready;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::handler::Handler;
-use axum::response::Response;
 use futures_util::future::Either;
 
-use crate::state::AppState;
+use crate::web::AppState;
+use crate::web::HandlerFuture;
 
 /// Where the app puts a route's limits: their place among the plugin's
 /// limited routes, in declaration order (`AppState::route_limits`).
@@ -30,8 +29,6 @@ pub(crate) struct Limited<H> {
     pub(crate) slot: LimitSlot,
 }
 
-type Boxed = Pin<Box<dyn Future<Output = Response> + Send>>;
-
 impl<H, T> Handler<T, AppState> for Limited<H>
 where
     H: Handler<T, AppState>,
@@ -41,7 +38,7 @@ where
     /// refusal) or waits (Redis): the allowed path's future is no larger
     /// than the handler's plus a tag, so axum's box around it, and every
     /// move of it, stays as small as on an unlimited route.
-    type Future = Either<H::Future, Boxed>;
+    type Future = Either<H::Future, HandlerFuture>;
 
     #[inline]
     fn call(self, mut request: Request, state: AppState) -> Self::Future {

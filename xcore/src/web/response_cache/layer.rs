@@ -1,12 +1,10 @@
-//! The response cache behind `#[cached]`: a [`CachePolicy`] on a route and
-//! the [`CacheLayer`] the app wraps the route in. The policy is checked
+//! The response cache behind `#[cached]`: the [`CacheLayer`] the app wraps
+//! a route carrying a [`CachePolicy`] in. The policy is checked
 //! against its route by the same rules (`xcore_rules::cache`) that
 //! `#[cached]` applies at compile time.
 
-use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,13 +17,14 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
-use super::Cache;
 use super::flight::Flights;
 use super::template::{Values, push_escaped};
 use xcore_rules::cache::{self as rules, KeyTemplate, Part};
 
+use crate::cache::{Cache, CachePolicy};
 use crate::error::Error;
-use crate::guard::CurrentUser;
+use crate::web::ServiceFuture;
+use crate::web::guard::CurrentUser;
 
 /// Largest response body the route cache stores; bigger ones pass uncached.
 const MAX_CACHED_BODY: u64 = 8 * 1024 * 1024;
@@ -46,108 +45,6 @@ static KNOWN_TYPES: [HeaderValue; 4] = [
 static HIT: HeaderValue = HeaderValue::from_static("hit");
 static MISS: HeaderValue = HeaderValue::from_static("miss");
 static BYPASS: HeaderValue = HeaderValue::from_static("bypass");
-
-/// How a route's successful responses are cached: for how long, shared by
-/// everyone or per user, under which key.
-///
-/// `#[cached(ttl = 300)]` builds `CachePolicy::ttl_secs(300)`; by hand it
-/// goes on the route with [`RouteInfo::cache`](crate::RouteInfo::cache).
-///
-/// ```
-/// use xcore::cache::CachePolicy;
-///
-/// let policy = CachePolicy::ttl_secs(300).key("produits:all");
-/// assert_eq!(policy.ttl().as_secs(), 300);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachePolicy {
-    ttl: Duration,
-    shared: bool,
-    vary_query: bool,
-    key: Option<Cow<'static, str>>,
-    tags: Vec<Cow<'static, str>>,
-}
-
-impl CachePolicy {
-    /// Cache for `secs` seconds.
-    pub fn ttl_secs(secs: u64) -> Self {
-        CachePolicy {
-            ttl: Duration::from_secs(secs),
-            shared: false,
-            vary_query: false,
-            key: None,
-            tags: Vec::new(),
-        }
-    }
-
-    /// Without a key template, one entry per query string too (`#[cached]`
-    /// sets it when the handler takes a `Query`). Off, the query is left
-    /// out of the key, so clients cannot mint entries by adding parameters
-    /// the handler never reads. Queries longer than 512 bytes are served
-    /// uncached.
-    pub fn vary_query(mut self) -> Self {
-        self.vary_query = true;
-        self
-    }
-
-    /// On a guarded route, one entry for every user instead of one per user.
-    pub fn shared(mut self) -> Self {
-        self.shared = true;
-        self
-    }
-
-    /// The key template: literal text with `{param}` (a path parameter),
-    /// `{query.name}` (a query parameter) and `{user}` (the user's id).
-    pub fn key(mut self, template: impl Into<Cow<'static, str>>) -> Self {
-        self.key = Some(template.into());
-        self
-    }
-
-    /// Tags carried by every entry, templates as keys are (`"prets:{user}"`):
-    /// [`Cache::invalidate_tags`] with one of them, or a route declaring
-    /// `#[invalidates(...)]` of it, removes the entries, whichever plugin
-    /// asks.
-    ///
-    /// ```
-    /// use xcore::cache::CachePolicy;
-    ///
-    /// let policy = CachePolicy::ttl_secs(30).tags(["livres", "prets:{user}"]);
-    /// assert_eq!(policy.tag_templates().collect::<Vec<_>>(), ["livres", "prets:{user}"]);
-    /// ```
-    pub fn tags<I, T>(mut self, tags: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<Cow<'static, str>>,
-    {
-        self.tags.extend(tags.into_iter().map(Into::into));
-        self
-    }
-
-    /// The tag templates.
-    pub fn tag_templates(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.tags.iter().map(|tag| tag.as_ref())
-    }
-
-    /// How long entries live.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
-    /// Whether entries are shared by all users.
-    pub fn is_shared(&self) -> bool {
-        self.shared
-    }
-
-    /// Whether the default key holds the query string.
-    pub fn varies_by_query(&self) -> bool {
-        self.vary_query
-    }
-
-    /// The key template, if any.
-    pub fn key_template(&self) -> Option<&str> {
-        self.key.as_deref()
-    }
-}
 
 /// What the layer needs, built once per route at start-up.
 struct Shared {
@@ -190,8 +87,8 @@ impl CacheLayer {
     ) -> Result<Self, Error> {
         let setup =
             |invalid: xcore_rules::Invalid| Error::Setup(format!("route {path}: {invalid}"));
-        rules::ttl(policy.ttl.as_secs()).map_err(setup)?;
-        if policy.shared {
+        rules::ttl(policy.ttl().as_secs()).map_err(setup)?;
+        if policy.is_shared() {
             rules::shared(guarded).map_err(setup)?;
         }
         let template = match policy.key_template() {
@@ -199,7 +96,7 @@ impl CacheLayer {
                 let template = KeyTemplate::parse(raw).map_err(setup)?;
                 let segments = xcore_rules::path::route(path).map_err(setup)?;
                 let params: Vec<&str> = xcore_rules::path::params(&segments).collect();
-                rules::fit(&template, path, &params, guarded, policy.shared).map_err(setup)?;
+                rules::fit(&template, path, &params, guarded, policy.is_shared()).map_err(setup)?;
                 Some(template)
             }
             None => None,
@@ -222,10 +119,10 @@ impl CacheLayer {
         });
         Ok(CacheLayer {
             shared: Arc::new(Shared {
-                ttl: policy.ttl,
-                per_user: guarded && !policy.shared && template.is_none(),
+                ttl: policy.ttl(),
+                per_user: guarded && !policy.is_shared() && template.is_none(),
                 public: !guarded,
-                vary_query: policy.vary_query,
+                vary_query: policy.varies_by_query(),
                 template,
                 tags,
                 fixed_key,
@@ -273,7 +170,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Ready<Result<Response, Infallible>>, BoxedResponse>;
+    type Future = Either<Ready<Result<Response, Infallible>>, ServiceFuture>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         // Readiness of the handler is awaited on the clone that serves a miss.
@@ -293,9 +190,6 @@ where
         ))
     }
 }
-
-/// The future of a request that may wait on the cache or the handler.
-pub type BoxedResponse = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 impl Shared {
     fn immediate_hit(&self, request: &Request) -> Option<Response> {

@@ -1,6 +1,5 @@
 use std::convert::Infallible;
 use std::future::{Ready, ready};
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -10,7 +9,8 @@ use futures_util::future::Either;
 use tower::{Layer, Service};
 
 use super::{CurrentUser, Guard};
-use crate::state::AppState;
+use crate::web::AppState;
+use crate::web::ServiceFuture;
 
 /// Tower layer enforcing a [`Guard`] in front of a route.
 ///
@@ -46,9 +46,6 @@ impl<S> Layer<S> for GuardLayer {
     }
 }
 
-/// The future of a guarded request that waits on the cache or the database.
-pub type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
 /// The service made by [`GuardLayer`].
 #[derive(Clone)]
 pub struct GuardService<S> {
@@ -64,7 +61,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Either<S::Future, Ready<Result<Response, Infallible>>>, Boxed>;
+    type Future = Either<Either<S::Future, Ready<Result<Response, Infallible>>>, ServiceFuture>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header, request::Parts};
 use crate::accounts::KEY_PREFIX;
 use crate::error::{AuthFailure, Error};
 use crate::security::Claims;
-use crate::state::AppState;
+use crate::web::AppState;
 
 /// The signed-in user, taken from a verified bearer token, or from an API
 /// key (`Authorization: Bearer xk_…` or `X-API-Key: xk_…`), which acts for

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -14,9 +13,10 @@ use axum::response::Response;
 use tower::{Layer, Service, ServiceExt};
 use xcore_rules::cache::{self as rules, KeyTemplate};
 
-use super::Cache;
 use super::template::Values;
+use crate::cache::Cache;
 use crate::error::Error;
+use crate::web::ServiceFuture;
 
 /// The tags a route invalidates, checked against the route.
 struct Invalidation {
@@ -84,7 +84,7 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ServiceFuture;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)

@@ -1,137 +1,18 @@
-//! The [`Plugin`] trait: what `#[plugin]` implements, and what a plugin written
-//! by hand implements.
-//!
-//! A plugin has metadata ([`PluginMeta`]) and a table of [`Routes`], each a
-//! [`RouteInfo`] (method, path, guard) paired with an ordinary axum handler.
+//! One route's description: [`Method`], path, guard, cache, limits,
+//! success status and how the API document describes it ([`RouteInfo`]);
+//! and the route as the app mounted it ([`MountedRoute`]).
 
 use std::borrow::Cow;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Arc;
 
-use axum::extract::Request;
-use axum::handler::Handler;
 use axum::http::StatusCode;
-use axum::response::Response;
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::MethodFilter;
 
+use super::PluginMeta;
 use crate::cache::CachePolicy;
-use crate::db::Migration;
-use crate::guard::Guard;
 use crate::openapi::Operation;
-use crate::rate_limit::{LimitSlot, Limited, RateLimit};
-use crate::state::AppState;
-
-/// A set of routes mounted under a prefix, with metadata.
-///
-/// Implemented by `#[plugin]`, or by hand:
-///
-/// ```
-/// use std::sync::Arc;
-/// use xcore::prelude::*;
-/// use xcore::{Guard, PluginMeta, RouteInfo, Routes};
-///
-/// pub struct Items;
-///
-/// async fn list() -> &'static str { "[]" }
-/// async fn remove(Path(id): Path<u64>) -> StatusCode { StatusCode::NO_CONTENT }
-///
-/// impl Plugin for Items {
-///     fn meta(&self) -> PluginMeta {
-///         PluginMeta::new("items").version("1.0.0").prefix("/items")
-///     }
-///     fn routes(self: Arc<Self>) -> Routes {
-///         Routes::new()
-///             .route(RouteInfo::get("/"), list)
-///             .route(RouteInfo::delete("/{id}").guard(Guard::role("admin")), remove)
-///     }
-/// }
-/// ```
-///
-/// Handlers are ordinary axum handlers over [`AppState`]; a plugin that needs
-/// its own state keeps it in `self` and captures the `Arc<Self>` it receives
-/// in [`Plugin::routes`].
-pub trait Plugin: Send + Sync + 'static {
-    /// Name, version, prefix and description.
-    fn meta(&self) -> PluginMeta;
-
-    /// The plugin's routes, relative to its prefix.
-    fn routes(self: Arc<Self>) -> Routes;
-
-    /// SQL migrations, applied at start-up in version order (the plugin's
-    /// history is kept apart from other plugins'). None by default.
-    fn migrations(&self) -> &'static [Migration] {
-        &[]
-    }
-}
-
-/// Descriptive data of a plugin.
-///
-/// ```
-/// let meta = xcore::PluginMeta::new("catalogue")
-///     .version("1.0.0")
-///     .prefix("/catalogue")
-///     .tags(["shop"])
-///     .description("Products on sale");
-/// assert_eq!(meta.prefix, "/catalogue");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PluginMeta {
-    /// Unique name among the app's plugins.
-    pub name: Cow<'static, str>,
-    /// Version of the plugin.
-    pub version: Cow<'static, str>,
-    /// Path prefix of every route: empty or `/segment(s)` without trailing `/`.
-    pub prefix: Cow<'static, str>,
-    /// Tags (grouping in API documentation).
-    pub tags: Vec<Cow<'static, str>>,
-    /// What the plugin is for.
-    pub description: Option<Cow<'static, str>>,
-}
-
-impl PluginMeta {
-    /// Metadata with `name`, version `0.0.0` and prefix `/{name}`.
-    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
-        let name = name.into();
-        PluginMeta {
-            prefix: Cow::Owned(format!("/{name}")),
-            name,
-            version: Cow::Borrowed("0.0.0"),
-            tags: Vec::new(),
-            description: None,
-        }
-    }
-
-    /// Sets the version.
-    pub fn version(mut self, version: impl Into<Cow<'static, str>>) -> Self {
-        self.version = version.into();
-        self
-    }
-
-    /// Sets the prefix (`""` mounts the routes at the root).
-    pub fn prefix(mut self, prefix: impl Into<Cow<'static, str>>) -> Self {
-        self.prefix = prefix.into();
-        self
-    }
-
-    /// Sets the tags.
-    pub fn tags<I, T>(mut self, tags: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<Cow<'static, str>>,
-    {
-        self.tags = tags.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// Sets the description.
-    pub fn description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
-        self.description = Some(description.into());
-        self
-    }
-}
+use crate::rate_limit::RateLimit;
+use crate::web::guard::Guard;
 
 /// HTTP methods a route can answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -149,7 +30,7 @@ pub enum Method {
 }
 
 impl Method {
-    fn filter(self) -> MethodFilter {
+    pub(super) fn filter(self) -> MethodFilter {
         match self {
             Method::Get => MethodFilter::GET,
             Method::Post => MethodFilter::POST,
@@ -343,104 +224,6 @@ impl RouteInfo {
     }
 }
 
-/// A plugin's route table: each [`RouteInfo`] with its handler.
-///
-/// The [`App`](crate::App) joins the plugin prefix to each path, checks that
-/// no two routes collide, wraps guarded routes in a
-/// [`GuardLayer`](crate::guard::GuardLayer) and builds one axum router.
-#[derive(Default)]
-pub struct Routes {
-    entries: Vec<RouteEntry>,
-    /// Routes with declared limits so far: the next one's slot.
-    limited: usize,
-}
-
-/// One route: its description, its handler, and where its limits go.
-pub(crate) struct RouteEntry {
-    pub(crate) info: RouteInfo,
-    pub(crate) method_router: MethodRouter<AppState>,
-    pub(crate) limits: Option<LimitSlot>,
-}
-
-impl Routes {
-    /// An empty table.
-    pub fn new() -> Self {
-        Routes::default()
-    }
-
-    /// Adds a route answered by `handler`, any axum handler over [`AppState`].
-    pub fn route<H, T>(mut self, info: RouteInfo, handler: H) -> Self
-    where
-        H: Handler<T, AppState>,
-        T: 'static,
-    {
-        // Declared limits wrap the handler (no extra layer); the app puts
-        // the limits configuration leaves the route in the plugin's state,
-        // at this slot.
-        let slot = (!info.limits.is_empty()).then(|| {
-            self.limited += 1;
-            LimitSlot(self.limited - 1)
-        });
-        let method_router = match (info.status, slot) {
-            (Some(status), Some(slot)) => on(
-                info.method.filter(),
-                Limited {
-                    handler: WithStatus { handler, status },
-                    slot,
-                },
-            ),
-            (None, Some(slot)) => on(info.method.filter(), Limited { handler, slot }),
-            (Some(status), None) => on(info.method.filter(), WithStatus { handler, status }),
-            (None, None) => on(info.method.filter(), handler),
-        };
-        self.entries.push(RouteEntry {
-            info,
-            method_router,
-            limits: slot,
-        });
-        self
-    }
-
-    /// The route table.
-    pub fn infos(&self) -> impl ExactSizeIterator<Item = &RouteInfo> {
-        self.entries.iter().map(|entry| &entry.info)
-    }
-
-    pub(crate) fn into_entries(self) -> Vec<RouteEntry> {
-        self.entries
-    }
-}
-
-/// A handler whose plain `200 OK` is answered with the route's declared
-/// success status. Wrapping the handler, rather than adding a response
-/// layer, keeps it one boxed service: `benches/routing.rs` measured
-/// +108 ns per request with a layer, +32 ns this way.
-#[derive(Clone)]
-struct WithStatus<H> {
-    handler: H,
-    status: StatusCode,
-}
-
-impl<H, T> Handler<T, AppState> for WithStatus<H>
-where
-    H: Handler<T, AppState>,
-    T: 'static,
-{
-    type Future = Pin<Box<dyn Future<Output = Response> + Send>>;
-
-    fn call(self, request: Request, state: AppState) -> Self::Future {
-        let status = self.status;
-        let response = self.handler.call(request, state);
-        Box::pin(async move {
-            let mut response = response.await;
-            if response.status() == StatusCode::OK {
-                *response.status_mut() = status;
-            }
-            response
-        })
-    }
-}
-
 /// A route as the app mounted it: owning plugin, full path and its own
 /// description. [`App::routes`](crate::App::routes) lists them.
 #[derive(Debug, Clone)]
@@ -460,11 +243,5 @@ impl MountedRoute {
             path: xcore_rules::path::join(&meta.prefix, &info.path),
             info,
         }
-    }
-}
-
-impl fmt::Debug for Routes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.infos()).finish()
     }
 }

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::future::ready;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -15,12 +14,13 @@ use futures_util::FutureExt;
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
-use super::limiter::{Decision, Limiter};
-use super::{LimitKey, RateLimit};
-use crate::client::{TrustedProxies, client_addr_of};
+use crate::config::TrustedProxies;
 use crate::error::Error;
-use crate::guard::CurrentUser;
+use crate::rate_limit::{Decision, LimitKey, Limiter, RateLimit};
 use crate::security::sha256_hex;
+use crate::web::ServiceFuture;
+use crate::web::client_addr_of;
+use crate::web::guard::CurrentUser;
 
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
@@ -121,8 +121,6 @@ pub(crate) struct RateLimitService<S> {
     shared: Arc<Limits>,
 }
 
-type Boxed = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
 impl<S> Service<Request> for RateLimitService<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
@@ -132,7 +130,7 @@ where
     type Error = Infallible;
     /// As the handler wrapper's: the inner future, or a box for what is
     /// rare or waits.
-    type Future = Either<S::Future, Boxed>;
+    type Future = Either<S::Future, ServiceFuture>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
