@@ -1,26 +1,39 @@
 //! Attempt limits of the accounts: logins per account and per client
-//! address, and the passwords and codes a signed-in user gives.
+//! address, password-reset requests, and the passwords and codes a
+//! signed-in user gives. Each is a [`Limiter`], the one counting primitive
+//! of `rate_limit` (a GCRA: `max` attempts per window, never twice that at
+//! a window's edge, coming back one by one).
 //!
-//! An attempt is counted *before* it is checked, with one atomic increment
-//! in the cache (a mutex in-process; `INCR` in Redis, shared by every
-//! instance): a hundred attempts sent at once take a hundred numbers, and
+//! An attempt is counted *before* it is checked, in one atomic step (a
+//! compare-and-swap in process; one script in Redis, shared by every
+//! instance): a hundred attempts sent at once take a hundred places, and
 //! only those within the limit go on to the password check. A success
-//! clears the account's count and gives back the address's slot, so both
+//! clears the account's count and gives back the address's place, so both
 //! count failures. When the cache cannot be reached the attempt is refused
 //! (503): security state fails closed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::Cache;
 use crate::error::Error;
+use crate::rate_limit::Limiter;
 use crate::security::sha256_hex;
 
-/// A limit of `max` attempts per key within `window_secs` (from the first).
+/// A limit of `max` attempts per key within a window.
 #[derive(Clone)]
 pub(crate) struct Limit {
-    cache: Cache,
-    max: u32,
-    window_secs: u64,
+    /// `None` for a limit of zero, which refuses nothing.
+    counted: Option<Limiters>,
+}
+
+/// The limiters of a limit that counts.
+#[derive(Clone)]
+struct Limiters {
+    attempts: Arc<Limiter>,
+    /// One a window: tells the first refusal of a lockout, worth a record
+    /// in the audit log, from the ones after it.
+    lockouts: Arc<Limiter>,
 }
 
 /// An attempt that was let through.
@@ -39,10 +52,12 @@ pub(crate) enum Counted {
 impl Limit {
     /// A limit in `cache` (its own namespace); `max` of zero refuses nothing.
     pub(crate) fn new(cache: Cache, max: u32, window_secs: u64) -> Self {
+        let window = Duration::from_secs(window_secs.max(1));
         Limit {
-            cache,
-            max,
-            window_secs: window_secs.max(1),
+            counted: (max > 0).then(|| Limiters {
+                attempts: Limiter::new(max, window, &cache),
+                lockouts: Limiter::new(1, window, &cache.scoped("locked")),
+            }),
         }
     }
 
@@ -50,23 +65,24 @@ impl Limit {
     /// not kept in the cache in clear).
     pub(crate) async fn count(&self, subject: &str) -> Result<Counted, Error> {
         let key = sha256_hex(subject);
-        if self.max == 0 {
+        let Some(limits) = &self.counted else {
+            return Ok(Counted::Allowed(Attempt { key }));
+        };
+        let decision = limits.attempts.check(&key).await?;
+        if decision.allowed {
             return Ok(Counted::Allowed(Attempt { key }));
         }
-        let counter = self.cache.count(&key, self.window_secs).await?;
-        if counter.value > i64::from(self.max) {
-            return Ok(Counted::Refused {
-                retry_after: counter.expires_in,
-                first: counter.value == i64::from(self.max) + 1,
-            });
-        }
-        Ok(Counted::Allowed(Attempt { key }))
+        Ok(Counted::Refused {
+            retry_after: decision.retry_after,
+            first: limits.lockouts.check(&key).await?.allowed,
+        })
     }
 
     /// The attempt succeeded: start counting afresh.
     pub(crate) async fn clear(&self, attempt: &Attempt) -> Result<(), Error> {
-        if self.max > 0 {
-            self.cache.delete(&attempt.key).await?;
+        if let Some(limits) = &self.counted {
+            limits.attempts.clear(&attempt.key).await?;
+            limits.lockouts.clear(&attempt.key).await?;
         }
         Ok(())
     }
@@ -74,16 +90,16 @@ impl Limit {
     /// Forgets every attempt counted for `subject` (a password reset
     /// unlocks the account).
     pub(crate) async fn forget(&self, subject: &str) -> Result<(), Error> {
-        if self.max > 0 {
-            self.cache.delete(&sha256_hex(subject)).await?;
-        }
-        Ok(())
+        self.clear(&Attempt {
+            key: sha256_hex(subject),
+        })
+        .await
     }
 
-    /// The attempt succeeded: give its slot back, keep the others' count.
+    /// The attempt succeeded: give its place back, keep the others' count.
     pub(crate) async fn release(&self, attempt: &Attempt) -> Result<(), Error> {
-        if self.max > 0 {
-            self.cache.decrement(&attempt.key).await?;
+        if let Some(limits) = &self.counted {
+            limits.attempts.release(&attempt.key).await?;
         }
         Ok(())
     }

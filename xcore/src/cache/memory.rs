@@ -23,7 +23,7 @@ use bytes::Bytes;
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
-use super::{Counter, pattern};
+use super::pattern;
 
 #[derive(Clone)]
 struct Entry {
@@ -202,24 +202,14 @@ impl MemoryStore {
         self.get(key).is_some()
     }
 
-    /// Adds one to the counter at `key` (created at 1 with `ttl`, which later
-    /// increments keep).
-    pub(crate) fn count(&self, key: &str, ttl: Duration) -> Counter {
+    /// Adds one to the counter at `key` (made with `ttl` when missing):
+    /// the new value.
+    pub(crate) fn increment(&self, key: &str, ttl: Duration) -> i64 {
         self.update(key, |current, now| match current {
             Some((value, expires)) => Some((value + 1, expires)),
             None => Some((1, now + coarsetime::Duration::from(ttl))),
         })
-        .unwrap_or(Counter {
-            value: 1,
-            expires_in: ttl,
-        })
-    }
-
-    /// Takes one from a live counter.
-    pub(crate) fn decrement(&self, key: &str) {
-        self.update(key, |current, _| {
-            current.map(|(value, expires)| (value.saturating_sub(1).max(0), expires))
-        });
+        .map_or(1, |(value, _)| value)
     }
 
     /// Stores `value` unless a larger number is there.
@@ -236,7 +226,7 @@ impl MemoryStore {
         &self,
         key: &str,
         change: impl FnOnce(Option<(i64, Instant)>, Instant) -> Option<(i64, Instant)>,
-    ) -> Option<Counter> {
+    ) -> Option<(i64, Instant)> {
         let _serial = self.counters.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         let current = self
@@ -259,10 +249,7 @@ impl MemoryStore {
                 tagged: None,
             },
         );
-        Some(Counter {
-            value,
-            expires_in: expires.duration_since(now).into(),
-        })
+        Some((value, expires))
     }
 
     pub(crate) fn flush(&self, glob: &str) -> u64 {

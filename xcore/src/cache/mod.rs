@@ -70,15 +70,6 @@ impl From<CacheError> for Error {
     }
 }
 
-/// A counter after an increment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Counter {
-    /// Its value, the increment included.
-    pub(crate) value: i64,
-    /// How long until it expires (and counting starts over).
-    pub(crate) expires_in: Duration,
-}
-
 #[derive(Clone)]
 enum Store {
     Memory(Arc<MemoryStore>),
@@ -438,50 +429,27 @@ impl Cache {
         // Recorded in the namespace's index, so `flush_pattern` finds it
         // (the framework's own counters, on hot paths, are not).
         match &self.store {
-            Store::Memory(store) => Ok(store.count(&key, ttl).value),
+            Store::Memory(store) => Ok(store.increment(&key, ttl)),
             Store::Redis(store) => store.increment(&key, ttl, &self.index).await,
         }
     }
 
-    /// [`Cache::increment`], also telling how long the counter lives.
-    pub(crate) async fn count(&self, key: &str, ttl_secs: u64) -> Result<Counter, CacheError> {
-        if ttl_secs == 0 {
-            return Err(CacheError::ZeroTtl);
-        }
-        let key = self.full_key(key);
-        let ttl = Duration::from_secs(ttl_secs);
-        match &self.store {
-            Store::Memory(store) => Ok(store.count(&key, ttl)),
-            Store::Redis(store) => store.count(&key, ttl).await,
-        }
-    }
-
-    /// Takes one from a live counter (an attempt that turned out fine);
-    /// a missing counter stays missing.
-    pub(crate) async fn decrement(&self, key: &str) -> Result<(), CacheError> {
-        let key = self.full_key(key);
-        match &self.store {
-            Store::Memory(store) => {
-                store.decrement(&key);
-                Ok(())
-            }
-            Store::Redis(store) => store.decrement(&key).await,
-        }
-    }
-
-    /// One GCRA rate-limit decision at `key`, in Redis (the in-process
-    /// limits use governor): `(allowed, remaining, retry ms, reset ms)`.
-    pub(crate) async fn gcra(
+    /// Runs `script` on `key` of this namespace, in Redis, with `args`:
+    /// how a service that keeps its state in the cache (the rate limits'
+    /// GCRA) changes it atomically, on the server's clock. In process
+    /// there is nothing to run it on: `Unavailable`.
+    pub(crate) async fn run_script<T>(
         &self,
+        script: &redis::Script,
         key: &str,
-        emission: Duration,
-        tau: Duration,
-    ) -> Result<(bool, i64, u64, u64), CacheError> {
+        args: &[i64],
+    ) -> Result<T, CacheError>
+    where
+        T: redis::FromRedisValue + Send,
+    {
         match &self.store {
-            Store::Redis(store) => store.gcra(&self.full_key(key), emission, tau).await,
-            Store::Memory(_) => Err(CacheError::Unavailable(
-                "in-process rate limits are not kept in the cache".into(),
-            )),
+            Store::Redis(store) => store.run_script(script, &self.full_key(key), args).await,
+            Store::Memory(_) => Err(CacheError::Unavailable("scripts run in Redis only".into())),
         }
     }
 
@@ -575,14 +543,8 @@ mod tests {
     use super::*;
 
     async fn counters_and_versions(cache: Cache) {
-        assert_eq!(cache.count("c", 60).await.expect("count").value, 1);
-        let second = cache.count("c", 60).await.expect("count");
-        assert_eq!(second.value, 2);
-        assert!(second.expires_in <= Duration::from_secs(60));
-        cache.decrement("c").await.expect("decrement");
-        assert_eq!(cache.count("c", 60).await.expect("count").value, 2);
-        cache.decrement("missing").await.expect("decrement");
-        assert!(!cache.exists("missing").await.expect("exists"));
+        assert_eq!(cache.increment("c", 60).await.expect("increment"), 1);
+        assert_eq!(cache.increment("c", 60).await.expect("increment"), 2);
 
         cache.set_max("v", 5, 60).await.expect("set");
         cache.set_max("v", 3, 60).await.expect("set");

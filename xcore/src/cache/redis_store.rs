@@ -17,8 +17,8 @@ use redis::AsyncCommands;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
+use super::CacheError;
 use super::near::Near;
-use super::{CacheError, Counter};
 use crate::config::RedactedUrl;
 
 /// The Lua that records `member` in the sorted set `set` (an index or a
@@ -280,34 +280,8 @@ impl RedisStore {
         self.run(|mut c| async move { c.exists::<_, bool>(key).await })
             .await
     }
-
-    pub(crate) async fn count(&self, key: &str, ttl: Duration) -> Result<Counter, CacheError> {
-        let millis = millis(ttl);
-        let counted = self
-            .run(|mut c| async move {
-                // One round trip, applied atomically; NX keeps the first expiry.
-                let (value, _, left): (i64, i64, i64) = redis::pipe()
-                    .atomic()
-                    .incr(key, 1)
-                    .cmd("PEXPIRE")
-                    .arg(key)
-                    .arg(millis)
-                    .arg("NX")
-                    .cmd("PTTL")
-                    .arg(key)
-                    .query_async(&mut c)
-                    .await?;
-                Ok(Counter {
-                    value,
-                    expires_in: Duration::from_millis(u64::try_from(left).unwrap_or(0)),
-                })
-            })
-            .await;
-        self.forget(key);
-        counted
-    }
-
-    /// A counter as [`RedisStore::count`] makes it, recorded in `index`.
+    /// Adds one to the counter at `key` (made with `ttl` when missing),
+    /// recorded in `index`.
     pub(crate) async fn increment(
         &self,
         key: &str,
@@ -339,24 +313,6 @@ impl RedisStore {
         self.forget(key);
         counted
     }
-
-    pub(crate) async fn decrement(&self, key: &str) -> Result<(), CacheError> {
-        // DECR on a missing key would create a counter without expiry.
-        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
-            redis::Script::new(
-                "if redis.call('EXISTS', KEYS[1]) == 1 then \
-                   local v = redis.call('DECR', KEYS[1]) \
-                   if v < 0 then redis.call('SET', KEYS[1], 0, 'KEEPTTL') end \
-                 end return 0",
-            )
-        });
-        let done = self
-            .run(|mut c| async move { SCRIPT.key(key).invoke_async::<i64>(&mut c).await })
-            .await;
-        self.forget(key);
-        done.map(drop)
-    }
-
     pub(crate) async fn set_max(
         &self,
         key: &str,
@@ -386,47 +342,22 @@ impl RedisStore {
         done.map(drop)
     }
 
-    /// One GCRA decision at `key`: a request costs `emission`, `tau` is the
-    /// whole window (`emission` × count). Uses the server's clock, so every
-    /// instance decides on the same time. `(allowed, remaining, retry ms,
-    /// reset ms)`.
-    pub(crate) async fn gcra(
+    /// Runs `script` on `key` with `args` (see `Cache::run_script`).
+    pub(crate) async fn run_script<T>(
         &self,
+        script: &redis::Script,
         key: &str,
-        emission: Duration,
-        tau: Duration,
-    ) -> Result<(bool, i64, u64, u64), CacheError> {
-        static SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| {
-            redis::Script::new(
-                "local t = redis.call('TIME') \
-                 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
-                 local emission = tonumber(ARGV[1]) \
-                 local tau = tonumber(ARGV[2]) \
-                 local tat = tonumber(redis.call('GET', KEYS[1])) or now \
-                 if tat < now then tat = now end \
-                 local new_tat = tat + emission \
-                 local allow_at = new_tat - tau \
-                 if now < allow_at then \
-                   return {0, 0, allow_at - now, tat - now} \
-                 end \
-                 redis.call('SET', KEYS[1], new_tat, 'PX', math.max(new_tat - now, 1)) \
-                 return {1, math.floor((tau - (new_tat - now)) / emission), 0, new_tat - now}",
-            )
-        });
-        let (emission, tau) = (millis(emission), millis(tau));
+        args: &[i64],
+    ) -> Result<T, CacheError>
+    where
+        T: redis::FromRedisValue + Send,
+    {
         self.run(|mut c| async move {
-            let (allowed, remaining, retry, reset): (i64, i64, i64, i64) = SCRIPT
-                .key(key)
-                .arg(emission)
-                .arg(tau)
-                .invoke_async(&mut c)
-                .await?;
-            Ok((
-                allowed == 1,
-                remaining,
-                u64::try_from(retry).unwrap_or(0),
-                u64::try_from(reset).unwrap_or(0),
-            ))
+            let mut invocation = script.key(key);
+            for arg in args {
+                invocation.arg(*arg);
+            }
+            invocation.invoke_async(&mut c).await
         })
         .await
     }

@@ -27,6 +27,7 @@
 mod sender;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use rand::RngExt;
@@ -37,6 +38,7 @@ pub use sender::{EmailSender, LogSender, OtpRecipient, OtpSender};
 use crate::cache::{Cache, CacheError};
 use crate::config::OtpConfig;
 use crate::error::Error;
+use crate::rate_limit::Limiter;
 
 /// The outcome of [`Otp::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +59,10 @@ pub struct Otp {
     length: u32,
     ttl_secs: u64,
     max_attempts: u32,
+    /// Wrong attempts per user, `max_attempts` per code: a limiter of that
+    /// many per `max_attempts` lifetimes, so no attempt comes back while a
+    /// code lives (a new code clears it).
+    attempts: Arc<Limiter>,
     sender: Arc<dyn OtpSender>,
 }
 
@@ -66,6 +72,17 @@ impl std::fmt::Debug for Otp {
             .field("length", &self.length)
             .finish_non_exhaustive()
     }
+}
+
+/// The attempts at `cache`'s codes: `max_attempts` per code lifetime
+/// (`ttl_secs`), none given back before the code is dead.
+fn attempts_limiter(cache: &Cache, ttl_secs: u64, max_attempts: u32) -> Arc<Limiter> {
+    let lifetime = Duration::from_secs(ttl_secs);
+    Limiter::new(
+        max_attempts,
+        lifetime * max_attempts,
+        &cache.scoped("attempts"),
+    )
 }
 
 fn unavailable(err: CacheError) -> Error {
@@ -78,12 +95,15 @@ impl Otp {
     /// The service over `cache` (its `xcore-otp:` namespace), with codes
     /// authenticated by `key` (derive it from the application secret).
     pub fn new(config: &OtpConfig, cache: &Cache, key: [u8; 32]) -> Self {
+        let cache = cache.scoped("xcore-otp");
+        let (ttl_secs, max_attempts) = (config.ttl_secs.max(1), config.max_attempts.max(1));
         Otp {
-            cache: cache.scoped("xcore-otp"),
+            attempts: attempts_limiter(&cache, ttl_secs, max_attempts),
+            cache,
             key: Arc::new(key),
             length: config.length.clamp(6, 10),
-            ttl_secs: config.ttl_secs.max(1),
-            max_attempts: config.max_attempts.max(1),
+            ttl_secs,
+            max_attempts,
             sender: Arc::new(LogSender),
         }
     }
@@ -122,8 +142,10 @@ impl Otp {
     /// The same service with codes kept apart under `name` (each plugin
     /// gets its own: `/auth/otp/send` never replaces a plugin's code).
     pub fn scoped(&self, name: &str) -> Self {
+        let cache = self.cache.scoped(name);
         Otp {
-            cache: self.cache.scoped(name),
+            attempts: attempts_limiter(&cache, self.ttl_secs, self.max_attempts),
+            cache,
             ..self.clone()
         }
     }
@@ -148,10 +170,7 @@ impl Otp {
             width = self.length as usize
         );
         let tag = self.mac(&user, &code).finalize().into_bytes();
-        self.cache
-            .delete(&format!("attempts:{user}"))
-            .await
-            .map_err(unavailable)?;
+        self.attempts.clear(&user).await.map_err(unavailable)?;
         self.cache
             .set_bytes(&format!("code:{user}"), tag.to_vec(), self.ttl_secs)
             .await
@@ -168,13 +187,8 @@ impl Otp {
     pub async fn check(&self, user: impl std::fmt::Display, code: &str) -> Result<OtpCheck, Error> {
         let user = user.to_string();
         let code_key = format!("code:{user}");
-        let attempts_key = format!("attempts:{user}");
-        let attempts = self
-            .cache
-            .increment(&attempts_key, self.ttl_secs)
-            .await
-            .map_err(unavailable)?;
-        if attempts > i64::from(self.max_attempts) {
+        let attempt = self.attempts.check(&user).await.map_err(unavailable)?;
+        if !attempt.allowed {
             self.cache.delete(&code_key).await.map_err(unavailable)?;
             return Ok(OtpCheck::Exhausted);
         }
@@ -189,7 +203,7 @@ impl Otp {
         if !self.cache.delete(&code_key).await.map_err(unavailable)? {
             return Ok(OtpCheck::Invalid);
         }
-        let _ = self.cache.delete(&attempts_key).await;
+        let _ = self.attempts.clear(&user).await;
         Ok(OtpCheck::Valid)
     }
 }

@@ -1,7 +1,13 @@
 //! One limit's decisions: in-process (governor's keyed GCRA) or in Redis
-//! (the same GCRA as one script, on the server's clock).
+//! (the same GCRA as one script, on the server's clock). The one counting
+//! primitive of xcore: route limits, the accounts' attempt limits and the
+//! attempts at a one-time code are all limiters.
+//!
+//! Besides deciding, a limiter gives a request's place back
+//! ([`Limiter::release`]: a login whose password was right) and forgets a
+//! key ([`Limiter::clear`]: a session opened, a new code sent).
 
-use std::hash::Hasher;
+use std::hash::{BuildHasher, Hasher, RandomState};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,7 +60,12 @@ pub(crate) struct Decision {
 }
 
 enum Backend {
-    Memory { keyed: Keyed, clock: DefaultClock },
+    Memory {
+        keyed: Keyed,
+        /// The state `keyed` decides on, for giving back and forgetting.
+        store: SlotStore,
+        clock: DefaultClock,
+    },
     Redis(Cache),
 }
 
@@ -66,6 +77,9 @@ pub(crate) struct Limiter {
     backend: Backend,
     /// Checks since the last sweep of idle in-process keys.
     checks: AtomicU64,
+    /// Hashes text keys for the in-process state: a client choosing the
+    /// text (an e-mail) cannot aim two at one place.
+    seed: RandomState,
 }
 
 /// Sweep the in-process keys every this many checks (a power of two):
@@ -86,8 +100,10 @@ impl Limiter {
             let quota = Quota::with_period(emission)
                 .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
                 .allow_burst(burst);
+            let store = SlotStore::default();
             Backend::Memory {
-                keyed: RateLimiter::new(quota, SlotStore::default(), DefaultClock::default()),
+                keyed: RateLimiter::new(quota, store.clone(), DefaultClock::default()),
+                store,
                 clock: DefaultClock::default(),
             }
         };
@@ -96,6 +112,7 @@ impl Limiter {
             emission,
             backend,
             checks: AtomicU64::new(0),
+            seed: RandomState::new(),
         })
     }
 
@@ -109,7 +126,7 @@ impl Limiter {
     /// ([`Limiter::is_immediate`]); a Redis one allows.
     #[inline]
     pub(crate) fn check_memory(&self, key: u64) -> Result<(), Decision> {
-        let Backend::Memory { keyed, clock } = &self.backend else {
+        let Backend::Memory { keyed, clock, .. } = &self.backend else {
             return Ok(());
         };
         // A plain load and store, not a read-modify-write: a count lost
@@ -146,7 +163,7 @@ impl Limiter {
     /// The decision for `key` (the in-process state uses its hash).
     pub(crate) async fn check(&self, key: &str) -> Result<Decision, CacheError> {
         match &self.backend {
-            Backend::Memory { .. } => Ok(match self.check_memory(hash_key(key)) {
+            Backend::Memory { .. } => Ok(match self.check_memory(self.seed.hash_one(key)) {
                 Err(refused) => refused,
                 Ok(()) => Decision {
                     allowed: true,
@@ -156,27 +173,102 @@ impl Limiter {
                 },
             }),
             Backend::Redis(cache) => {
-                let (allowed, remaining, retry_ms, reset_ms) = cache
-                    .gcra(key, self.emission, self.emission * self.count)
+                let (allowed, remaining, retry_ms, reset_ms): (i64, i64, i64, i64) = cache
+                    .run_script(
+                        &redis_gcra::DECIDE,
+                        key,
+                        &[millis(self.emission), millis(self.emission * self.count)],
+                    )
                     .await?;
+                let duration = |ms: i64| Duration::from_millis(u64::try_from(ms).unwrap_or(0));
                 Ok(Decision {
-                    allowed,
+                    allowed: allowed == 1,
                     remaining: u32::try_from(remaining).unwrap_or(0),
-                    reset: Duration::from_millis(reset_ms),
-                    retry_after: Duration::from_millis(retry_ms),
+                    reset: duration(reset_ms),
+                    retry_after: duration(retry_ms),
                 })
             }
         }
     }
+
+    /// Gives back the place of one request allowed at `key` (an attempt
+    /// that turned out fine): the key's other requests still count.
+    pub(crate) async fn release(&self, key: &str) -> Result<(), CacheError> {
+        match &self.backend {
+            Backend::Memory { store, .. } => {
+                let nanos = u64::try_from(self.emission.as_nanos()).unwrap_or(u64::MAX);
+                store.give_back(self.seed.hash_one(key), nanos);
+                Ok(())
+            }
+            Backend::Redis(cache) => {
+                cache
+                    .run_script::<i64>(&redis_gcra::RELEASE, key, &[millis(self.emission)])
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets `key`: its next request starts a full window.
+    pub(crate) async fn clear(&self, key: &str) -> Result<(), CacheError> {
+        match &self.backend {
+            Backend::Memory { store, .. } => {
+                store.forget(self.seed.hash_one(key));
+                Ok(())
+            }
+            Backend::Redis(cache) => cache.delete(key).await.map(drop),
+        }
+    }
 }
 
-/// The in-process key of a text key (for the Redis limiter's in-process
-/// stand-in; not seeded, so never for client-chosen keys in a map).
-pub(crate) fn hash_key(key: &str) -> u64 {
-    use std::hash::Hash;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    key.hash(&mut hasher);
-    hasher.finish()
+/// Milliseconds, as the scripts take them (at least 1).
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// The GCRA in Redis: one script per change, on the server's clock, so
+/// every instance decides on the same time. A key holds its theoretical
+/// arrival time in milliseconds, and lives until then.
+mod redis_gcra {
+    use std::sync::LazyLock;
+
+    /// One decision: a request costs `ARGV[1]` ms, `ARGV[2]` ms is the
+    /// whole window (the cost × the count). `{allowed, remaining, retry
+    /// ms, reset ms}`.
+    pub(super) static DECIDE: LazyLock<redis::Script> = LazyLock::new(|| {
+        redis::Script::new(
+            "local t = redis.call('TIME') \
+             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+             local emission = tonumber(ARGV[1]) \
+             local tau = tonumber(ARGV[2]) \
+             local tat = tonumber(redis.call('GET', KEYS[1])) or now \
+             if tat < now then tat = now end \
+             local new_tat = tat + emission \
+             local allow_at = new_tat - tau \
+             if now < allow_at then \
+               return {0, 0, allow_at - now, tat - now} \
+             end \
+             redis.call('SET', KEYS[1], new_tat, 'PX', math.max(new_tat - now, 1)) \
+             return {1, math.floor((tau - (new_tat - now)) / emission), 0, new_tat - now}",
+        )
+    });
+
+    /// One request's cost (`ARGV[1]` ms) given back; a key whose time is
+    /// past is removed.
+    pub(super) static RELEASE: LazyLock<redis::Script> = LazyLock::new(|| {
+        redis::Script::new(
+            "local tat = tonumber(redis.call('GET', KEYS[1])) \
+             if not tat then return 0 end \
+             local t = redis.call('TIME') \
+             local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) \
+             tat = tat - tonumber(ARGV[1]) \
+             if tat <= now then redis.call('DEL', KEYS[1]) \
+             else redis.call('SET', KEYS[1], tat, 'PX', tat - now) end \
+             return 1",
+        )
+    });
 }
 
 #[cfg(test)]
@@ -194,5 +286,65 @@ mod tests {
         assert!(refused.retry_after > Duration::from_secs(19));
         assert!(refused.retry_after <= Duration::from_secs(20));
         assert!(limiter.check("other").await.expect("decision").allowed);
+    }
+
+    /// What the accounts' attempt limits and the one-time codes need of a
+    /// limiter, the same on both backends.
+    async fn gives_back_and_forgets(cache: &Cache) {
+        let limiter = Limiter::new(3, Duration::from_secs(60), cache);
+        let allowed = async |key: &str| limiter.check(key).await.expect("decision").allowed;
+        for _ in 0..3 {
+            assert!(allowed("k").await);
+        }
+        assert!(!allowed("k").await, "the fourth waits");
+        limiter.release("k").await.expect("release");
+        assert!(allowed("k").await, "a place given back is taken again");
+        assert!(!allowed("k").await, "and only one");
+        limiter.clear("k").await.expect("clear");
+        for _ in 0..3 {
+            assert!(allowed("k").await, "forgotten: a whole window again");
+        }
+        assert!(!allowed("k").await);
+        limiter.release("never-seen").await.expect("release");
+        limiter.clear("never-seen").await.expect("clear");
+        assert!(allowed("never-seen").await);
+    }
+
+    #[tokio::test]
+    async fn gives_back_and_forgets_in_process() {
+        gives_back_and_forgets(&Cache::memory(1 << 20)).await;
+    }
+
+    #[tokio::test]
+    async fn gives_back_and_forgets_in_redis() {
+        let Ok(url) = std::env::var("XCORE_TEST_REDIS_URL") else {
+            assert!(
+                std::env::var_os("XCORE_TEST_REQUIRE_SERVICES").is_none(),
+                "XCORE_TEST_REDIS_URL is required"
+            );
+            eprintln!("skipped: XCORE_TEST_REDIS_URL is not set");
+            return;
+        };
+        let config = crate::config::CacheConfig {
+            url: Some(url.as_str().into()),
+            prefix: format!("xcore-unit-{}:", uuid::Uuid::new_v4().simple()),
+            ..crate::config::CacheConfig::default()
+        };
+        gives_back_and_forgets(&Cache::connect(&config).expect("cache")).await;
+    }
+
+    /// A hundred checks at once take the limit, exactly.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_hundred_at_once_take_the_limit_once() {
+        let limiter = Limiter::new(10, Duration::from_secs(600), &Cache::memory(1 << 20));
+        let checks = (0..100).map(|_| {
+            let limiter = Arc::clone(&limiter);
+            tokio::spawn(async move { limiter.check("k").await.expect("decision").allowed })
+        });
+        let mut allowed = 0;
+        for check in checks {
+            allowed += usize::from(check.await.expect("task"));
+        }
+        assert_eq!(allowed, 10);
     }
 }

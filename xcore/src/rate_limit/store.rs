@@ -28,8 +28,12 @@ use super::limiter::AsIs;
 #[derive(Default)]
 struct Slot(AtomicU64);
 
-/// The state of one limiter, keyed by the hashed key.
-pub(crate) struct SlotStore {
+/// The state of one limiter, keyed by the hashed key: a handle, shared by
+/// governor (which decides) and the limiter (which gives back and forgets).
+#[derive(Clone)]
+pub(crate) struct SlotStore(Arc<Slots>);
+
+struct Slots {
     slots: DashMap<u64, Arc<Slot>, std::hash::BuildHasherDefault<AsIs>>,
     /// Tells this store's slots from another's in the per-thread lists.
     id: u64,
@@ -47,10 +51,10 @@ thread_local! {
 impl Default for SlotStore {
     fn default() -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(1);
-        SlotStore {
+        SlotStore(Arc::new(Slots {
             slots: DashMap::default(),
             id: NEXT.fetch_add(1, Ordering::Relaxed),
-        }
+        }))
     }
 }
 
@@ -63,7 +67,7 @@ impl SlotStore {
             let mut recent = recent.borrow_mut();
             if let Some(found) = recent
                 .iter()
-                .position(|held| matches!(held, Some((id, k, _)) if *id == self.id && *k == key))
+                .position(|held| matches!(held, Some((id, k, _)) if *id == self.0.id && *k == key))
             {
                 recent[..=found].rotate_right(1);
                 if let Some((_, _, slot)) = &recent[0] {
@@ -75,17 +79,39 @@ impl SlotStore {
             // The last of the list goes (its slot may be swept once no
             // thread holds it).
             recent.rotate_right(1);
-            recent[0] = Some((self.id, key, slot));
+            recent[0] = Some((self.0.id, key, slot));
             result
         })
     }
 
     #[cold]
     fn slot(&self, key: u64) -> Arc<Slot> {
-        if let Some(slot) = self.slots.get(&key) {
+        if let Some(slot) = self.0.slots.get(&key) {
             return Arc::clone(&slot);
         }
-        Arc::clone(&self.slots.entry(key).or_default())
+        Arc::clone(&self.0.slots.entry(key).or_default())
+    }
+
+    /// Moves `key`'s theoretical arrival time back by `nanos`, one
+    /// request's cost: an attempt that turned out fine gives its place
+    /// back, the others' still count.
+    pub(crate) fn give_back(&self, key: u64, nanos: u64) {
+        if let Some(slot) = self.0.slots.get(&key) {
+            // 1, not 0: a time long past, while 0 means never used; both
+            // start the key afresh.
+            let _ = slot
+                .0
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |tat| {
+                    (tat != 0).then(|| tat.saturating_sub(nanos).max(1))
+                });
+        }
+    }
+
+    /// Forgets `key`: its next request starts a full window.
+    pub(crate) fn forget(&self, key: u64) {
+        if let Some(slot) = self.0.slots.get(&key) {
+            slot.0.store(0, Ordering::Release);
+        }
     }
 }
 
@@ -123,21 +149,21 @@ impl ShrinkableKeyedStateStore<u64> for SlotStore {
         // A slot stays while a thread holds it (it is the key's only slot)
         // or while its window is not whole again. The shard's write lock
         // keeps anyone from taking a new hold on a slot while it is looked at.
-        self.slots.retain(|_, slot| {
+        self.0.slots.retain(|_, slot| {
             Arc::strong_count(slot) > 1 || slot.0.load(Ordering::Relaxed) > drop_below.as_u64()
         });
     }
 
     fn shrink_to_fit(&self) {
-        self.slots.shrink_to_fit();
+        self.0.slots.shrink_to_fit();
     }
 
     fn len(&self) -> usize {
-        self.slots.len()
+        self.0.slots.len()
     }
 
     fn is_empty(&self) -> bool {
-        self.slots.is_empty()
+        self.0.slots.is_empty()
     }
 }
 

@@ -1,0 +1,6 @@
+use xcore::prelude::*;
+
+#[invalidates("produits")]
+async fn helper() {}
+
+fn main() {}
