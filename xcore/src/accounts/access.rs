@@ -59,7 +59,14 @@ struct Kind {
     noun: &'static str,
     insert: &'static str,
     exists: &'static str,
+    /// The users who hold it (through a role, for a permission); for a
+    /// role, its holdings go in the same statement.
+    holders: &'static str,
+    /// Its links to the other kind.
+    unlink: &'static str,
+    remove: &'static str,
     created: Event,
+    deleted: Event,
 }
 
 const ROLE: Kind = Kind {
@@ -67,7 +74,11 @@ const ROLE: Kind = Kind {
     noun: "role",
     insert: "INSERT INTO xcore_roles (name, description) VALUES ($1, $2)",
     exists: "SELECT 1 FROM xcore_roles WHERE name = $1",
+    holders: "DELETE FROM xcore_user_roles WHERE role = $1 RETURNING user_id",
+    unlink: "DELETE FROM xcore_role_permissions WHERE role = $1",
+    remove: "DELETE FROM xcore_roles WHERE name = $1",
     created: Event::RoleCreated,
+    deleted: Event::RoleDeleted,
 };
 
 const PERMISSION: Kind = Kind {
@@ -75,7 +86,12 @@ const PERMISSION: Kind = Kind {
     noun: "permission",
     insert: "INSERT INTO xcore_permissions (name, description) VALUES ($1, $2)",
     exists: "SELECT 1 FROM xcore_permissions WHERE name = $1",
+    holders: "SELECT DISTINCT ur.user_id FROM xcore_user_roles ur \
+              JOIN xcore_role_permissions rp ON rp.role = ur.role WHERE rp.permission = $1",
+    unlink: "DELETE FROM xcore_role_permissions WHERE permission = $1",
+    remove: "DELETE FROM xcore_permissions WHERE name = $1",
     created: Event::PermissionCreated,
+    deleted: Event::PermissionDeleted,
 };
 
 impl Kind {
@@ -191,61 +207,13 @@ impl Access {
                 "the built-in `admin` role cannot be deleted".into(),
             ));
         }
-        let change = Change::new(Event::RoleDeleted, self.actor).detail(json!({"role": name}));
-        self.writes
-            .run(change, async |tx, change| {
-                let holders: Vec<(i64,)> = sqlx::query_as(
-                    "DELETE FROM xcore_user_roles WHERE role = $1 RETURNING user_id",
-                )
-                .bind(name)
-                .fetch_all(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM xcore_role_permissions WHERE role = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                let deleted = sqlx::query("DELETE FROM xcore_roles WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(ROLE.unknown(name));
-                }
-                change.publish = ids(holders);
-                Versions::bump_in(tx, &change.publish).await
-            })
-            .await
+        self.delete(&ROLE, name).await
     }
 
     /// Deletes a permission in one transaction; users holding it through a
     /// role lose it on their next request. 404 for an unknown permission.
     pub async fn delete_permission(&self, name: &str) -> Result<(), Error> {
-        let change =
-            Change::new(Event::PermissionDeleted, self.actor).detail(json!({"permission": name}));
-        self.writes
-            .run(change, async |tx, change| {
-                let holders: Vec<(i64,)> = sqlx::query_as(
-                    "SELECT DISTINCT ur.user_id FROM xcore_user_roles ur \
-                     JOIN xcore_role_permissions rp ON rp.role = ur.role WHERE rp.permission = $1",
-                )
-                .bind(name)
-                .fetch_all(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM xcore_role_permissions WHERE permission = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                let deleted = sqlx::query("DELETE FROM xcore_permissions WHERE name = $1")
-                    .bind(name)
-                    .execute(&mut *tx)
-                    .await?;
-                if deleted.rows_affected() == 0 {
-                    return Err(PERMISSION.unknown(name));
-                }
-                change.publish = ids(holders);
-                Versions::bump_in(tx, &change.publish).await
-            })
-            .await
+        self.delete(&PERMISSION, name).await
     }
 
     /// Grants `permission` to `role` (idempotent); 404 unless both exist.
@@ -408,6 +376,33 @@ impl Access {
                     .await
                     .conflict_on_unique(format!("{} `{name}` already exists", kind.noun))?;
                 Ok(())
+            })
+            .await
+    }
+
+    /// Deletes a role or a permission in one transaction; its holders lose
+    /// it on their next request. 404 for an unknown name.
+    async fn delete(&self, kind: &Kind, name: &str) -> Result<(), Error> {
+        let change = Change::new(kind.deleted, self.actor).detail(json!({ kind.noun: name }));
+        self.writes
+            .run(change, async |tx, change| {
+                let holders: Vec<(i64,)> = sqlx::query_as(kind.holders)
+                    .bind(name)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                sqlx::query(kind.unlink)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                let deleted = sqlx::query(kind.remove)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if deleted.rows_affected() == 0 {
+                    return Err(kind.unknown(name));
+                }
+                change.publish = ids(holders);
+                Versions::bump_in(tx, &change.publish).await
             })
             .await
     }

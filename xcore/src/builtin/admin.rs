@@ -135,12 +135,12 @@ impl Admin {
         Acting(accounts): Acting,
         Json(body): Json<NewName>,
     ) -> Result<Json<Role>> {
-        let access = accounts.access();
-        Ok(Json(
-            access
-                .create_role(&body.name, body.description.as_deref())
-                .await?,
-        ))
+        let description = body.description.as_deref();
+        accounts
+            .access()
+            .create_role(&body.name, description)
+            .await
+            .map(Json)
     }
 
     /// Deletes a role (not `admin`): its holders lose it on their next request.
@@ -161,12 +161,12 @@ impl Admin {
         Acting(accounts): Acting,
         Json(body): Json<NewName>,
     ) -> Result<Json<Permission>> {
-        let access = accounts.access();
-        Ok(Json(
-            access
-                .create_permission(&body.name, body.description.as_deref())
-                .await?,
-        ))
+        let description = body.description.as_deref();
+        accounts
+            .access()
+            .create_permission(&body.name, description)
+            .await
+            .map(Json)
     }
 
     /// Deletes a permission: users holding it through a role lose it.
