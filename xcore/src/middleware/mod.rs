@@ -7,12 +7,12 @@
 
 mod json_errors;
 mod panic;
+mod reject_nul;
 mod request_id;
 mod stack;
-mod text;
 
+pub(crate) use reject_nul::RejectNulLayer;
 pub(crate) use stack::Stack;
-pub(crate) use text::RejectNulLayer;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -29,7 +29,7 @@ use http_body_util::Limited;
 use tower::{Layer, Service, ServiceExt};
 
 use super::request_id::{self, REQUEST_ID};
-use super::{json_errors, panic, text};
+use super::{json_errors, panic, reject_nul};
 use crate::error::{code_of, json_error};
 use crate::web::HandlerFuture;
 use crate::web::PeerScope;
@@ -37,7 +37,7 @@ use crate::web::PeerScope;
 /// The router of a request with a body: NUL refused in JSON and form
 /// bodies, and the body limit told to axum's extractors (the stream itself
 /// is limited in [`Stack::route`]).
-type WithBody = text::RejectNul<<DefaultBodyLimit as Layer<Router>>::Service>;
+type WithBody = reject_nul::RejectNul<<DefaultBodyLimit as Layer<Router>>::Service>;
 
 /// The stack around `router`; `limit` is the body limit in bytes.
 #[derive(Clone)]
@@ -51,7 +51,7 @@ pub(crate) struct Stack {
 
 impl Stack {
     pub(crate) fn new(router: Router, limit: usize) -> Self {
-        let with_body = text::RejectNulLayer::new(limit)
+        let with_body = reject_nul::RejectNulLayer::new(limit)
             .layer(DefaultBodyLimit::max(limit).layer(router.clone()));
         Stack {
             router,
@@ -72,8 +72,8 @@ impl Stack {
 
     /// Where the request goes: straight to the router when it has no body.
     fn route(&self, request: Request) -> State {
-        if let Some(field) = text::nul_in_uri(request.uri()) {
-            return State::Ready(Some(text::refusal(&field)));
+        if let Some(field) = reject_nul::nul_in_uri(request.uri()) {
+            return State::Ready(Some(reject_nul::refusal(&field)));
         }
         if request.body().is_end_stream() {
             return State::Route(self.router.clone().call(request));
