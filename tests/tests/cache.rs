@@ -581,6 +581,17 @@ impl Edges {
             .unwrap_or("anonymous")
             .to_owned()
     }
+
+    /// The same with an API key, the guard's other credential.
+    #[route(get, "/keyholder")]
+    #[cached(ttl = 300)]
+    async fn keyholder(headers: xcore::http::HeaderMap) -> String {
+        headers
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("anonymous")
+            .to_owned()
+    }
 }
 
 #[tokio::test]
@@ -638,5 +649,38 @@ async fn the_response_cache_keeps_keys_apart_headers_whole_and_credentials_out()
         let anonymous = client.get("/edges/whoami").send().await;
         assert_eq!(anonymous.text(), "anonymous");
         assert_eq!(anonymous.header("x-cache"), Some("hit"));
+    }
+}
+
+/// An `X-API-Key` authenticates as `Authorization` does: on a public
+/// cached route the request is neither served the shared entry nor stored
+/// into it (issue 27, row 6: it was stored, then served to anyone).
+#[tokio::test]
+async fn an_api_key_on_a_public_route_is_a_credential_too() {
+    for backend in services::caches() {
+        let config = backend.apply(common::config());
+        let client = TestClient::new(App::new(config).expect("app").plugin(Edges))
+            .await
+            .expect("app");
+        let with_key = client
+            .get("/edges/keyholder")
+            .header("x-api-key", "xk_someone")
+            .send()
+            .await;
+        assert_eq!(with_key.text(), "xk_someone", "{}", backend.name);
+        assert_eq!(
+            with_key.header("x-cache"),
+            Some("bypass"),
+            "{}",
+            backend.name
+        );
+        let anonymous = client.get("/edges/keyholder").send().await;
+        assert_eq!(anonymous.text(), "anonymous", "{}", backend.name);
+        assert_eq!(
+            anonymous.header("x-cache"),
+            Some("miss"),
+            "{}",
+            backend.name
+        );
     }
 }

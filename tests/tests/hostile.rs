@@ -828,3 +828,120 @@ async fn the_audit_log_records_who_did_what() {
         );
     }
 }
+
+/// Every answer that carries a token, a key, a secret or codes says
+/// `Cache-Control: no-store` (RFC 6749 §5.1; issue 27, row 12): no shared
+/// or browser cache keeps it.
+#[tokio::test]
+async fn answers_carrying_secrets_are_never_stored() {
+    for stack in stacks().await {
+        secrets_are_never_stored(stack.config()).await;
+    }
+}
+
+async fn secrets_are_never_stored(config: Config) {
+    let client = client(config).await;
+    register(&client, "ada@example.com", "correct horse").await;
+    let no_store = |response: &TestResponse, what: &str| {
+        assert!(
+            response.status().is_success(),
+            "{what}: {}",
+            response.text()
+        );
+        assert_eq!(response.header("cache-control"), Some("no-store"), "{what}");
+        assert_eq!(response.header("pragma"), Some("no-cache"), "{what}");
+    };
+    let login = login(&client, "ada@example.com", "correct horse").await;
+    no_store(&login, "login");
+    let pair: Value = login.json();
+    let access = pair["access_token"].as_str().expect("token").to_owned();
+    let refresh = pair["refresh_token"].as_str().expect("refresh").to_owned();
+    let refreshed = client
+        .post("/auth/refresh")
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await;
+    no_store(&refreshed, "refresh");
+    let key = client
+        .post("/auth/api-keys")
+        .bearer(&access)
+        .json(&json!({"name": "ci"}))
+        .send()
+        .await;
+    no_store(&key, "a new API key");
+    let setup = client
+        .post("/auth/totp/setup")
+        .bearer(&access)
+        .json(&json!({"password": "correct horse"}))
+        .send()
+        .await;
+    no_store(&setup, "a TOTP secret");
+    let secret = base32_decode(setup.json::<Value>()["secret"].as_str().expect("secret"));
+    let confirmed = client
+        .post("/auth/totp/confirm")
+        .bearer(&access)
+        .json(&json!({"code": hotp(&secret, now() / 30 - 1, 6)}))
+        .send()
+        .await;
+    no_store(&confirmed, "recovery codes");
+    let replaced = client
+        .post("/auth/totp/recovery-codes")
+        .bearer(&access)
+        .json(&json!({"password": "correct horse", "code": hotp(&secret, now() / 30, 6)}))
+        .send()
+        .await;
+    no_store(&replaced, "new recovery codes");
+    let challenge: Value = login_json(&client).await;
+    let second = client
+        .post("/auth/login/totp")
+        .json(&json!({
+            "mfa_token": challenge["mfa_token"],
+            "code": hotp(&secret, now() / 30 + 1, 6),
+        }))
+        .send()
+        .await;
+    no_store(&second, "the second step's tokens");
+    // An answer without secrets keeps its ordinary caching.
+    let me = client.get("/auth/me").bearer(&access).send().await;
+    assert_eq!(me.header("cache-control"), None);
+}
+
+async fn login_json(client: &TestClient) -> Value {
+    let response = login(client, "ada@example.com", "correct horse").await;
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    response.json()
+}
+
+/// A new password equal to the current one is refused with the 422 naming
+/// `new_password`, and the sessions stay (issue 27, row 14: it was a 204
+/// that ended the other sessions for nothing).
+#[tokio::test]
+async fn a_new_password_must_differ_from_the_current_one() {
+    for stack in stacks().await {
+        let client = client(stack.config()).await;
+        register(&client, "ada@example.com", "correct horse").await;
+        let token = token(&client, "ada@example.com", "correct horse").await;
+        let other = self::token(&client, "ada@example.com", "correct horse").await;
+        let same = client
+            .post("/auth/password")
+            .bearer(&token)
+            .json(&json!({"current_password": "correct horse", "new_password": "correct horse"}))
+            .send()
+            .await;
+        assert_eq!(same.status(), 422, "{}: {}", stack.name, same.text());
+        let body: Value = same.json();
+        assert_eq!(body["error"]["fields"][0]["path"], "new_password", "{body}");
+        assert!(
+            body["error"]["fields"][0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("current password")),
+            "{body}"
+        );
+        assert_eq!(
+            client.get("/auth/me").bearer(&other).send().await.status(),
+            200,
+            "{}: the other session stays",
+            stack.name
+        );
+    }
+}

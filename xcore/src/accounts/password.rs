@@ -59,7 +59,7 @@ impl Accounts {
     }
 
     /// Changes a password after checking the current one (wrong ones are
-    /// counted); other sessions end.
+    /// counted); other sessions end. The same password again is a 422.
     pub async fn change_password(
         &self,
         user: i64,
@@ -68,6 +68,15 @@ impl Accounts {
         new: &str,
     ) -> Result<(), Error> {
         let attempt = self.confirm_password(user, current).await?;
+        if new == current {
+            // The right password was given: it does not count as a failure.
+            self.checks.clear(&attempt).await?;
+            return Err(Error::invalid_field(
+                "new_password",
+                "different",
+                "must differ from the current password",
+            ));
+        }
         self.check_password("new_password", new)?;
         let rehashed = self.hasher.hash(new, self.params).await?;
         let change = Change::new(Event::PasswordChanged, self.as_user(user)).changes(user);

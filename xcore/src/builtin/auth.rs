@@ -9,6 +9,7 @@ use axum::{Form, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::no_store::NoStore;
 use crate::accounts::{
     Accounts, Actor, ApiKey, LoginOutcome, NewApiKey, RecoveryCodes, TokenPair, TotpSetup, User,
 };
@@ -281,12 +282,12 @@ impl Auth {
         State(state): State<AppState>,
         client: ClientAddr,
         login: Login,
-    ) -> Result<Json<LoginOutcome>> {
-        Ok(Json(
+    ) -> Result<NoStore<Json<LoginOutcome>>> {
+        Ok(NoStore(Json(
             from_client(&state, client)
                 .login(&login.email, &login.password)
                 .await?,
-        ))
+        )))
     }
 
     /// Exchanges a refresh token for a new pair; the used one dies, and
@@ -297,12 +298,12 @@ impl Auth {
         State(state): State<AppState>,
         client: ClientAddr,
         Json(body): Json<RefreshBody>,
-    ) -> Result<Json<TokenPair>> {
-        Ok(Json(
+    ) -> Result<NoStore<Json<TokenPair>>> {
+        Ok(NoStore(Json(
             from_client(&state, client)
                 .refresh(&body.refresh_token)
                 .await?,
-        ))
+        )))
     }
 
     /// Ends this session: its access and refresh tokens stop working.
@@ -425,18 +426,18 @@ impl Auth {
         client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<ApiKeyBody>,
-    ) -> Result<Json<NewApiKey>> {
+    ) -> Result<NoStore<Json<NewApiKey>>> {
         if user.api_key().is_some() {
             return Err(Error::Forbidden(
                 "an API key cannot create keys: sign in with a password".into(),
             ));
         }
         let (accounts, id) = as_user(&state, &user, client)?;
-        Ok(Json(
+        Ok(NoStore(Json(
             accounts
                 .create_api_key(id, &body.name, body.permissions, body.expires_in_days)
                 .await?,
-        ))
+        )))
     }
 
     /// The user's API keys, newest first, without their secrets.
@@ -472,9 +473,9 @@ impl Auth {
         State(state): State<AppState>,
         client: ClientAddr,
         Json(body): Json<MfaBody>,
-    ) -> Result<Json<TokenPair>> {
+    ) -> Result<NoStore<Json<TokenPair>>> {
         let accounts = from_client(&state, client);
-        Ok(Json(match (&body.code, &body.recovery_code) {
+        Ok(NoStore(Json(match (&body.code, &body.recovery_code) {
             (Some(code), None) => accounts.login_totp(&body.mfa_token, code).await?,
             (None, Some(recovery)) => {
                 accounts
@@ -486,7 +487,7 @@ impl Auth {
                     "give exactly one of `code` and `recovery_code`".into(),
                 ));
             }
-        }))
+        })))
     }
 
     /// Sends the user a one-time code through the application's sender: 202.
@@ -530,9 +531,11 @@ impl Auth {
         client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<PasswordBody>,
-    ) -> Result<Json<TotpSetup>> {
+    ) -> Result<NoStore<Json<TotpSetup>>> {
         let (accounts, id) = as_user(&state, &user, client)?;
-        Ok(Json(accounts.totp_setup(id, &body.password).await?))
+        Ok(NoStore(Json(
+            accounts.totp_setup(id, &body.password).await?,
+        )))
     }
 
     /// Turns TOTP on with a first valid code: 200 with the ten recovery
@@ -543,9 +546,9 @@ impl Auth {
         client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<CodeBody>,
-    ) -> Result<Json<RecoveryCodes>> {
+    ) -> Result<NoStore<Json<RecoveryCodes>>> {
         let (accounts, id) = as_user(&state, &user, client)?;
-        Ok(Json(accounts.totp_confirm(id, &body.code).await?))
+        Ok(NoStore(Json(accounts.totp_confirm(id, &body.code).await?)))
     }
 
     /// Replaces the recovery codes, given the password and a current code:
@@ -556,13 +559,13 @@ impl Auth {
         client: ClientAddr,
         user: CurrentUser,
         Json(body): Json<DisableTotp>,
-    ) -> Result<Json<RecoveryCodes>> {
+    ) -> Result<NoStore<Json<RecoveryCodes>>> {
         let (accounts, id) = as_user(&state, &user, client)?;
-        Ok(Json(
+        Ok(NoStore(Json(
             accounts
                 .new_recovery_codes(id, &body.password, &body.code)
                 .await?,
-        ))
+        )))
     }
 
     /// Turns TOTP off, given the password and a valid code: 204.

@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod no_store;
 
 pub use admin::Admin;
 pub use auth::Auth;

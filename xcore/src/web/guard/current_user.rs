@@ -42,6 +42,14 @@ pub struct CurrentUser {
 /// The header an API key may come in instead of `Authorization`.
 const API_KEY_HEADER: &str = "x-api-key";
 
+/// Whether a request carries a credential the guard reads (a bearer token
+/// or an API key, in either header): what decides that a request is not
+/// anonymous, for the guard and for the response cache's shared entries
+/// alike.
+pub(crate) fn carries_credentials(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::AUTHORIZATION) || headers.contains_key(API_KEY_HEADER)
+}
+
 /// The recipient of a one-time code: `otp.send_to(&user)`. Here, not in
 /// `otp`, so the services never import the guard.
 impl From<&CurrentUser> for crate::otp::OtpRecipient {
@@ -220,10 +228,7 @@ where
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        if parts.extensions.get::<CurrentUser>().is_none()
-            && !parts.headers.contains_key(header::AUTHORIZATION)
-            && !parts.headers.contains_key(API_KEY_HEADER)
-        {
+        if parts.extensions.get::<CurrentUser>().is_none() && !carries_credentials(&parts.headers) {
             return Ok(None);
         }
         <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state)

@@ -11,6 +11,7 @@ mod current_user;
 mod layer;
 mod requirement;
 
+pub(crate) use current_user::carries_credentials;
 pub use current_user::{CurrentUser, bearer_token};
 pub use layer::{GuardLayer, GuardService};
 pub use requirement::Guard;

@@ -24,7 +24,7 @@ use xcore_rules::cache::{self as rules, KeyTemplate, Part};
 use crate::cache::{Cache, CachePolicy};
 use crate::error::Error;
 use crate::web::ServiceFuture;
-use crate::web::guard::CurrentUser;
+use crate::web::guard::{CurrentUser, carries_credentials};
 
 /// Largest response body the route cache stores; bigger ones pass uncached.
 const MAX_CACHED_BODY: u64 = 8 * 1024 * 1024;
@@ -210,7 +210,7 @@ impl Shared {
     /// Requests the shared entry must not answer: credentials on a public
     /// route (its handler may read them, whatever its types say).
     fn bypassed(&self, request: &Request) -> bool {
-        self.public && request.headers().contains_key(header::AUTHORIZATION)
+        self.public && carries_credentials(request.headers())
     }
 
     /// The key when no template is given: the path (and the query, when the
