@@ -945,3 +945,40 @@ async fn a_new_password_must_differ_from_the_current_one() {
         );
     }
 }
+
+/// Wrong codes are counted per user across codes: a new code per send
+/// does not bring back the guesses (issue 27, row 11: every send reset the
+/// count, 15 guesses a minute for ever). Past `otp.max_attempts_per_hour`
+/// (15 by default) even the right code of a fresh send gets a 429.
+#[tokio::test]
+async fn a_new_code_does_not_bring_back_the_guesses() {
+    for stack in stacks().await {
+        let client = client(stack.config()).await;
+        let otp = client.state().otp().clone();
+        for _ in 0..3 {
+            let code = otp.generate(7).await.expect("code");
+            let wrong = if code == "000000" { "111111" } else { "000000" };
+            for _ in 0..5 {
+                assert_eq!(
+                    otp.check(7, wrong).await.expect("check"),
+                    xcore::otp::OtpCheck::Invalid,
+                    "{}",
+                    stack.name
+                );
+            }
+        }
+        let code = otp.generate(7).await.expect("code");
+        let capped = otp.check(7, &code).await;
+        assert!(
+            matches!(capped, Err(xcore::Error::TooManyRequests { retry_after_secs }) if retry_after_secs > 1),
+            "{}: {capped:?}",
+            stack.name
+        );
+        // Another user is not affected.
+        let theirs = otp.generate(8).await.expect("code");
+        assert_eq!(
+            otp.check(8, &theirs).await.expect("check"),
+            xcore::otp::OtpCheck::Valid
+        );
+    }
+}

@@ -174,6 +174,9 @@ pub struct OtpConfig {
     pub ttl_secs: u64,
     /// Wrong attempts after which a code is dead.
     pub max_attempts: u32,
+    /// Codes one user may give in an hour, whatever the number of codes
+    /// sent (a new code does not bring the guesses back); past it, 429.
+    pub max_attempts_per_hour: u32,
     /// Issuer shown by authenticator apps for TOTP.
     pub totp_issuer: String,
 }
@@ -184,6 +187,7 @@ impl Default for OtpConfig {
             length: 6,
             ttl_secs: 300,
             max_attempts: 5,
+            max_attempts_per_hour: 15,
             totp_issuer: "xcore".to_owned(),
         }
     }

@@ -63,6 +63,11 @@ pub struct Otp {
     /// many per `max_attempts` lifetimes, so no attempt comes back while a
     /// code lives (a new code clears it).
     attempts: Arc<Limiter>,
+    /// Codes given per user per hour, across codes: never cleared by a
+    /// new one (a right code gives its place back).
+    guesses: Arc<Limiter>,
+    /// `otp.max_attempts_per_hour`.
+    per_hour: u32,
     sender: Arc<dyn OtpSender>,
 }
 
@@ -85,6 +90,15 @@ fn attempts_limiter(cache: &Cache, ttl_secs: u64, max_attempts: u32) -> Arc<Limi
     )
 }
 
+/// The codes one user may give in an hour, whatever was sent.
+fn guesses_limiter(cache: &Cache, per_hour: u32) -> Arc<Limiter> {
+    Limiter::new(
+        per_hour,
+        Duration::from_secs(3600),
+        &cache.scoped("guesses"),
+    )
+}
+
 fn unavailable(err: CacheError) -> Error {
     // Codes live in the cache: without it nothing can be checked; fail closed.
     tracing::warn!(error = %err, "one-time codes unavailable");
@@ -97,8 +111,11 @@ impl Otp {
     pub fn new(config: &OtpConfig, cache: &Cache, key: [u8; 32]) -> Self {
         let cache = cache.scoped("xcore-otp");
         let (ttl_secs, max_attempts) = (config.ttl_secs.max(1), config.max_attempts.max(1));
+        let per_hour = config.max_attempts_per_hour.max(1);
         Otp {
             attempts: attempts_limiter(&cache, ttl_secs, max_attempts),
+            guesses: guesses_limiter(&cache, per_hour),
+            per_hour,
             cache,
             key: Arc::new(key),
             length: config.length.clamp(6, 10),
@@ -145,6 +162,7 @@ impl Otp {
         let cache = self.cache.scoped(name);
         Otp {
             attempts: attempts_limiter(&cache, self.ttl_secs, self.max_attempts),
+            guesses: guesses_limiter(&cache, self.per_hour),
             cache,
             ..self.clone()
         }
@@ -183,10 +201,20 @@ impl Otp {
         Ok(self.check(user, code).await? == OtpCheck::Valid)
     }
 
-    /// Like [`Otp::verify`], telling a wrong code from a dead one.
+    /// Like [`Otp::verify`], telling a wrong code from a dead one. Past
+    /// `otp.max_attempts_per_hour` codes given by `user` in an hour, the
+    /// 429 error ([`Error::TooManyRequests`]), whatever code is pending.
     pub async fn check(&self, user: impl std::fmt::Display, code: &str) -> Result<OtpCheck, Error> {
         let user = user.to_string();
         let code_key = format!("code:{user}");
+        // Counted before anything is checked: per hour across codes, then
+        // per code.
+        let guess = self.guesses.check(&user).await.map_err(unavailable)?;
+        if !guess.allowed {
+            return Err(Error::TooManyRequests {
+                retry_after_secs: guess.retry_after.as_secs().max(1),
+            });
+        }
         let attempt = self.attempts.check(&user).await.map_err(unavailable)?;
         if !attempt.allowed {
             self.cache.delete(&code_key).await.map_err(unavailable)?;
@@ -204,6 +232,7 @@ impl Otp {
             return Ok(OtpCheck::Invalid);
         }
         let _ = self.attempts.clear(&user).await;
+        let _ = self.guesses.release(&user).await;
         Ok(OtpCheck::Valid)
     }
 }
