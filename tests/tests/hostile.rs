@@ -982,3 +982,44 @@ async fn a_new_code_does_not_bring_back_the_guesses() {
         );
     }
 }
+
+/// An e-mail is a bare `local@domain`: what a mailbox parser would read as
+/// a display name and another address is refused at registration (issue
+/// 27, row 9: `victim.example.com<attacker@evil.test>` was registered and
+/// its verification mail went to the attacker).
+#[tokio::test]
+async fn an_e_mail_is_a_bare_address_never_a_mailbox() {
+    for stack in stacks().await {
+        let client = client(stack.config()).await;
+        for email in [
+            "victim.example.com<attacker@evil.test>",
+            "Victim <victim@example.com>",
+            "victim@example.com,attacker@evil.test",
+            "\"a b\"@example.com",
+            "victim@example.com (comment)",
+            "victim@[127.0.0.1]",
+            "victim@exa;mple.com",
+        ] {
+            let response = client
+                .post("/auth/register")
+                .json(&credentials(email, "correct horse"))
+                .send()
+                .await;
+            assert_eq!(
+                response.status(),
+                422,
+                "{}: {email}: {}",
+                stack.name,
+                response.text()
+            );
+            assert_eq!(
+                common::error_code(&response),
+                "validation_failed",
+                "{email}"
+            );
+        }
+        for email in ["o'brien+tag@example.com", "ada.lovelace@mail.example.co.uk"] {
+            register(&client, email, "correct horse").await;
+        }
+    }
+}

@@ -51,18 +51,30 @@ pub(crate) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Plain sanity check; the real proof is a verification e-mail.
+/// A bare `local@domain`: nothing a mailbox parser could read as a display
+/// name, a comment, a group or a second address, since the stored address
+/// is where mail goes. The local part takes RFC 5322's dot-atom characters,
+/// the domain letters, digits, hyphens and dots (letters beyond ASCII
+/// kept, for internationalised addresses). The real proof is a
+/// verification e-mail.
 pub(crate) fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
+    let dot_atom = |part: &str| {
+        !part.is_empty() && !part.starts_with('.') && !part.ends_with('.') && !part.contains("..")
+    };
     email.len() <= 254
-        && !local.is_empty()
+        && local.len() <= 64
+        && dot_atom(local)
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c))
+        && dot_atom(domain)
         && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && !domain.contains('@')
+        && domain
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
 }
 
 impl Users {
