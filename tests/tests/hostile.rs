@@ -1023,3 +1023,28 @@ async fn an_e_mail_is_a_bare_address_never_a_mailbox() {
         }
     }
 }
+
+/// A hundred guesses at one user's code sent at once: the hourly cap lets
+/// exactly its number through to the code, the rest get the 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_hundred_guesses_at_once_take_the_hourly_cap_once() {
+    for stack in stacks().await {
+        let client = client(stack.config()).await;
+        let otp = client.state().otp().clone();
+        let code = otp.generate(9).await.expect("code");
+        let wrong = if code == "000000" { "111111" } else { "000000" };
+        let checks = (0..100).map(|_| {
+            let otp = otp.clone();
+            tokio::spawn(async move { otp.check(9, wrong).await })
+        });
+        let mut capped = 0;
+        for check in checks {
+            match check.await.expect("task") {
+                Err(xcore::Error::TooManyRequests { .. }) => capped += 1,
+                Ok(_) => {}
+                Err(other) => panic!("{}: {other:?}", stack.name),
+            }
+        }
+        assert_eq!(capped, 100 - 15, "{}", stack.name);
+    }
+}

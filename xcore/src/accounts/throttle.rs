@@ -24,7 +24,7 @@ use crate::security::sha256_hex;
 #[derive(Clone)]
 pub(crate) struct Limit {
     /// `None` for a limit of zero, which refuses nothing.
-    counted: Option<Limiters>,
+    limiters: Option<Limiters>,
 }
 
 /// The limiters of a limit that counts.
@@ -54,7 +54,7 @@ impl Limit {
     pub(crate) fn new(cache: Cache, max: u32, window_secs: u64) -> Self {
         let window = Duration::from_secs(window_secs.max(1));
         Limit {
-            counted: (max > 0).then(|| Limiters {
+            limiters: (max > 0).then(|| Limiters {
                 attempts: Limiter::new(max, window, &cache),
                 lockouts: Limiter::new(1, window, &cache.scoped("locked")),
             }),
@@ -65,7 +65,7 @@ impl Limit {
     /// not kept in the cache in clear).
     pub(crate) async fn count(&self, subject: &str) -> Result<Counted, Error> {
         let key = sha256_hex(subject);
-        let Some(limits) = &self.counted else {
+        let Some(limits) = &self.limiters else {
             return Ok(Counted::Allowed(Attempt { key }));
         };
         let decision = limits.attempts.check(&key).await?;
@@ -80,7 +80,7 @@ impl Limit {
 
     /// The attempt succeeded: start counting afresh.
     pub(crate) async fn clear(&self, attempt: &Attempt) -> Result<(), Error> {
-        if let Some(limits) = &self.counted {
+        if let Some(limits) = &self.limiters {
             limits.attempts.clear(&attempt.key).await?;
             limits.lockouts.clear(&attempt.key).await?;
         }
@@ -98,7 +98,7 @@ impl Limit {
 
     /// The attempt succeeded: give its place back, keep the others' count.
     pub(crate) async fn release(&self, attempt: &Attempt) -> Result<(), Error> {
-        if let Some(limits) = &self.counted {
+        if let Some(limits) = &self.limiters {
             limits.attempts.release(&attempt.key).await?;
         }
         Ok(())
