@@ -1048,3 +1048,106 @@ async fn a_hundred_guesses_at_once_take_the_hourly_cap_once() {
         assert_eq!(capped, 100 - 15, "{}", stack.name);
     }
 }
+
+/// Registers `count` accounts named `{name}{i}@example.com`, the `i`th
+/// through `request(i)`: the statuses.
+async fn registrations(
+    name: &str,
+    count: usize,
+    request: impl Fn(usize) -> xcore::testing::TestRequest,
+) -> Vec<u16> {
+    let mut statuses = Vec::with_capacity(count);
+    for i in 0..count {
+        let response = request(i)
+            .json(&credentials(
+                &format!("{name}{i}@example.com"),
+                "a long passphrase",
+            ))
+            .send()
+            .await;
+        statuses.push(response.status().as_u16());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn a_client_behind_the_proxy_cannot_pick_its_address() {
+    for stack in stacks().await {
+        let mut config = stack.config();
+        config.rate_limit.builtin = true;
+        // The test client is the proxy: it appends X-Forwarded-For.
+        config.http.trusted_proxies = serde_json::from_value(json!("127.0.0.1")).expect("list");
+        let client = client(config.clone()).await;
+        // The client adds a Forwarded header of its own, a new one each time.
+        let statuses = registrations("r", 12, |i| {
+            client
+                .post("/auth/register")
+                .header("x-forwarded-for", "198.51.100.20")
+                .header("forwarded", format!("for=203.0.113.{i}"))
+        })
+        .await;
+        let created = statuses.iter().filter(|s| **s == 201).count();
+        assert_eq!(created, 5, "{}: {statuses:?}", stack.name);
+        assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+
+        // Behind a proxy that writes `Forwarded`, X-Forwarded-For is the client's.
+        config.http.forwarded_header = xcore::config::ForwardedHeader::Forwarded;
+        let client = self::client(config).await;
+        let statuses = registrations("s", 12, |i| {
+            client
+                .post("/auth/register")
+                .header("forwarded", "for=198.51.100.21")
+                .header("x-forwarded-for", format!("203.0.113.{i}"))
+        })
+        .await;
+        let created = statuses.iter().filter(|s| **s == 201).count();
+        assert_eq!(created, 5, "{}: {statuses:?}", stack.name);
+    }
+}
+
+#[tokio::test]
+async fn the_addresses_of_one_ipv6_network_count_as_one() {
+    for stack in stacks().await {
+        let mut config = stack.config();
+        config.rate_limit.builtin = true;
+        config.auth.login_max_failures_per_address = 5;
+        let client = client(config).await;
+        let in_network =
+            |i: usize| -> IpAddr { format!("2001:db8:7:9::{:x}", i + 1).parse().expect("ip") };
+        let statuses = registrations("r", 12, |i| {
+            client.post("/auth/register").from_ip(in_network(i))
+        })
+        .await;
+        let created = statuses.iter().filter(|s| **s == 201).count();
+        assert_eq!(created, 5, "{}: {statuses:?}", stack.name);
+        // The next /64 is someone else.
+        let elsewhere = client
+            .post("/auth/register")
+            .from_ip("2001:db8:7:a::1".parse().expect("ip"))
+            .json(&credentials("elsewhere@example.com", "a long passphrase"))
+            .send()
+            .await;
+        assert_eq!(elsewhere.status(), 201, "{}", stack.name);
+
+        // Password spraying across the network: the per-address login limit.
+        let mut statuses = Vec::new();
+        for i in 0..8 {
+            let response = client
+                .post("/auth/login")
+                .from_ip(in_network(100 + i))
+                .json(&credentials(
+                    &format!("r{i}@example.com"),
+                    "wrong password!",
+                ))
+                .send()
+                .await;
+            statuses.push(response.status().as_u16());
+        }
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 429).count(),
+            3,
+            "{}: {statuses:?}",
+            stack.name
+        );
+    }
+}

@@ -11,6 +11,7 @@ use super::users::{Credentials, Users, normalize_email};
 use super::write::Change;
 use super::{Accounts, Event, MfaChallenge, TwoFactor};
 use crate::error::{AuthFailure, Error};
+use crate::rate_limit::counted_address;
 use crate::security::{Claims, create_token, needs_rehash};
 
 /// What a login answers: tokens, or a TOTP challenge for accounts with the
@@ -71,7 +72,10 @@ impl Accounts {
             }
         };
         let address = match (&self.login_by_address, self.actor.address) {
-            (Some(limit), Some(address)) => match limit.count(&address.to_string()).await? {
+            (Some(limit), Some(address)) => match limit
+                .count(&counted_address(address, self.ipv6_prefix).to_string())
+                .await?
+            {
                 Counted::Allowed(attempt) => Some(attempt),
                 Counted::Refused { retry_after, first } => {
                     if first {

@@ -130,6 +130,8 @@ pub struct Accounts {
     audit: Audit,
     login_by_account: Limit,
     login_by_address: Option<Limit>,
+    /// The network an IPv6 address is counted by (`rate_limit.ipv6_prefix`).
+    ipv6_prefix: u8,
     checks: Limit,
     /// Password-reset requests per e-mail.
     reset_requests: Limit,
@@ -190,6 +192,7 @@ impl Accounts {
                     window,
                 )
             }),
+            ipv6_prefix: config.rate_limit.ipv6_prefix,
             checks: Limit::new(cache.scoped("checks"), auth.login_max_failures, window),
             reset_requests: Limit::new(
                 cache.scoped("reset-requests"),

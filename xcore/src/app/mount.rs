@@ -405,10 +405,7 @@ fn route_limits(
             )
         })
         .collect();
-    Ok(Limits::new(
-        route_limits,
-        app.config().http.trusted_proxies.clone(),
-    ))
+    Ok(Limits::new(route_limits, app.config()))
 }
 
 fn setup(plugin: &str, problem: impl std::fmt::Display) -> Error {

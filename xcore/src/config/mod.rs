@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use proxies::{IpRange, TrustedProxies};
+pub use proxies::{ForwardedHeader, IpRange, TrustedProxies};
 pub use redact::RedactedUrl;
 pub(crate) use secrets::{SecretSource, sqlite_file};
 pub use sections::{

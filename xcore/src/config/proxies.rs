@@ -1,6 +1,7 @@
 //! Which peers may speak for a client: `http.trusted_proxies`, the
-//! addresses and networks whose `Forwarded` / `X-Forwarded-For` headers are
-//! believed (read in [`ClientAddr`](crate::client::ClientAddr)).
+//! addresses and networks whose forwarding header is believed, and
+//! `http.forwarded_header`, the one header they write (read in
+//! [`ClientAddr`](crate::client::ClientAddr)).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
@@ -81,6 +82,38 @@ impl std::str::FromStr for IpRange {
             network: as_v6_bits(ip),
             prefix,
         })
+    }
+}
+
+/// The header trusted proxies write the client's address in
+/// (`http.forwarded_header`).
+///
+/// ```
+/// use xcore::config::{Config, ForwardedHeader};
+///
+/// assert_eq!(Config::default().http.forwarded_header, ForwardedHeader::XForwardedFor);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2` (nginx, HAProxy, most
+    /// load balancers).
+    #[default]
+    #[serde(alias = "X-Forwarded-For")]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    #[serde(alias = "Forwarded")]
+    Forwarded,
+}
+
+impl ForwardedHeader {
+    /// The header's name, lower-case.
+    pub fn name(self) -> &'static str {
+        match self {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        }
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::{RedactedUrl, TrustedProxies};
+use super::{ForwardedHeader, RedactedUrl, TrustedProxies};
 use crate::security::{JwtAlgorithm, Secret};
 
 /// The `[auth]` section.
@@ -132,10 +132,15 @@ impl Default for AdminConfig {
 pub struct HttpConfig {
     /// Largest request body accepted, in bytes; larger ones get a 413.
     pub body_limit_bytes: usize,
-    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
-    /// (addresses or networks: `["10.0.0.0/8", "::1"]`, or one
-    /// comma-separated string). Empty: the socket's peer is the client.
+    /// Proxies whose forwarding header is believed (addresses or networks:
+    /// `["10.0.0.0/8", "::1"]`, or one comma-separated string). Empty: the
+    /// socket's peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// The one header the trusted proxies write the client's address in:
+    /// `x-forwarded-for` or `forwarded` (RFC 7239). It is read from the
+    /// right, trusted hops skipped; the other header is never read, since a
+    /// proxy that does not write it passes on whatever the client wrote.
+    pub forwarded_header: ForwardedHeader,
     /// Origins allowed to call the API from a browser (CORS), e.g.
     /// `["https://app.example.com"]`, or `["*"]` for any (then without
     /// credentials). Empty: no CORS headers.
@@ -155,6 +160,7 @@ impl Default for HttpConfig {
         HttpConfig {
             body_limit_bytes: 2 * 1024 * 1024,
             trusted_proxies: TrustedProxies::default(),
+            forwarded_header: ForwardedHeader::default(),
             cors_origins: StringList::default(),
             compression: false,
             security_headers: false,
@@ -306,6 +312,11 @@ pub struct RateLimitConfig {
     /// as declared, else the user on a guarded route and the address
     /// otherwise).
     pub routes: BTreeMap<String, String>,
+    /// The network an IPv6 client is counted by, as a prefix length (1 to
+    /// 128): one household or server gets a whole /64, so counting single
+    /// addresses would give it 2^64 budgets. IPv4 addresses count alone.
+    #[serde(deserialize_with = "ipv6_prefix")]
+    pub ipv6_prefix: u8,
 }
 
 impl Default for RateLimitConfig {
@@ -314,7 +325,20 @@ impl Default for RateLimitConfig {
             builtin: true,
             builtin_default: None,
             routes: BTreeMap::new(),
+            ipv6_prefix: 64,
         }
+    }
+}
+
+/// `rate_limit.ipv6_prefix`: a prefix length an IPv6 network can have.
+fn ipv6_prefix<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    let prefix = u8::deserialize(deserializer)?;
+    if (1..=128).contains(&prefix) {
+        Ok(prefix)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{prefix} is not an IPv6 prefix length (1 to 128)"
+        )))
     }
 }
 

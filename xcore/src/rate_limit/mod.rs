@@ -47,10 +47,43 @@ mod limiter;
 mod store;
 
 use std::borrow::Cow;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 pub(crate) use limiter::{Decision, Limiter};
 use xcore_rules::rate_limit::KeyPart;
+
+/// The address a limit counts a client by: an IPv4 address itself (an
+/// IPv4-mapped IPv6 address too, as a dual-stack socket gives them), an
+/// IPv6 address's network of `ipv6_prefix` bits (`rate_limit.ipv6_prefix`,
+/// /64 by default: what one subscriber or server is given). Every limit by
+/// address goes through here, so a client cannot rotate through the
+/// addresses of its own network to multiply its budget.
+///
+/// ```
+/// # use std::net::IpAddr;
+/// # fn ip(text: &str) -> IpAddr { text.parse().unwrap() }
+/// use xcore::rate_limit::counted_address;
+///
+/// assert_eq!(counted_address(ip("2001:db8::1:2"), 64), ip("2001:db8::"));
+/// assert_eq!(counted_address(ip("203.0.113.9"), 64), ip("203.0.113.9"));
+/// assert_eq!(counted_address(ip("::ffff:203.0.113.9"), 64), ip("203.0.113.9"));
+/// ```
+pub fn counted_address(ip: IpAddr, ipv6_prefix: u8) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mask = match ipv6_prefix.min(128) {
+                    0 => 0,
+                    n => u128::MAX << (128 - u32::from(n)),
+                };
+                IpAddr::V6(Ipv6Addr::from(u128::from(v6) & mask))
+            }
+        },
+    }
+}
 
 /// What a limit counts per.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

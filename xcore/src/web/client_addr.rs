@@ -1,9 +1,11 @@
 //! Who is on the other end of the connection: the client's IP address, from
-//! the socket, or from `Forwarded` / `X-Forwarded-For` when — and only
-//! when — the socket's peer is a proxy the configuration trusts
+//! the socket, or from the forwarding header (`http.forwarded_header`) when
+//! — and only when — the socket's peer is a proxy the configuration trusts
 //! (`http.trusted_proxies`). Anyone can write those headers; believing them
 //! from anyone else would let a client pick the address its limits count
-//! against.
+//! against. For the same reason only the one header the proxy writes is
+//! read: a proxy that appends to `X-Forwarded-For` passes a `Forwarded`
+//! header through untouched, so that one is entirely the client's.
 
 use std::cell::Cell;
 use std::fmt;
@@ -13,7 +15,7 @@ use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
 
-use crate::config::TrustedProxies;
+use crate::config::{ForwardedHeader, TrustedProxies};
 
 /// The client's IP address, as an extractor: `async fn h(client: ClientAddr)`.
 ///
@@ -67,8 +69,12 @@ impl Drop for PeerScope {
 
 /// The client address of a request: the socket's peer, or, behind trusted
 /// proxies, the nearest address in the forwarding chain that is not one.
-pub(crate) fn client_addr(parts: &Parts, trusted: &TrustedProxies) -> ClientAddr {
-    client_addr_of(&parts.extensions, &parts.headers, trusted)
+pub(crate) fn client_addr(
+    parts: &Parts,
+    trusted: &TrustedProxies,
+    header: ForwardedHeader,
+) -> ClientAddr {
+    client_addr_of(&parts.extensions, &parts.headers, trusted, header)
 }
 
 /// [`client_addr`] from a request's extensions and headers.
@@ -76,6 +82,7 @@ pub(crate) fn client_addr_of(
     extensions: &Extensions,
     headers: &HeaderMap,
     trusted: &TrustedProxies,
+    header: ForwardedHeader,
 ) -> ClientAddr {
     let peer = extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -87,7 +94,7 @@ pub(crate) fn client_addr_of(
     }
     // Walk the chain from the nearest hop back; the first hop we do not
     // trust is the client as far as anyone honest can tell.
-    let chain = forwarded_chain(headers);
+    let chain = forwarded_chain(headers, header);
     let client = chain
         .iter()
         .rev()
@@ -98,41 +105,29 @@ pub(crate) fn client_addr_of(
     ClientAddr(client)
 }
 
-/// The addresses of `Forwarded: for=…` (RFC 7239) or, without it,
-/// `X-Forwarded-For`, in order (client first). Unparsable entries (names,
-/// `unknown`) end the chain there, so nothing beyond them is believed.
-fn forwarded_chain(headers: &HeaderMap) -> Vec<IpAddr> {
-    let forwarded: Vec<&str> = headers
-        .get_all("forwarded")
+/// The addresses `header` lists, in order (client first): the `for=` of
+/// each `Forwarded` element (RFC 7239), or each `X-Forwarded-For` item.
+/// Unparsable entries (names, `unknown`, an element without `for`) end the
+/// chain there, so nothing beyond them is believed.
+fn forwarded_chain(headers: &HeaderMap, header: ForwardedHeader) -> Vec<IpAddr> {
+    let items = headers
+        .get_all(header.name())
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .collect();
-    let entries: Vec<String> = if !forwarded.is_empty() {
-        forwarded
-            .iter()
-            .flat_map(|value| value.split(','))
+        .flat_map(|value| value.split(','));
+    let parsed: Vec<Option<IpAddr>> = match header {
+        ForwardedHeader::XForwardedFor => items.map(|item| parse_node(item.trim())).collect(),
+        ForwardedHeader::Forwarded => items
             .map(|element| {
-                element
-                    .split(';')
-                    .find_map(|pair| {
-                        let (key, value) = pair.trim().split_once('=')?;
-                        key.trim()
-                            .eq_ignore_ascii_case("for")
-                            .then(|| value.trim().trim_matches('"').to_owned())
-                    })
-                    .unwrap_or_default()
+                element.split(';').find_map(|pair| {
+                    let (key, value) = pair.trim().split_once('=')?;
+                    key.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| parse_node(value.trim().trim_matches('"')))
+                })?
             })
-            .collect()
-    } else {
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .map(|s| s.trim().to_owned())
-            .collect()
+            .collect(),
     };
-    let parsed: Vec<Option<IpAddr>> = entries.iter().map(|e| parse_node(e)).collect();
     // Keep the trustworthy tail: everything after the last unparsable entry.
     let start = parsed
         .iter()
@@ -178,17 +173,44 @@ mod tests {
         ClientAddr(text.parse().expect("ip"))
     }
 
+    const XFF: ForwardedHeader = ForwardedHeader::XForwardedFor;
+    const FORWARDED: ForwardedHeader = ForwardedHeader::Forwarded;
+
     #[test]
     fn forwarding_headers_are_ignored_from_untrusted_peers() {
         let request = parts("203.0.113.9:5000", &[("x-forwarded-for", "1.1.1.1")]);
         assert_eq!(
-            client_addr(&request, &TrustedProxies::default()),
+            client_addr(&request, &TrustedProxies::default(), XFF),
             ip("203.0.113.9")
         );
         assert_eq!(
-            client_addr(&request, &trusted("10.0.0.0/8")),
+            client_addr(&request, &trusted("10.0.0.0/8"), XFF),
             ip("203.0.113.9")
         );
+    }
+
+    #[test]
+    fn only_the_configured_header_is_read() {
+        let proxies = trusted("10.0.0.0/8");
+        // The proxy appends to X-Forwarded-For; the client wrote Forwarded.
+        let request = parts(
+            "10.0.0.2:5000",
+            &[
+                ("x-forwarded-for", "198.51.100.7"),
+                ("forwarded", "for=6.6.6.6"),
+            ],
+        );
+        assert_eq!(client_addr(&request, &proxies, XFF), ip("198.51.100.7"));
+        assert_eq!(client_addr(&request, &proxies, FORWARDED), ip("6.6.6.6"));
+        // Without the configured header, the peer is the client.
+        let request = parts("10.0.0.2:5000", &[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(client_addr(&request, &proxies, XFF), ip("10.0.0.2"));
+        // An element without `for` ends the chain like a name does.
+        let request = parts(
+            "10.0.0.2:5000",
+            &[("forwarded", "for=6.6.6.6, proto=https, for=192.0.2.1")],
+        );
+        assert_eq!(client_addr(&request, &proxies, FORWARDED), ip("192.0.2.1"));
     }
 
     #[test]
@@ -199,7 +221,7 @@ mod tests {
             &[("x-forwarded-for", "6.6.6.6, 198.51.100.7, 10.0.0.5")],
         );
         // 6.6.6.6 is whatever the client wrote; 198.51.100.7 reached our proxy.
-        assert_eq!(client_addr(&request, &proxies), ip("198.51.100.7"));
+        assert_eq!(client_addr(&request, &proxies, XFF), ip("198.51.100.7"));
         let request = parts(
             "10.0.0.2:5000",
             &[(
@@ -207,13 +229,16 @@ mod tests {
                 "for=192.0.2.60;proto=http, for=\"[2001:db8::1]:4711\"",
             )],
         );
-        assert_eq!(client_addr(&request, &proxies), ip("2001:db8::1"));
+        assert_eq!(
+            client_addr(&request, &proxies, FORWARDED),
+            ip("2001:db8::1")
+        );
         let request = parts(
             "10.0.0.2:5000",
             &[("x-forwarded-for", "garbage, 192.0.2.1")],
         );
-        assert_eq!(client_addr(&request, &proxies), ip("192.0.2.1"));
+        assert_eq!(client_addr(&request, &proxies, XFF), ip("192.0.2.1"));
         let request = parts("10.0.0.2:5000", &[]);
-        assert_eq!(client_addr(&request, &proxies), ip("10.0.0.2"));
+        assert_eq!(client_addr(&request, &proxies, XFF), ip("10.0.0.2"));
     }
 }

@@ -212,6 +212,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        Ok(client_addr(parts, &state.config().http.trusted_proxies))
+        let http = &state.config().http;
+        Ok(client_addr(
+            parts,
+            &http.trusted_proxies,
+            http.forwarded_header,
+        ))
     }
 }

@@ -14,9 +14,9 @@ use futures_util::FutureExt;
 use futures_util::future::Either;
 use tower::{Layer, Service};
 
-use crate::config::TrustedProxies;
+use crate::config::{Config, ForwardedHeader, TrustedProxies};
 use crate::error::Error;
-use crate::rate_limit::{Decision, LimitKey, Limiter, RateLimit};
+use crate::rate_limit::{Decision, LimitKey, Limiter, RateLimit, counted_address};
 use crate::security::sha256_hex;
 use crate::web::ServiceFuture;
 use crate::web::client_addr_of;
@@ -55,6 +55,8 @@ pub(crate) struct Limits {
     ip_seed: (u128, u128),
     policy: HeaderValue,
     trusted: TrustedProxies,
+    forwarded_header: ForwardedHeader,
+    ipv6_prefix: u8,
     immediate: bool,
     needs_params: bool,
 }
@@ -73,7 +75,9 @@ impl RateLimitLayer {
 }
 
 impl Limits {
-    pub(crate) fn new(limits: Vec<RouteLimit>, trusted: TrustedProxies) -> Arc<Self> {
+    /// The limits, counting clients as `config` says (which proxies speak
+    /// for them, in which header, by which IPv6 network).
+    pub(crate) fn new(limits: Vec<RouteLimit>, config: &Config) -> Arc<Self> {
         let policy = limits
             .iter()
             .map(|l| {
@@ -98,7 +102,9 @@ impl Limits {
             }),
             policy: HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("")),
             limits,
-            trusted,
+            trusted: config.http.trusted_proxies.clone(),
+            forwarded_header: config.http.forwarded_header,
+            ipv6_prefix: config.rate_limit.ipv6_prefix,
         })
     }
 }
@@ -322,9 +328,7 @@ impl Limits {
                         .get::<CurrentUser>()
                         .map_or("", CurrentUser::id),
                 )),
-                LimitKey::Ip => visit(Part::Ip(
-                    client_addr_of(request.extensions(), request.headers(), &self.trusted).0,
-                )),
+                LimitKey::Ip => visit(Part::Ip(self.counted_address(request))),
                 LimitKey::Param(name) => visit(Part::Text(
                     params
                         .iter()
@@ -333,6 +337,17 @@ impl Limits {
                 )),
             }
         }
+    }
+
+    /// The address `request`'s client is counted by.
+    fn counted_address(&self, request: &Request) -> std::net::IpAddr {
+        let client = client_addr_of(
+            request.extensions(),
+            request.headers(),
+            &self.trusted,
+            self.forwarded_header,
+        );
+        counted_address(client.0, self.ipv6_prefix)
     }
 
     /// The in-process key: a hash of the parts, each with its kind and
@@ -349,7 +364,7 @@ impl Limits {
     ) -> u64 {
         use std::hash::{BuildHasher, Hash, Hasher};
         if let [LimitKey::Ip] = limit.limit.keys() {
-            let ip = client_addr_of(request.extensions(), request.headers(), &self.trusted).0;
+            let ip = self.counted_address(request);
             let bits = match ip {
                 std::net::IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
                 std::net::IpAddr::V6(v6) => u128::from(v6),
