@@ -326,3 +326,112 @@ async fn the_verification_link_verifies_and_unverified_logins_can_be_refused() {
         assert_eq!(resend.status(), 409, "{stack}: {}", resend.text());
     }
 }
+
+/// The one field error of a 422: (path, code).
+fn field_error(response: &TestResponse) -> (String, String) {
+    assert_eq!(response.status(), 422, "{}", response.text());
+    let body: Value = response.json();
+    let field = &body["error"]["fields"][0];
+    (
+        field["path"].as_str().unwrap_or_default().to_owned(),
+        field["code"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn common_passwords_and_the_accounts_e_mail_are_refused_everywhere() {
+    let Some(smtp) = SmtpServer::start().await else {
+        return;
+    };
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = client(config(&smtp, &database, &cache)).await;
+        let email = format!("grace-{}@example.com", database.name);
+        let upper = email.to_uppercase();
+        let local = email.split('@').next().expect("local").to_owned();
+        let weak = [
+            "password",
+            "12345678",
+            "        ",
+            "Password123!",
+            "qwertyuiop",
+            email.as_str(),
+            upper.as_str(),
+        ];
+        for password in weak {
+            let refused = post(
+                &client,
+                "/auth/register",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+            let (path, code) = field_error(&refused);
+            assert_eq!((path.as_str(), code.as_str()), ("password", "guessable"));
+            // Never echoed (the words of the message itself aside).
+            let message = refused.text();
+            if password.len() > 8 {
+                assert!(!message.contains(password), "{stack}: {message}");
+            }
+        }
+        let with_local = local.to_uppercase().replace('-', " ");
+        let refused = post(
+            &client,
+            "/auth/register",
+            json!({"email": email, "password": with_local}),
+        )
+        .await;
+        assert_eq!(field_error(&refused).1, "guessable", "{stack}");
+        let registered = post(
+            &client,
+            "/auth/register",
+            json!({"email": email, "password": "correct horse"}),
+        )
+        .await;
+        assert_eq!(registered.status(), 201, "{stack}: {}", registered.text());
+
+        // A change: the same rules.
+        let access: Value = login(&client, &email, "correct horse").await.json();
+        let access = access["access_token"].as_str().expect("token").to_owned();
+        for password in ["letmein123", email.as_str()] {
+            let changed = client
+                .post("/auth/password")
+                .bearer(&access)
+                .json(&json!({"current_password": "correct horse", "new_password": password}))
+                .send()
+                .await;
+            let (path, code) = field_error(&changed);
+            assert_eq!(
+                (path.as_str(), code.as_str()),
+                ("new_password", "guessable")
+            );
+        }
+
+        // A reset: refused, and the link still works for a good password.
+        post(&client, "/auth/password/forgot", json!({"email": email})).await;
+        let token = token_sent(&smtp, &email, "/reset-password").await;
+        for password in ["iloveyou!", email.as_str()] {
+            let reset = post(
+                &client,
+                "/auth/password/reset",
+                json!({"token": token, "new_password": password}),
+            )
+            .await;
+            let (path, code) = field_error(&reset);
+            assert_eq!(
+                (path.as_str(), code.as_str()),
+                ("new_password", "guessable")
+            );
+        }
+        let reset = post(
+            &client,
+            "/auth/password/reset",
+            json!({"token": token, "new_password": "analytical engine"}),
+        )
+        .await;
+        assert_eq!(reset.status(), 204, "{stack}: {}", reset.text());
+        assert_eq!(
+            login(&client, &email, "analytical engine").await.status(),
+            200
+        );
+    }
+}

@@ -148,6 +148,8 @@ pub struct Accounts {
     access_ttl: Duration,
     params: PasswordParams,
     min_password: usize,
+    /// The zxcvbn score a new password must reach (0: not estimated).
+    min_strength: u8,
 }
 
 /// Longest password accepted (argon2 hashes any length; a bound keeps a
@@ -227,6 +229,7 @@ impl Accounts {
             access_ttl: config.access_token_ttl(),
             params: config.password_params(),
             min_password: auth.password_min_length,
+            min_strength: auth.password_min_strength,
         }
     }
 

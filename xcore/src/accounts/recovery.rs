@@ -7,6 +7,7 @@
 //! posts the token back to `/auth/password/reset` or `/auth/email/verify`.
 
 use super::links::{Links, Purpose};
+use super::password::contains_email;
 use super::throttle::{Counted, too_many};
 use super::users::{Users, normalize_email};
 use super::write::Change;
@@ -73,12 +74,14 @@ impl Accounts {
     }
 
     /// Sets a new password with a reset link's token: 400 when the token is
-    /// unknown, spent or expired, 422 for a password too short. The token
+    /// unknown, spent or expired, 422 for a password too short, too easy to
+    /// guess or holding the account's e-mail. The token
     /// is spent, every reset link of the account dies, every session ends,
     /// the address counts as verified (the link reached it), and the
     /// login failures of the account are forgotten.
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), Error> {
-        self.check_password("new_password", new_password)?;
+        // The account's e-mail is known once the token is taken, below.
+        self.check_password("new_password", new_password, None)?;
         // Hashed before the token is spent, so a refused hash (503) leaves
         // the link usable.
         let hash = self.hasher.hash(new_password, self.params).await?;
@@ -90,6 +93,12 @@ impl Accounts {
                 let user = Links::take_in(tx, token, Purpose::PasswordReset)
                     .await?
                     .ok_or_else(dead_link)?;
+                // Refused here, the transaction rolls back: the link lives.
+                contains_email(
+                    "new_password",
+                    new_password,
+                    &Users::email_in(tx, user).await?,
+                )?;
                 Users::set_password_hash_in(tx, user, &hash).await?;
                 Users::set_verified_in(tx, user).await?;
                 Links::forget_in(tx, user, Purpose::PasswordReset).await?;

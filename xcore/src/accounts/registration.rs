@@ -8,11 +8,12 @@ use crate::error::Error;
 
 impl Accounts {
     /// Creates an account. 409 when the e-mail exists (case-insensitive),
-    /// 422 for an invalid e-mail or a short password.
+    /// 422 for an invalid e-mail or a password too short or too easy to
+    /// guess.
     pub async fn register(&self, email: &str, password: &str) -> Result<User, Error> {
         let email = normalize_email(email);
         check_email(&email)?;
-        self.check_password("password", password)?;
+        self.check_password("password", password, Some(&email))?;
         let hash = self.hasher.hash(password, self.params).await?;
         let id = self
             .writes

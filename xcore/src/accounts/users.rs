@@ -170,6 +170,16 @@ impl Users {
         Ok((email, verified != 0))
     }
 
+    /// A user's e-mail on `conn`; 404 for an unknown user.
+    pub(crate) async fn email_in(conn: &mut AnyConnection, id: i64) -> Result<String, Error> {
+        let (email,): (String,) = sqlx::query_as("SELECT email FROM xcore_users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {id} does not exist")))?;
+        Ok(email)
+    }
+
     /// A user's e-mail; 404 for an unknown user.
     pub async fn email(&self, id: i64) -> Result<String, Error> {
         Ok(self.email_and_verified(id).await?.0)

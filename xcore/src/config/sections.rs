@@ -29,6 +29,12 @@ pub struct AuthConfig {
     pub registration: bool,
     /// Shortest password accepted at registration and change.
     pub password_min_length: usize,
+    /// How hard to guess a new password must be, as a zxcvbn score (0 to
+    /// 4; 0: not checked): 2 refuses what about a million guesses find
+    /// (breached and common passwords, words with digits appended, keyboard
+    /// walks, the account's e-mail), 3 what a hundred million find.
+    #[serde(deserialize_with = "password_strength")]
+    pub password_min_strength: u8,
     /// Failed logins for one e-mail within the window before a 429; also
     /// the limit of wrong passwords and codes a signed-in user may give
     /// (password change, second-factor changes).
@@ -82,6 +88,7 @@ impl Default for AuthConfig {
             endpoints: true,
             registration: true,
             password_min_length: 8,
+            password_min_strength: 2,
             login_max_failures: 10,
             login_max_failures_per_address: 100,
             login_failure_window_secs: 15 * 60,
@@ -327,6 +334,18 @@ impl Default for RateLimitConfig {
             routes: BTreeMap::new(),
             ipv6_prefix: 64,
         }
+    }
+}
+
+/// `auth.password_min_strength`: a zxcvbn score.
+fn password_strength<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u8, D::Error> {
+    let score = u8::deserialize(deserializer)?;
+    if score <= 4 {
+        Ok(score)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{score} is not a password strength (0 to 4)"
+        )))
     }
 }
 
