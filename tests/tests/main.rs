@@ -12,6 +12,7 @@ mod architecture;
 mod cache;
 mod cache_tags;
 mod configuration;
+mod connections;
 mod database;
 mod guards;
 mod hostile;

@@ -1,6 +1,10 @@
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use super::App;
 use crate::config::LogFormat;
@@ -49,16 +53,46 @@ impl App {
     /// `axum::serve` offers, with hyper driven directly: the stack is
     /// called by reference, not cloned for every request, and a response
     /// is written with one `write` of one buffer.
+    ///
+    /// Slow clients are cut off: a connection has
+    /// `http.header_read_timeout_secs` to send its first byte, then as long
+    /// again for each request's head, and as long when idle between
+    /// requests; at most `http.max_connections` are open at once (past
+    /// that, new ones wait in the system's accept queue).
     pub async fn serve(self, listener: TcpListener) -> Result<(), Error> {
+        let http = self.config().http.clone();
         let (stack, _) = self.into_stack().await?;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("xcore listening on http://{addr}");
         }
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let header_timeout = http.header_read_timeout();
         let mut builder = auto::Builder::new(TokioExecutor::new());
-        builder.http1().writev(false);
+        builder
+            .http1()
+            .writev(false)
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
+        // HTTP/2 has no head to time: a peer that stops answering pings is
+        // closed instead.
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .keep_alive_interval(Some(H2_PING_EVERY))
+            .keep_alive_timeout(H2_PING_EVERY);
+        let connections =
+            (http.max_connections > 0).then(|| Arc::new(Semaphore::new(http.max_connections)));
         let mut shutdown = std::pin::pin!(shutdown_signal());
         loop {
+            // A free place first: at the cap, connections wait in the
+            // kernel's queue rather than in memory here.
+            let place = match &connections {
+                Some(connections) => tokio::select! {
+                    place = Arc::clone(connections).acquire_owned() => place.ok(),
+                    () = &mut shutdown => break,
+                },
+                None => None,
+            };
             let (stream, peer) = tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,
@@ -73,12 +107,17 @@ impl App {
             let _ = stream.set_nodelay(true);
             // The peer's address reaches handlers (and limits) as `ClientAddr`.
             let service = stack.for_peer(peer);
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
-                .into_owned();
-            let connection = graceful.watch(connection);
+            let builder = builder.clone();
+            let watcher = graceful.watcher();
             tokio::spawn(async move {
-                if let Err(err) = connection.await {
+                let _place = place;
+                if !first_byte_within(&stream, header_timeout).await {
+                    return;
+                }
+                let connection = builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                    .into_owned();
+                if let Err(err) = watcher.watch(connection).await {
                     tracing::trace!(error = %err, "connection ended with an error");
                 }
             });
@@ -88,6 +127,24 @@ impl App {
         tracing::info!("xcore stopped");
         Ok(())
     }
+}
+
+/// How often an HTTP/2 peer is pinged, and how long its answer may take.
+const H2_PING_EVERY: Duration = Duration::from_secs(20);
+
+/// Whether `stream` sends a byte within `timeout` (always, without one).
+/// hyper's clock for a request's head starts once it has seen which
+/// protocol the connection speaks, which takes a byte: a connection that
+/// never sends one would otherwise stay open for good.
+async fn first_byte_within(stream: &TcpStream, timeout: Option<Duration>) -> bool {
+    let Some(timeout) = timeout else {
+        return true;
+    };
+    let mut byte = [0u8; 1];
+    matches!(
+        tokio::time::timeout(timeout, stream.peek(&mut byte)).await,
+        Ok(Ok(1..))
+    )
 }
 
 /// After a failed `accept`: a connection reset before it was accepted is

@@ -160,6 +160,29 @@ pub struct HttpConfig {
     /// Longest time a request may take, in seconds (0: no limit); past it,
     /// 408.
     pub request_timeout_secs: u64,
+    /// Longest time, in seconds, a connection may take to send a request's
+    /// head, or stay idle waiting for the next one (the first byte too);
+    /// past it the connection is closed. 0: no limit (a slow client then
+    /// holds its connection as long as it likes).
+    pub header_read_timeout_secs: u64,
+    /// Most connections open at once; past it, new ones wait in the
+    /// system's queue until one closes. 0: no limit.
+    pub max_connections: usize,
+}
+
+impl HttpConfig {
+    /// `header_read_timeout_secs` as a duration; `None` for no limit.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let http = xcore::config::Config::default().http;
+    /// assert_eq!(http.header_read_timeout(), Some(Duration::from_secs(10)));
+    /// ```
+    pub fn header_read_timeout(&self) -> Option<std::time::Duration> {
+        (self.header_read_timeout_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.header_read_timeout_secs))
+    }
 }
 
 impl Default for HttpConfig {
@@ -172,6 +195,8 @@ impl Default for HttpConfig {
             compression: false,
             security_headers: false,
             request_timeout_secs: 0,
+            header_read_timeout_secs: 10,
+            max_connections: 4096,
         }
     }
 }

@@ -10,6 +10,7 @@ mod panic;
 mod reject_nul;
 mod request_id;
 mod stack;
+mod unread_body;
 
 pub(crate) use reject_nul::RejectNulLayer;
 pub(crate) use stack::Stack;
@@ -85,7 +86,15 @@ pub(crate) fn wrap(router: Router, state: &AppState, metrics: Option<Arc<Metrics
 
 /// The stack every request goes through, around the router [`wrap`] made.
 pub(crate) fn stack(router: Router, config: &Config) -> Stack {
-    Stack::new(router, config.http.body_limit_bytes)
+    Stack::new(
+        router,
+        config.http.body_limit_bytes,
+        // Without a header timeout, unread bodies still get a bound.
+        config
+            .http
+            .header_read_timeout()
+            .unwrap_or(Duration::from_secs(10)),
+    )
 }
 
 /// CORS, compression, security headers and the request timeout, each when

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
@@ -29,7 +29,7 @@ use http_body_util::Limited;
 use tower::{Layer, Service, ServiceExt};
 
 use super::request_id::{self, REQUEST_ID};
-use super::{json_errors, panic, reject_nul};
+use super::{json_errors, panic, reject_nul, unread_body};
 use crate::error::{code_of, json_error};
 use crate::web::HandlerFuture;
 use crate::web::PeerScope;
@@ -45,18 +45,22 @@ pub(crate) struct Stack {
     router: Router,
     with_body: WithBody,
     limit: usize,
+    /// How long what a handler left of a body may take to arrive before
+    /// the connection is closed instead (see `unread_body`).
+    drain_for: Duration,
     /// The connection's peer, when served by `App::serve`.
     peer: Option<SocketAddr>,
 }
 
 impl Stack {
-    pub(crate) fn new(router: Router, limit: usize) -> Self {
+    pub(crate) fn new(router: Router, limit: usize, drain_for: Duration) -> Self {
         let with_body = reject_nul::RejectNulLayer::new(limit)
             .layer(DefaultBodyLimit::max(limit).layer(router.clone()));
         Stack {
             router,
             with_body,
             limit,
+            drain_for,
             peer: None,
         }
     }
@@ -72,10 +76,11 @@ impl Stack {
 
     /// Where the request goes: straight to the router when it has no body.
     fn route(&self, request: Request) -> State {
+        let has_body = !request.body().is_end_stream();
         if let Some(field) = reject_nul::nul_in_uri(request.uri()) {
-            return State::Ready(Some(reject_nul::refusal(&field)));
+            return State::Ready(Some(unread(reject_nul::refusal(&field), has_body)));
         }
-        if request.body().is_end_stream() {
+        if !has_body {
             return State::Route(self.router.clone().call(request));
         }
         let declared = request
@@ -84,17 +89,21 @@ impl Stack {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse::<u64>().ok());
         if declared.is_some_and(|length| length > self.limit as u64) {
-            return State::Ready(Some(too_large()));
+            return State::Ready(Some(unread(too_large(), true)));
         }
-        // A handler reading the stream itself meets the limit too.
-        let limit = self.limit;
-        let request = request.map(|body| Body::new(Limited::new(body, limit)));
+        // A handler reading the stream itself meets the limit too; what it
+        // leaves is read before the answer goes.
+        let (limit, drain_for) = (self.limit, self.drain_for);
+        let (parts, body) = request.into_parts();
+        let (body, unread) = unread_body::track(body);
+        let request = Request::from_parts(parts, Body::new(Limited::new(body, limit)));
         let service = self.with_body.clone();
         State::Boxed(Box::pin(async move {
-            match service.oneshot(request).await {
+            let response = match service.oneshot(request).await {
                 Ok(response) => response.map(Body::new),
                 Err(never) => match never {},
-            }
+            };
+            unread.settle(response, limit, drain_for).await
         }))
     }
 }
@@ -175,6 +184,17 @@ fn request_span(request: &Request) -> tracing::Span {
         path = %request.uri().path(),
         request_id = tracing::field::Empty,
     )
+}
+
+/// An answer given before a body was read: the connection closes after it
+/// (the body is not read past the limit, nor before the router).
+fn unread(mut response: Response, has_body: bool) -> Response {
+    if has_body {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn too_large() -> Response {
