@@ -295,6 +295,66 @@ fn check_config_prints_the_configuration_redacted_and_lists_its_problems() {
     assert!(!stdout.contains("redis-password"), "{stdout}");
 }
 
+#[test]
+fn check_config_names_weak_production_settings_and_changes_nothing() {
+    let dir = TempDir::new();
+    let env = [
+        ("XCORE_ENV", "production".to_owned()),
+        ("XCORE_APP_SECRET", PRODUCTION_SECRET.to_owned()),
+        ("XCORE_DATABASE_URL", sqlite_url(&dir)),
+        (
+            "XCORE_HTTP_TRUSTED_PROXIES",
+            "10.0.0.0/8, 0.0.0.0/0".to_owned(),
+        ),
+        ("XCORE_HTTP_CORS_ORIGINS", "*".to_owned()),
+        ("XCORE_AUTH_PUBLIC_URL", "http://shop.example".to_owned()),
+        (
+            "XCORE_MAIL_URL",
+            "smtp://mailer:mail-password@mail.example.com:25".to_owned(),
+        ),
+        ("XCORE_MAIL_FROM", "shop@shop.example".to_owned()),
+        ("XCORE_ADMIN_EMAIL", "root@shop.example".to_owned()),
+        (
+            "XCORE_ADMIN_PASSWORD",
+            "an administrator's passphrase".to_owned(),
+        ),
+    ];
+    let output = process::run(&["check-config"], &env, "");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "warnings only: {output:?}");
+    let warnings: Vec<&str> = stdout
+        .lines()
+        .filter(|line| line.starts_with("# warning: "))
+        .collect();
+    for key in [
+        "http.trusted_proxies trusts 0.0.0.0/0",
+        "http.cors_origins",
+        "auth.public_url",
+        "mail.url",
+    ] {
+        assert!(
+            warnings.iter().any(|line| line.contains(key)),
+            "{key}: {stdout}"
+        );
+    }
+    assert_eq!(warnings.len(), 4, "10.0.0.0/8 is fine: {stdout}");
+    assert!(!stdout.contains("mail-password"), "{stdout}");
+    // Read-only: no database file, so no migration and no administrator.
+    let file = dir.0.join("app.db");
+    assert!(!file.exists(), "check-config created the database");
+    assert!(stdout.contains("does not exist yet"), "{stdout}");
+
+    let output = process::run(&["check-config", "--strict"], &env, "");
+    assert!(!output.status.success(), "--strict fails on warnings");
+
+    // An existing (empty) database is opened read-only and left as it was.
+    std::fs::write(&file, b"").expect("empty database");
+    let output = process::run(&["check-config"], &env, "");
+    assert!(output.status.success(), "{output:?}");
+    let size = std::fs::metadata(&file).expect("database").len();
+    assert_eq!(size, 0, "check-config wrote to the database");
+}
+
 #[tokio::test]
 async fn an_unknown_variable_is_a_warning_and_the_server_serves() {
     let dir = TempDir::new();

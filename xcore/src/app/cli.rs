@@ -6,10 +6,14 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Parser, Subcommand};
 
-use super::App;
+use std::time::Duration;
+
+use super::{App, Purpose};
+use crate::config::Config;
 use crate::error::Error;
 use crate::plugin::MountedRoute;
 use crate::rate_limit::{LimitKey, RateLimit};
+use crate::web::AppState;
 
 #[derive(Debug, Parser)]
 #[command(about = "An xcore application. Without a command it serves.")]
@@ -34,9 +38,15 @@ pub(super) enum Command {
         #[arg(long)]
         email: String,
     },
-    /// Print the configuration in effect (secrets redacted) and every
-    /// problem found in it; exit 1 if there is one.
-    CheckConfig,
+    /// Print the configuration in effect (secrets redacted), every problem
+    /// found in it (exit 1) and every weak production setting (a warning;
+    /// exit 1 too with --strict). Changes nothing: no migration, no
+    /// administrator, no database file created.
+    CheckConfig {
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 impl App {
@@ -65,35 +75,82 @@ impl App {
                 }
                 Ok(())
             }
-            Command::CheckConfig => self.check_config().await,
+            Command::CheckConfig { strict } => self.check_config(strict).await,
         }
     }
 
-    async fn check_config(self) -> Result<(), Error> {
-        let shown = toml::to_string_pretty(self.config())
+    async fn check_config(self, strict: bool) -> Result<(), Error> {
+        let config = self.config().clone();
+        let shown = toml::to_string_pretty(&config)
             .map_err(|err| Error::Setup(format!("cannot print the configuration: {err}")))?;
         println!("{shown}");
-        let mut problems: Vec<String> = self.config().warnings().to_vec();
-        if self.config().env == crate::config::Environment::Production {
-            problems.extend(self.config().public_url_problem());
+        let mut problems: Vec<String> = config.warnings().to_vec();
+        if config.env == crate::config::Environment::Production {
+            problems.extend(config.public_url_problem());
         }
-        // The whole start-up but serving: connections, migrations, routes,
-        // limits, senders.
-        if let Err(err) = self.build().await {
-            problems.push(err.to_string());
+        let warnings = config.weaknesses();
+        // The whole start-up but serving and writing: senders, routes,
+        // limits, the API document; then whether the database and the
+        // cache answer.
+        match self.build_for(Purpose::Check).await {
+            Ok((_, state, _)) => problems.extend(unreachable_services(&state, &config).await),
+            Err(err) => problems.push(err.to_string()),
         }
-        if problems.is_empty() {
-            println!("# no problem found");
-            return Ok(());
+        for warning in &warnings {
+            println!("# warning: {warning}");
         }
         for problem in &problems {
             println!("# problem: {problem}");
         }
+        let failing = problems.len() + if strict { warnings.len() } else { 0 };
+        if failing == 0 {
+            match warnings.len() {
+                0 => println!("# no problem found"),
+                n => println!("# no problem found; {n} warning(s) (--strict fails on them)"),
+            }
+            return Ok(());
+        }
         Err(Error::Config(format!(
-            "{} problem(s) in the configuration",
-            problems.len()
+            "{} problem(s) and {} warning(s) in the configuration",
+            problems.len(),
+            warnings.len()
         )))
     }
+}
+
+/// The services of `state` that do not answer, as problems: the database
+/// (a SQLite file not created yet is a note, not a problem) and the cache.
+async fn unreachable_services(state: &AppState, config: &Config) -> Vec<String> {
+    let mut problems = Vec::new();
+    let url = &config.database.url;
+    match crate::config::sqlite_file(url.expose()) {
+        Some(file) if !std::path::Path::new(file).exists() => {
+            println!(
+                "# note: the SQLite database {file} does not exist yet: the first start creates it"
+            );
+        }
+        _ => {
+            let answered = tokio::time::timeout(
+                Duration::from_secs(config.database.acquire_timeout_secs.max(1) + 1),
+                sqlx::query("SELECT 1").execute(state.db().pool()),
+            )
+            .await;
+            match answered {
+                Ok(Ok(_)) => {}
+                Ok(Err(err)) => problems.push(format!("the database {url} does not answer: {err}")),
+                Err(_) => problems.push(format!("the database {url} does not answer in time")),
+            }
+        }
+    }
+    if let Err(err) = state.cache().exists("xcore-check-config").await {
+        let url = config
+            .cache
+            .url
+            .as_ref()
+            .map_or("in memory".to_owned(), ToString::to_string);
+        problems.push(format!("the cache ({url}) does not answer: {err}"));
+    }
+    problems
 }
 
 /// The password of `create-admin`: `XCORE_ADMIN_PASSWORD`, else the first

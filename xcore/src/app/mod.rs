@@ -263,7 +263,14 @@ impl App {
         names
     }
 
-    async fn build(mut self) -> Result<(Router, AppState, Vec<MountedRoute>), Error> {
+    async fn build(self) -> Result<(Router, AppState, Vec<MountedRoute>), Error> {
+        self.build_for(Purpose::Run).await
+    }
+
+    async fn build_for(
+        mut self,
+        purpose: Purpose,
+    ) -> Result<(Router, AppState, Vec<MountedRoute>), Error> {
         self.warn_about_the_secret();
         let builtin = self.builtin_names();
         let layers = std::mem::take(&mut self.layers);
@@ -304,11 +311,26 @@ impl App {
             if let Some(problem) = self.config.public_url_problem() {
                 tracing::warn!("{problem}");
             }
+            if purpose == Purpose::Run {
+                for weakness in self.config.weaknesses() {
+                    tracing::warn!("{weakness}");
+                }
+            }
         }
         let plugins = self.mounted_plugins();
-        let db = match self.db {
-            Some(db) => db,
-            None => Db::connect(&self.config.database).await?,
+        let db = match (self.db, purpose) {
+            (Some(db), _) => db,
+            (None, Purpose::Run) => Db::connect(&self.config.database).await?,
+            // Not connected yet; a SQLite file that does not exist is not
+            // created (an empty in-memory database stands in for it).
+            (None, Purpose::Check) => match Db::lazy_read_only(&self.config.database)? {
+                Some(db) => db,
+                None => Db::lazy_read_only(&crate::config::DatabaseConfig {
+                    url: "sqlite::memory:".into(),
+                    ..self.config.database.clone()
+                })?
+                .ok_or_else(|| Error::Setup("no in-memory database".into()))?,
+            },
         };
         let cache = match self.cache {
             Some(cache) => cache,
@@ -316,10 +338,12 @@ impl App {
         };
         // The accounts tables exist even when the `/auth` endpoints are off:
         // guards read them.
-        db::apply_migrations(&db, accounts::MIGRATIONS_NAME, accounts::MIGRATIONS).await?;
-        for plugin in &plugins {
-            let name = plugin.meta().name;
-            db::apply_migrations(&db, &name, plugin.migrations()).await?;
+        if purpose == Purpose::Run {
+            db::apply_migrations(&db, accounts::MIGRATIONS_NAME, accounts::MIGRATIONS).await?;
+            for plugin in &plugins {
+                let name = plugin.meta().name;
+                db::apply_migrations(&db, &name, plugin.migrations()).await?;
+            }
         }
         let state = AppState::new(
             self.config,
@@ -330,7 +354,9 @@ impl App {
             otp_sender,
             mailer,
         );
-        state.accounts().bootstrap_admin(state.config()).await?;
+        if purpose == Purpose::Run {
+            state.accounts().bootstrap_admin(state.config()).await?;
+        }
         crate::openapi::check_config(state.config())?;
         let reserved: Vec<String> = middleware::reserved(state.config())
             .into_iter()
@@ -378,6 +404,18 @@ impl App {
             ),
         }
     }
+}
+
+/// What the app is built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    /// Serving, or a command that sets the database up: connect (creating
+    /// a SQLite file), migrate, create the first administrator.
+    Run,
+    /// `check-config`: every check a start makes, with nothing written.
+    /// The database is not connected (a lazy, read-only pool stands in),
+    /// no migration runs, no administrator is created.
+    Check,
 }
 
 #[cfg(test)]

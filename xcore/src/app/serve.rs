@@ -23,7 +23,7 @@ impl App {
     /// | `routes` | lists every route: method, path, plugin, guard, cache, limits |
     /// | `migrate` | applies the migrations and exits |
     /// | `create-admin --email E` | creates an administrator (password from `XCORE_ADMIN_PASSWORD` or standard input) |
-    /// | `check-config` | prints the configuration in effect, secrets redacted, and every problem; exits 1 if there is one |
+    /// | `check-config [--strict]` | prints the configuration in effect, secrets redacted, every problem (exit 1) and every weak production setting (exit 1 with `--strict`); changes nothing |
     ///
     /// Installs a `tracing` subscriber (filtered by `RUST_LOG`, default
     /// `info`; colours only on a terminal; one JSON object per line with

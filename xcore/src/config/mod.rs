@@ -29,6 +29,7 @@ mod proxies;
 mod redact;
 mod secrets;
 mod sections;
+mod weaknesses;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -169,6 +170,27 @@ impl Config {
                 self.public_url()
             )
         })
+    }
+
+    /// The settings that leave a production deployment open to attack
+    /// (a trusted proxy range as wide as the internet, CORS for every
+    /// origin, an `http://` public URL, plain SMTP to another machine),
+    /// each in words naming its key; empty outside production.
+    /// `check-config` lists them, and a production app logs them at
+    /// start-up.
+    ///
+    /// ```
+    /// use xcore::config::{Config, Environment};
+    ///
+    /// let mut config = Config::default().with_env(Environment::Production);
+    /// config.auth.public_url = Some("http://shop.example".into());
+    /// let weaknesses = config.weaknesses();
+    /// assert_eq!(weaknesses.len(), 1);
+    /// assert!(weaknesses[0].starts_with("auth.public_url"));
+    /// assert!(Config::default().weaknesses().is_empty(), "development");
+    /// ```
+    pub fn weaknesses(&self) -> Vec<String> {
+        weaknesses::weaknesses(self)
     }
 
     /// Sets the application secret (builder style, for tests and embedding).

@@ -28,9 +28,35 @@ pub struct IpRange {
 }
 
 impl IpRange {
+    /// Whether the range reaches far into the public internet: an IPv4
+    /// range wider than a /8, or an IPv6 one wider than a /16 outside the
+    /// private fc00::/7. No one runs proxies across that much of it;
+    /// trusting it lets clients there pick their address.
+    ///
+    /// ```
+    /// use xcore::client::IpRange;
+    ///
+    /// let wide = |text: &str| text.parse::<IpRange>().unwrap().covers_the_internet();
+    /// assert!(wide("0.0.0.0/0") && wide("::/0") && wide("128.0.0.0/1"));
+    /// assert!(!wide("10.0.0.0/8") && !wide("fc00::/7") && !wide("203.0.113.7"));
+    /// ```
+    pub fn covers_the_internet(&self) -> bool {
+        let private_v6 = IpRange {
+            network: 0xfc00_u128 << 112,
+            prefix: 7,
+        };
+        match Ipv6Addr::from(self.network).to_ipv4_mapped() {
+            Some(_) if self.prefix >= 96 => self.prefix < 96 + 8,
+            _ => self.prefix < 16 && !(self.prefix >= 7 && private_v6.contains_bits(self.network)),
+        }
+    }
+
     /// Whether `ip` is in the range.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        let bits = as_v6_bits(ip);
+        self.contains_bits(as_v6_bits(ip))
+    }
+
+    fn contains_bits(&self, bits: u128) -> bool {
         let mask = match self.prefix {
             0 => 0,
             n => u128::MAX << (128 - u32::from(n)),
@@ -131,6 +157,11 @@ impl TrustedProxies {
     /// Whether no proxy is trusted.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The trusted ranges.
+    pub fn ranges(&self) -> impl Iterator<Item = &IpRange> {
+        self.0.iter()
     }
 }
 

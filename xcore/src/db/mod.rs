@@ -66,6 +66,29 @@ pub struct Db {
 }
 
 impl Db {
+    /// A pool on the configured database that connects only when first
+    /// used, creates nothing and, on SQLite, opens the file read-only:
+    /// what `check-config` probes with. `None` for a SQLite file that does
+    /// not exist yet (the first start creates it).
+    pub(crate) fn lazy_read_only(config: &DatabaseConfig) -> Result<Option<Self>, Error> {
+        install_default_drivers();
+        let raw = config.url.expose();
+        let (url, backend) = match crate::config::sqlite_file(raw) {
+            Some(file) if !Path::new(file).exists() => return Ok(None),
+            Some(_) if !raw.contains("mode=") => {
+                let separator = if raw.contains('?') { '&' } else { '?' };
+                (format!("{raw}{separator}mode=ro"), Backend::Sqlite)
+            }
+            _ => (raw.to_owned(), backend_of(raw)?),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs.max(1)))
+            .connect_lazy(&url)
+            .map_err(|err| Error::Config(format!("database.url {}: {err}", config.url)))?;
+        Ok(Some(Db { pool, backend }))
+    }
+
     /// Connects with the configuration, retrying with backoff for
     /// `connect_retry_secs` while the database is unreachable.
     ///
@@ -260,17 +283,26 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
     )
 }
 
-/// Adds `mode=rwc` to SQLite URLs (create the file) and creates the folder.
-fn normalize(url: &str) -> Result<(String, Backend), Error> {
+/// The backend a URL names, or a configuration error.
+fn backend_of(url: &str) -> Result<Backend, Error> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Ok((url.to_owned(), Backend::Postgres));
-    }
-    let Some(rest) = url.strip_prefix("sqlite:") else {
-        return Err(Error::Config(format!(
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err(Error::Config(format!(
             "database.url must start with sqlite: or postgres:// (got {})",
             crate::config::RedactedUrl::from(url)
-        )));
-    };
+        )))
+    }
+}
+
+/// Adds `mode=rwc` to SQLite URLs (create the file) and creates the folder.
+fn normalize(url: &str) -> Result<(String, Backend), Error> {
+    if backend_of(url)? == Backend::Postgres {
+        return Ok((url.to_owned(), Backend::Postgres));
+    }
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
     if url.contains("mode=") || rest.starts_with(":memory:") {
         return Ok((url.to_owned(), Backend::Sqlite));
     }
