@@ -763,7 +763,7 @@ async fn the_audit_log_records_who_did_what() {
             ("admin_bootstrapped", None, Some(root)),
             ("registered", None, Some(ada)),
             ("login_succeeded", Some(root), Some(root)),
-            ("login_failed", None, None),
+            ("login_failed", None, Some(ada)),
             ("login_succeeded", Some(ada), Some(ada)),
             ("role_created", Some(root), None),
             ("permission_created", Some(root), None),
@@ -1149,5 +1149,77 @@ async fn the_addresses_of_one_ipv6_network_count_as_one() {
             "{}: {statuses:?}",
             stack.name
         );
+    }
+}
+
+#[tokio::test]
+async fn wrong_passwords_codes_and_links_leave_a_record() {
+    for stack in stacks().await {
+        let client = client(stack.config()).await;
+        let ada = register(&client, "ada@example.com", "correct horse").await;
+        let access = token(&client, "ada@example.com", "correct horse").await;
+        let from: IpAddr = "198.51.100.30".parse().expect("ip");
+        let call = |path: &str, body: Value| {
+            client
+                .post(path)
+                .bearer(&access)
+                .from_ip(from)
+                .json(&body)
+                .send()
+        };
+        let wrong = json!({"current_password": "wrong horse", "new_password": "battery staple"});
+        assert_eq!(call("/auth/password", wrong).await.status(), 403);
+        let wrong = json!({"password": "wrong horse"});
+        assert_eq!(call("/auth/totp/setup", wrong).await.status(), 403);
+        assert_eq!(call("/auth/otp/send", json!({})).await.status(), 202);
+        let wrong = json!({"code": "000000000"});
+        assert_eq!(call("/auth/otp/verify", wrong).await.status(), 400);
+        let dead = json!({"token": "not-a-token", "new_password": "battery staple"});
+        let refused = client
+            .post("/auth/password/reset")
+            .from_ip(from)
+            .json(&dead)
+            .send()
+            .await;
+        assert_eq!(refused.status(), 400);
+
+        let (_, entries) = client
+            .state()
+            .accounts()
+            .audit()
+            .page(&xcore::accounts::AuditQuery::page(1, 50))
+            .await
+            .expect("audit");
+        let seen: Vec<(String, Option<i64>, Value)> = entries
+            .iter()
+            .rev()
+            .filter(|e| e.address.as_deref() == Some("198.51.100.30"))
+            .map(|e| (e.event.clone(), e.subject, e.detail.clone()))
+            .collect();
+        let expected = vec![
+            (
+                "password_check_failed".to_owned(),
+                Some(ada),
+                json!({"for": "password_change"}),
+            ),
+            (
+                "password_check_failed".to_owned(),
+                Some(ada),
+                json!({"for": "totp_setup"}),
+            ),
+            (
+                "code_check_failed".to_owned(),
+                Some(ada),
+                json!({"for": "otp"}),
+            ),
+            (
+                "link_refused".to_owned(),
+                None,
+                json!({"purpose": "password_reset"}),
+            ),
+        ];
+        assert_eq!(seen, expected, "{}", stack.name);
+        let text = format!("{entries:?}");
+        assert!(!text.contains("wrong horse") && !text.contains("not-a-token"));
     }
 }

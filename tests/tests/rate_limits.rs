@@ -97,7 +97,9 @@ struct Burst;
 #[plugin(name = "burst", prefix = "/burst")]
 impl Burst {
     #[route(post, "/")]
-    #[rate_limit(50, per = "minute", key = ip)]
+    // Per hour: however long a burst takes on a loaded machine, no
+    // request is refilled during it.
+    #[rate_limit(50, per = "hour", key = ip)]
     async fn hit() -> StatusCode {
         StatusCode::NO_CONTENT
     }
@@ -126,7 +128,10 @@ async fn burst_client(cache: &TestCache, tweak: impl FnOnce(&mut Config)) -> Tes
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_hundred_requests_at_once_allow_exactly_the_limit() {
     for backend in services::caches() {
-        let client = burst_client(&backend, |_| {}).await;
+        // A plugin's limit fails open when Redis is slower than the cache
+        // timeout: on a machine busy with the rest of the suite, give it
+        // time, so what is measured is the counting.
+        let client = burst_client(&backend, |config| config.cache.timeout_ms = 10_000).await;
         let tasks: Vec<_> = (0..400)
             .map(|_| {
                 let client = client.clone();

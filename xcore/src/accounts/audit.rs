@@ -24,8 +24,18 @@ pub enum Event {
     Registered,
     /// A session started (password, and second factor when on).
     LoginSucceeded,
-    /// A wrong password, unknown e-mail or wrong second-factor code.
+    /// A wrong password, unknown e-mail or wrong second-factor code (the
+    /// account as subject when it exists; the answer is the same).
     LoginFailed,
+    /// A signed-in user gave a wrong current password (`detail.for`: what
+    /// it was to allow: `password_change`, `totp_setup`, ...).
+    PasswordCheckFailed,
+    /// A signed-in user gave a wrong code (`detail.for`: `totp_confirm`,
+    /// `recovery_codes`, `totp_disable`, `otp`).
+    CodeCheckFailed,
+    /// A password-reset or verification link's token was unknown, spent or
+    /// expired (`detail.purpose`).
+    LinkRefused,
     /// Too many failures: logins of this account or from this address are
     /// refused for a while (recorded at the first refusal).
     LoginLocked,
@@ -85,6 +95,9 @@ impl Event {
             Event::Registered => "registered",
             Event::LoginSucceeded => "login_succeeded",
             Event::LoginFailed => "login_failed",
+            Event::PasswordCheckFailed => "password_check_failed",
+            Event::CodeCheckFailed => "code_check_failed",
+            Event::LinkRefused => "link_refused",
             Event::LoginLocked => "login_locked",
             Event::RefreshReused => "refresh_reused",
             Event::SessionEnded => "session_ended",

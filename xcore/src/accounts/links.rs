@@ -25,7 +25,7 @@ pub(crate) enum Purpose {
 }
 
 impl Purpose {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             Purpose::PasswordReset => "password_reset",
             Purpose::VerifyEmail => "verify_email",

@@ -117,10 +117,13 @@ impl Accounts {
                 false
             }
         };
+        let subject = credentials.as_ref().map(|credentials| credentials.id);
         let Some(credentials) = credentials.filter(|_| verified) else {
+            // The account, when there is one, is the subject: its owner can
+            // see the attempts on it. The answer is the same either way.
             self.record_alone(
                 Event::LoginFailed,
-                None,
+                subject,
                 json!({"email": client_text(&email)}),
             )
             .await?;

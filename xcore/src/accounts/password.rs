@@ -2,6 +2,8 @@
 //! enough to guess, not the account's e-mail), the current one checked
 //! (and counted), and the change, which ends the other sessions.
 
+use serde_json::json;
+
 use super::links::{Links, Purpose};
 use super::throttle::{Attempt, Counted, too_many};
 use super::users::Users;
@@ -87,11 +89,13 @@ impl Accounts {
         }
     }
 
-    /// Checks a signed-in user's password (403 when wrong), counted.
+    /// Checks a signed-in user's password (403 when wrong, audited with
+    /// what it was `for`), counted.
     pub(super) async fn confirm_password(
         &self,
         user: i64,
         password: &str,
+        for_: &'static str,
     ) -> Result<Attempt, Error> {
         let attempt = self.count_check(user).await?;
         let credentials = self
@@ -100,6 +104,8 @@ impl Accounts {
             .await?
             .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
         if !self.hasher.verify(password, &credentials.hash).await? {
+            self.record_alone(Event::PasswordCheckFailed, Some(user), json!({"for": for_}))
+                .await?;
             return Err(Error::Forbidden("the current password is wrong".into()));
         }
         Ok(attempt)
@@ -114,7 +120,9 @@ impl Accounts {
         current: &str,
         new: &str,
     ) -> Result<(), Error> {
-        let attempt = self.confirm_password(user, current).await?;
+        let attempt = self
+            .confirm_password(user, current, "password_change")
+            .await?;
         if new == current {
             // The right password was given: it does not count as a failure.
             self.checks.clear(&attempt).await?;

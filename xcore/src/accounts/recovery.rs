@@ -6,6 +6,10 @@
 //! `{auth.public_url}/verify-email?token=…`, a page of the application that
 //! posts the token back to `/auth/password/reset` or `/auth/email/verify`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+
 use super::links::{Links, Purpose};
 use super::password::contains_email;
 use super::throttle::{Counted, too_many};
@@ -16,8 +20,10 @@ use crate::error::Error;
 use crate::mail::AccountLink;
 
 /// The answer to a link that cannot be used; the same for unknown, spent,
-/// expired and mistyped tokens.
-fn dead_link() -> Error {
+/// expired and mistyped tokens. `dead` remembers it was given, for the
+/// audit record written once the transaction has rolled back.
+fn dead_link(dead: &AtomicBool) -> Error {
+    dead.store(true, Ordering::Relaxed);
     Error::BadRequest("this link is invalid, used or expired: ask for a new one".into())
 }
 
@@ -87,12 +93,13 @@ impl Accounts {
         let hash = self.hasher.hash(new_password, self.params).await?;
         // Whose link it is, and so who acts, is known once it is taken.
         let change = Change::new(Event::PasswordReset, self.actor);
+        let dead = AtomicBool::new(false);
         let user = self
             .writes
             .run(change, async |tx, change| {
                 let user = Links::take_in(tx, token, Purpose::PasswordReset)
                     .await?
-                    .ok_or_else(dead_link)?;
+                    .ok_or_else(|| dead_link(&dead))?;
                 // Refused here, the transaction rolls back: the link lives.
                 contains_email(
                     "new_password",
@@ -108,6 +115,9 @@ impl Accounts {
                 change.publish.push(user);
                 Ok(user)
             })
+            .await;
+        let user = self
+            .refused_link(user, &dead, Purpose::PasswordReset)
             .await?;
         let email = self.users.email(user).await?;
         self.login_by_account.forget(&email).await
@@ -154,17 +164,40 @@ impl Accounts {
     /// when the token is unknown, spent or expired.
     pub async fn verify_email(&self, token: &str) -> Result<(), Error> {
         let change = Change::new(Event::EmailVerified, self.actor);
-        self.writes
+        let dead = AtomicBool::new(false);
+        let verified = self
+            .writes
             .run(change, async |tx, change| {
                 let user = Links::take_in(tx, token, Purpose::VerifyEmail)
                     .await?
-                    .ok_or_else(dead_link)?;
+                    .ok_or_else(|| dead_link(&dead))?;
                 Users::set_verified_in(tx, user).await?;
                 change.actor = self.as_user(user);
                 change.subject = Some(user);
                 change.publish.push(user);
                 Ok(())
             })
+            .await;
+        self.refused_link(verified, &dead, Purpose::VerifyEmail)
             .await
+    }
+
+    /// The outcome of a link's transaction; a dead link is audited (after
+    /// the rollback, with no subject: the token named no one).
+    async fn refused_link<T>(
+        &self,
+        outcome: Result<T, Error>,
+        dead: &AtomicBool,
+        purpose: Purpose,
+    ) -> Result<T, Error> {
+        if outcome.is_err() && dead.load(Ordering::Relaxed) {
+            self.record_alone(
+                Event::LinkRefused,
+                None,
+                json!({"purpose": purpose.as_str()}),
+            )
+            .await?;
+        }
+        outcome
     }
 }

@@ -4,13 +4,15 @@
 
 use super::write::Change;
 use super::{Accounts, Event, RecoveryCodes, Sessions, TotpSetup, TwoFactor};
+use serde_json::json;
+
 use crate::error::Error;
 
 impl Accounts {
     /// Starts TOTP setup, given the password: a new secret, returned once;
     /// on only once a first code confirms it. 409 when TOTP is already on.
     pub async fn totp_setup(&self, user: i64, password: &str) -> Result<TotpSetup, Error> {
-        let attempt = self.confirm_password(user, password).await?;
+        let attempt = self.confirm_password(user, password, "totp_setup").await?;
         self.checks.clear(&attempt).await?;
         let email = self.users.email(user).await?;
         self.two_factor.setup(user, &email).await
@@ -22,7 +24,7 @@ impl Accounts {
     pub async fn totp_confirm(&self, user: i64, code: &str) -> Result<RecoveryCodes, Error> {
         let attempt = self.count_check(user).await?;
         if !self.two_factor.accept(user, code, false).await? {
-            return Err(bad_code());
+            return Err(self.wrong_code(user, "totp_confirm").await);
         }
         let change = Change::new(Event::TotpEnabled, self.as_user(user)).changes(user);
         let codes = self
@@ -45,9 +47,11 @@ impl Accounts {
         password: &str,
         code: &str,
     ) -> Result<RecoveryCodes, Error> {
-        let attempt = self.confirm_password(user, password).await?;
+        let attempt = self
+            .confirm_password(user, password, "recovery_codes")
+            .await?;
         if !self.two_factor.accept(user, code, true).await? {
-            return Err(bad_code());
+            return Err(self.wrong_code(user, "recovery_codes").await);
         }
         let change = Change::new(Event::RecoveryCodesReplaced, self.as_user(user)).changes(user);
         let codes = self
@@ -63,9 +67,11 @@ impl Accounts {
     /// Turns TOTP off, given the password and a valid code (403 for a wrong
     /// password, 400 for a wrong code; both are counted).
     pub async fn totp_disable(&self, user: i64, password: &str, code: &str) -> Result<(), Error> {
-        let attempt = self.confirm_password(user, password).await?;
+        let attempt = self
+            .confirm_password(user, password, "totp_disable")
+            .await?;
         if !self.two_factor.accept(user, code, true).await? {
-            return Err(bad_code());
+            return Err(self.wrong_code(user, "totp_disable").await);
         }
         let change = Change::new(Event::TotpDisabled, self.as_user(user)).changes(user);
         self.writes
@@ -93,6 +99,16 @@ impl Accounts {
     }
 }
 
-fn bad_code() -> Error {
-    Error::BadRequest("wrong or expired code".into())
+impl Accounts {
+    /// A signed-in user's wrong code, audited with what it was `for`: the
+    /// 400 to answer (or the error that kept the record from being written).
+    pub(crate) async fn wrong_code(&self, user: i64, for_: &'static str) -> Error {
+        match self
+            .record_alone(Event::CodeCheckFailed, Some(user), json!({"for": for_}))
+            .await
+        {
+            Ok(()) => Error::BadRequest("wrong or expired code".into()),
+            Err(err) => err,
+        }
+    }
 }

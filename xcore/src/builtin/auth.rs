@@ -510,13 +510,19 @@ impl Auth {
     /// wrong or expired code, 429 once the attempts are used up.
     #[route(post, "/otp/verify", auth)]
     async fn otp_verify(
+        State(state): State<AppState>,
         otp: Otp,
         user: CurrentUser,
+        client: ClientAddr,
         Json(body): Json<CodeBody>,
     ) -> Result<Json<Verified>> {
         match otp.check(user.id(), &body.code).await? {
             OtpCheck::Valid => Ok(Json(Verified { verified: true })),
-            OtpCheck::Invalid => Err(Error::BadRequest("wrong or expired code".into())),
+            // Audited when the user is an account (a token may name anyone).
+            OtpCheck::Invalid => Err(match as_user(&state, &user, client) {
+                Ok((accounts, id)) => accounts.wrong_code(id, "otp").await,
+                Err(_) => Error::BadRequest("wrong or expired code".into()),
+            }),
             OtpCheck::Exhausted => Err(Error::TooManyRequests {
                 retry_after_secs: 1,
             }),
