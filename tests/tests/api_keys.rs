@@ -35,6 +35,16 @@ impl Vault {
     async fn admin() -> &'static str {
         "admin"
     }
+
+    #[route(get, "/signed-in", auth)]
+    async fn signed_in() -> &'static str {
+        "any signed-in user"
+    }
+
+    #[route(get, "/who")]
+    async fn who(user: Option<CurrentUser>) -> String {
+        user.map_or("anonymous".to_owned(), |user| user.id().to_owned())
+    }
 }
 
 async fn stacks() -> Vec<(TestDatabase, TestCache)> {
@@ -304,5 +314,152 @@ async fn a_revoked_key_is_refused_on_the_next_request_on_every_instance() {
         .expect("audit");
         let events: Vec<&str> = events.iter().map(|(e,)| e.as_str()).collect();
         assert_eq!(events, ["api_key_created", "api_key_revoked"], "{stack}");
+    }
+}
+
+#[tokio::test]
+async fn a_scoped_key_reaches_only_routes_naming_its_permissions_and_no_key_manages_the_account() {
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = instance(config(&database, &cache)).await;
+        let (ada_id, token) = ada(&client).await;
+        let key_of = |created: Value| created["key"].as_str().expect("key").to_owned();
+        let scoped = key_of(
+            create_key(
+                &client,
+                &token,
+                json!({"name": "reader", "permissions": ["x:read"]}),
+            )
+            .await
+            .json(),
+        );
+        let nothing = key_of(
+            create_key(&client, &token, json!({"name": "empty", "permissions": []}))
+                .await
+                .json(),
+        );
+        let full = key_of(
+            create_key(&client, &token, json!({"name": "full"}))
+                .await
+                .json(),
+        );
+
+        // Routes whose guard names no permission: only the full key.
+        for key in [&scoped, &nothing] {
+            assert_eq!(
+                with_key(&client, "/vault/signed-in", key).await,
+                403,
+                "{stack}"
+            );
+            assert_eq!(with_key(&client, "/vault/who", key).await, 403, "{stack}");
+            assert_eq!(with_key(&client, "/auth/me", key).await, 403, "{stack}");
+            let otp = client
+                .post("/auth/otp/send")
+                .header("x-api-key", key)
+                .send()
+                .await;
+            assert_eq!(otp.status(), 403, "{stack}: {}", otp.text());
+        }
+        assert_eq!(
+            with_key(&client, "/vault/read", &scoped).await,
+            200,
+            "{stack}"
+        );
+        assert_eq!(
+            with_key(&client, "/vault/read", &nothing).await,
+            403,
+            "{stack}"
+        );
+        assert_eq!(
+            with_key(&client, "/vault/signed-in", &full).await,
+            200,
+            "{stack}"
+        );
+        assert_eq!(with_key(&client, "/vault/who", "").await, 401, "{stack}");
+        let anonymous = client.get("/vault/who").send().await;
+        assert_eq!(anonymous.text(), "anonymous");
+
+        // The account itself: a session only, whatever the key.
+        let listed: Value = client
+            .get("/auth/api-keys")
+            .bearer(&token)
+            .send()
+            .await
+            .json();
+        let scoped_id = listed
+            .as_array()
+            .expect("keys")
+            .iter()
+            .find(|k| k["name"] == "reader")
+            .expect("reader")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        let management = [
+            ("POST", "/auth/logout-all".to_owned(), json!({})),
+            (
+                "POST",
+                "/auth/password".to_owned(),
+                json!({"current_password": "correct horse", "new_password": "battery staple"}),
+            ),
+            (
+                "POST",
+                "/auth/api-keys".to_owned(),
+                json!({"name": "child"}),
+            ),
+            ("GET", "/auth/api-keys".to_owned(), json!(null)),
+            ("DELETE", format!("/auth/api-keys/{scoped_id}"), json!(null)),
+            (
+                "POST",
+                "/auth/totp/setup".to_owned(),
+                json!({"password": "correct horse"}),
+            ),
+            (
+                "POST",
+                "/auth/totp/confirm".to_owned(),
+                json!({"code": "123456"}),
+            ),
+            (
+                "POST",
+                "/auth/totp/recovery-codes".to_owned(),
+                json!({"password": "correct horse", "code": "123456"}),
+            ),
+            (
+                "DELETE",
+                "/auth/totp".to_owned(),
+                json!({"password": "correct horse", "code": "123456"}),
+            ),
+        ];
+        for (method, path, body) in &management {
+            let mut request = client
+                .request(method.parse().expect("method"), path)
+                .header("x-api-key", &full);
+            if !body.is_null() {
+                request = request.json(body);
+            }
+            let refused = request.send().await;
+            assert_eq!(
+                refused.status(),
+                403,
+                "{stack}: {method} {path}: {}",
+                refused.text()
+            );
+        }
+        // Nothing changed: the keys and the password are as they were.
+        let listed: Value = client
+            .get("/auth/api-keys")
+            .bearer(&token)
+            .send()
+            .await
+            .json();
+        assert_eq!(listed.as_array().map(Vec::len), Some(3), "{stack}");
+        assert_eq!(
+            with_key(&client, "/vault/read", &scoped).await,
+            200,
+            "{stack}"
+        );
+        let me = client.get("/auth/me").bearer(&token).send().await;
+        assert_eq!(me.status(), 200, "{stack}: the session lives");
+        let _ = ada_id;
     }
 }

@@ -62,6 +62,9 @@ pub(crate) struct KeyHolder {
     pub(crate) email: String,
     pub(crate) roles: Vec<String>,
     pub(crate) permissions: Vec<String>,
+    /// Created with a list of permissions: it reaches only routes whose
+    /// guard names one of them.
+    pub(crate) scoped: bool,
 }
 
 /// The API keys table.
@@ -229,17 +232,19 @@ impl ApiKeys {
             return Err(invalid());
         }
         let (roles, permissions) = self.access.of(user).await?;
-        let (roles, permissions) =
-            match limited_to.and_then(|p| serde_json::from_str::<Vec<String>>(&p).ok()) {
-                None => (roles, permissions),
-                Some(limited) => (
-                    Vec::new(),
-                    limited
-                        .into_iter()
-                        .filter(|p| permissions.contains(p))
-                        .collect(),
-                ),
-            };
+        let limited_to = limited_to.map(|p| serde_json::from_str::<Vec<String>>(&p).ok());
+        // A list that no longer reads as one limits the key to nothing.
+        let scoped = limited_to.is_some();
+        let (roles, permissions) = match limited_to.map(Option::unwrap_or_default) {
+            None => (roles, permissions),
+            Some(limited) => (
+                Vec::new(),
+                limited
+                    .into_iter()
+                    .filter(|p| permissions.contains(p))
+                    .collect(),
+            ),
+        };
         if last_used_at.is_none_or(|at| at + LAST_USE_RESOLUTION <= now) {
             // Conditional, so that of many requests at once one writes.
             let _ = sqlx::query(
@@ -259,6 +264,7 @@ impl ApiKeys {
             email,
             roles,
             permissions,
+            scoped,
         })
     }
 }

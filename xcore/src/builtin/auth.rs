@@ -239,6 +239,21 @@ fn as_user(state: &AppState, user: &CurrentUser, client: ClientAddr) -> Result<(
     ))
 }
 
+/// The accounts, acting for `user` at `client` on an endpoint that manages
+/// the account itself (password, API keys, second factor, every session):
+/// a session's access token only. An API key gets a 403, so a leaked key
+/// can neither mint more keys, keep itself alive past a password change,
+/// nor take the account over.
+fn in_session(state: &AppState, user: &CurrentUser, client: ClientAddr) -> Result<(Accounts, i64)> {
+    if user.api_key().is_some() {
+        return Err(Error::Forbidden(
+            "this endpoint manages the account: it needs a signed-in session, not an API key"
+                .into(),
+        ));
+    }
+    as_user(state, user, client)
+}
+
 #[plugin(name = "auth", version = "1.0.0", prefix = "/auth", tags = ["auth"],
          description = "Accounts: registration, login, refresh, logout")]
 impl Auth {
@@ -329,7 +344,7 @@ impl Auth {
         client: ClientAddr,
         user: CurrentUser,
     ) -> Result<()> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         accounts.revoke_sessions(id, None).await
     }
 
@@ -349,7 +364,7 @@ impl Auth {
         user: CurrentUser,
         Json(body): Json<PasswordChange>,
     ) -> Result<()> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         let session = user.claims().sid.clone();
         accounts
             .change_password(
@@ -427,12 +442,7 @@ impl Auth {
         user: CurrentUser,
         Json(body): Json<ApiKeyBody>,
     ) -> Result<NoStore<Json<NewApiKey>>> {
-        if user.api_key().is_some() {
-            return Err(Error::Forbidden(
-                "an API key cannot create keys: sign in with a password".into(),
-            ));
-        }
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         Ok(NoStore(Json(
             accounts
                 .create_api_key(id, &body.name, body.permissions, body.expires_in_days)
@@ -444,11 +454,11 @@ impl Auth {
     #[route(get, "/api-keys", auth)]
     async fn api_keys(
         State(state): State<AppState>,
+        client: ClientAddr,
         user: CurrentUser,
     ) -> Result<Json<Vec<ApiKey>>> {
-        Ok(Json(
-            state.accounts().api_keys().list(user_id(&user)?).await?,
-        ))
+        let (accounts, id) = in_session(&state, &user, client)?;
+        Ok(Json(accounts.api_keys().list(id).await?))
     }
 
     /// Revokes one of the user's API keys: 204, and the next request with it
@@ -460,7 +470,7 @@ impl Auth {
         user: CurrentUser,
         Path(key): Path<String>,
     ) -> Result<()> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         accounts.revoke_api_key(id, &key).await
     }
 
@@ -538,7 +548,7 @@ impl Auth {
         user: CurrentUser,
         Json(body): Json<PasswordBody>,
     ) -> Result<NoStore<Json<TotpSetup>>> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         Ok(NoStore(Json(
             accounts.totp_setup(id, &body.password).await?,
         )))
@@ -553,7 +563,7 @@ impl Auth {
         user: CurrentUser,
         Json(body): Json<CodeBody>,
     ) -> Result<NoStore<Json<RecoveryCodes>>> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         Ok(NoStore(Json(accounts.totp_confirm(id, &body.code).await?)))
     }
 
@@ -566,7 +576,7 @@ impl Auth {
         user: CurrentUser,
         Json(body): Json<DisableTotp>,
     ) -> Result<NoStore<Json<RecoveryCodes>>> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         Ok(NoStore(Json(
             accounts
                 .new_recovery_codes(id, &body.password, &body.code)
@@ -582,7 +592,7 @@ impl Auth {
         user: CurrentUser,
         Json(body): Json<DisableTotp>,
     ) -> Result<()> {
-        let (accounts, id) = as_user(&state, &user, client)?;
+        let (accounts, id) = in_session(&state, &user, client)?;
         accounts.totp_disable(id, &body.password, &body.code).await
     }
 }

@@ -37,6 +37,9 @@ use crate::web::AppState;
 pub struct CurrentUser {
     claims: Arc<Claims>,
     api_key: Option<Arc<str>>,
+    /// An API key created with a list of permissions (see
+    /// [`CurrentUser::is_scoped_key`]).
+    scoped: bool,
 }
 
 /// The header an API key may come in instead of `Authorization`.
@@ -68,12 +71,21 @@ impl CurrentUser {
         CurrentUser {
             claims,
             api_key: None,
+            scoped: false,
         }
     }
 
     /// The id of the API key the request came with, `None` for a token.
     pub fn api_key(&self) -> Option<&str> {
         self.api_key.as_deref()
+    }
+
+    /// Whether the request came with an API key created with a list of
+    /// permissions. Such a key reaches only routes whose guard names one of
+    /// them (and that it holds): not routes open to any signed-in user, nor
+    /// public routes that read the user.
+    pub fn is_scoped_key(&self) -> bool {
+        self.scoped
     }
 
     /// The user's id (the token's subject).
@@ -169,8 +181,18 @@ impl CurrentUser {
         Ok(CurrentUser {
             claims: Arc::new(claims),
             api_key: Some(holder.id.into()),
+            scoped: holder.scoped,
         })
     }
+}
+
+/// The 403 of a scoped API key on a route whose guard names none of its
+/// permissions.
+pub(crate) fn scoped_key_refused() -> Error {
+    Error::Forbidden(
+        "this API key is limited to its permissions, and this route's guard names none of them"
+            .into(),
+    )
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme matched
@@ -213,7 +235,12 @@ where
             return Ok(user.clone());
         }
         let state = AppState::from_ref(state);
-        CurrentUser::authenticate(&parts.headers, &state).await
+        let user = CurrentUser::authenticate(&parts.headers, &state).await?;
+        // No guard ran, so none named a permission: not for a scoped key.
+        if user.is_scoped_key() {
+            return Err(scoped_key_refused());
+        }
+        Ok(user)
     }
 }
 

@@ -91,8 +91,13 @@ impl Guard {
         self.permissions.iter().map(|p| p.as_ref())
     }
 
-    /// Checks an authenticated user against the guard: `Err` is a 403.
+    /// Checks an authenticated user against the guard: `Err` is a 403. A
+    /// scoped API key ([`CurrentUser::is_scoped_key`]) also needs the guard
+    /// to name a permission.
     pub fn check(&self, user: &CurrentUser) -> Result<(), Error> {
+        if user.is_scoped_key() && self.permissions.is_empty() {
+            return Err(super::current_user::scoped_key_refused());
+        }
         if !self.any_role.is_empty() && !self.any_role.iter().any(|r| user.has_role(r)) {
             return Err(Error::Forbidden(match self.any_role.as_slice() {
                 [only] => format!("this route requires the role `{only}`"),
