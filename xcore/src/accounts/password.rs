@@ -46,38 +46,10 @@ impl Accounts {
         if let Some(email) = email {
             contains_email(field, password, email)?;
         }
-        if self.min_strength == 0 {
-            return Ok(());
+        match too_guessable(password, email, self.min_strength) {
+            Some(why) => Err(Error::invalid_field(field, "guessable", why)),
+            None => Ok(()),
         }
-        let inputs: Vec<&str> = email
-            .map(|email| vec![email, email.split('@').next().unwrap_or(email)])
-            .unwrap_or_default();
-        // The estimate's cost grows faster than the length (20 ms for 1,024
-        // characters): the first 128 decide, which any strong passphrase
-        // passes, so a long password costs a request no more than a
-        // millisecond or two on the async threads.
-        let prefix = match password.char_indices().nth(ESTIMATED_CHARS) {
-            Some((end, _)) => &password[..end],
-            None => password,
-        };
-        let estimate = zxcvbn::zxcvbn(prefix, &inputs);
-        if u8::from(estimate.score()) < self.min_strength {
-            // zxcvbn's warning says why in general terms ("This is a top-10
-            // common password"), never quoting the password.
-            let why = estimate
-                .feedback()
-                .and_then(|feedback| feedback.warning())
-                .map_or_else(String::new, |warning| {
-                    let warning = warning.to_string();
-                    format!(" ({})", warning.trim_end_matches('.').to_lowercase())
-                });
-            return Err(Error::invalid_field(
-                field,
-                "guessable",
-                format!("is too easy to guess{why}: a few unrelated words make a strong password"),
-            ));
-        }
-        Ok(())
     }
 
     /// Counts a password or code a signed-in user gives, before it is
@@ -147,6 +119,46 @@ impl Accounts {
     }
 }
 
+/// Why `password` is too easy to guess (zxcvbn's score below
+/// `min_strength`, 0 to 4; 0 checks nothing), or `None`.
+///
+/// The estimate's cost grows faster than the length (20 ms for 1,024
+/// characters): the first [`ESTIMATED_CHARS`] decide, which any strong
+/// passphrase passes, so a long password costs a request no more than a
+/// millisecond or two on the async threads. Should the estimator ever
+/// panic on some text, the password is refused (a 422 asking for another),
+/// never answered with a 500.
+fn too_guessable(password: &str, email: Option<&str>, min_strength: u8) -> Option<String> {
+    if min_strength == 0 {
+        return None;
+    }
+    let inputs: Vec<&str> = email
+        .map(|email| vec![email, email.split('@').next().unwrap_or(email)])
+        .unwrap_or_default();
+    let prefix = match password.char_indices().nth(ESTIMATED_CHARS) {
+        Some((end, _)) => &password[..end],
+        None => password,
+    };
+    let Ok(estimate) = std::panic::catch_unwind(|| zxcvbn::zxcvbn(prefix, &inputs)) else {
+        return Some("cannot be checked: choose another".to_owned());
+    };
+    if u8::from(estimate.score()) >= min_strength {
+        return None;
+    }
+    // zxcvbn's warning says why in general terms ("This is a top-10 common
+    // password"), never quoting the password.
+    let why = estimate
+        .feedback()
+        .and_then(|feedback| feedback.warning())
+        .map_or_else(String::new, |warning| {
+            let warning = warning.to_string();
+            format!(" ({})", warning.trim_end_matches('.').to_lowercase())
+        });
+    Some(format!(
+        "is too easy to guess{why}: a few unrelated words make a strong password"
+    ))
+}
+
 /// A password that holds the account's e-mail, or is its local part
 /// (case, punctuation and spaces aside: `Grace.Hopper` for
 /// `grace-hopper@…`), is a 422: it is the first thing anyone who knows the
@@ -170,4 +182,64 @@ pub(super) fn contains_email(field: &str, password: &str, email: &str) -> Result
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_passwords_are_too_guessable_and_passphrases_are_not() {
+        for weak in [
+            "password",
+            "12345678",
+            "        ",
+            "Password123!",
+            "qwertyuiop",
+        ] {
+            assert!(too_guessable(weak, None, 2).is_some(), "{weak}");
+        }
+        for strong in ["correct horse", "a long passphrase", "analytical engine"] {
+            assert!(too_guessable(strong, None, 2).is_none(), "{strong}");
+        }
+        assert!(
+            too_guessable("password", None, 0).is_none(),
+            "0 checks nothing"
+        );
+        let why = too_guessable("password", None, 2).unwrap_or_default();
+        assert!(
+            why.starts_with("is too easy to guess (this is a top-10"),
+            "{why}"
+        );
+    }
+
+    /// Text from everywhere (combining marks, emoji and their joiners,
+    /// right-to-left, CJK, full-width digits, control characters) through
+    /// the estimator, as any client may send it: an answer every time.
+    #[test]
+    fn any_text_gets_an_answer() {
+        let pool: Vec<char> = "aZ9 !@\u{0}\u{7f}\u{301}\u{200d}\u{200f}\u{202e}\u{fe0f}\u{ffff}\
+                               éßİıǅ日本語한국어עברית٣٤５６👩‍💻🏳️‍🌈\u{1d11e}\u{e0041}"
+            .chars()
+            .collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..600 {
+            let length = (next() % 160) as usize;
+            let text: String = (0..length)
+                .map(|_| pool[(next() % pool.len() as u64) as usize])
+                .collect();
+            let why = too_guessable(&text, Some("ada@example.com"), 2).unwrap_or_default();
+            assert!(
+                !why.starts_with("cannot be checked"),
+                "the estimator panicked on {text:?}"
+            );
+            let _ = contains_email("password", &text, "ada@example.com");
+        }
+    }
 }
