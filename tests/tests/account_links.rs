@@ -435,3 +435,98 @@ async fn common_passwords_and_the_accounts_e_mail_are_refused_everywhere() {
         );
     }
 }
+
+/// A full API key of `email` (signed in with `password`), and the token.
+async fn key_of(client: &TestClient, email: &str, password: &str) -> (String, String) {
+    let pair: Value = login(client, email, password).await.json();
+    let token = pair["access_token"].as_str().expect("token").to_owned();
+    let created: Value = client
+        .post("/auth/api-keys")
+        .bearer(&token)
+        .json(&json!({"name": "program"}))
+        .send()
+        .await
+        .json();
+    (created["key"].as_str().expect("key").to_owned(), token)
+}
+
+async fn key_works(client: &TestClient, key: &str) -> bool {
+    client
+        .get("/auth/me")
+        .header("x-api-key", key)
+        .send()
+        .await
+        .status()
+        == 200
+}
+
+#[tokio::test]
+async fn keys_end_with_a_reset_a_second_factor_reset_and_by_default_with_every_session() {
+    let Some(smtp) = SmtpServer::start().await else {
+        return;
+    };
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = client(config(&smtp, &database, &cache)).await;
+        let email = format!("keys-{}@example.com", database.name);
+        let registered = post(
+            &client,
+            "/auth/register",
+            json!({"email": email, "password": "correct horse"}),
+        )
+        .await;
+        let id = registered.json::<Value>()["id"].as_i64().expect("id");
+
+        // Logging out everywhere.
+        let (key, token) = key_of(&client, &email, "correct horse").await;
+        assert!(key_works(&client, &key).await, "{stack}");
+        let out = client.post("/auth/logout-all").bearer(&token).send().await;
+        assert_eq!(out.status(), 204, "{stack}");
+        assert!(!key_works(&client, &key).await, "{stack}: logout-all");
+
+        // A password change.
+        let (key, token) = key_of(&client, &email, "correct horse").await;
+        let changed = client
+            .post("/auth/password")
+            .bearer(&token)
+            .json(&json!({"current_password": "correct horse", "new_password": "battery staple"}))
+            .send()
+            .await;
+        assert_eq!(changed.status(), 204, "{stack}: {}", changed.text());
+        assert!(!key_works(&client, &key).await, "{stack}: password change");
+
+        // A reset by the e-mailed link.
+        let (key, _) = key_of(&client, &email, "battery staple").await;
+        post(&client, "/auth/password/forgot", json!({"email": email})).await;
+        let reset_token = token_sent(&smtp, &email, "/reset-password").await;
+        let reset = post(
+            &client,
+            "/auth/password/reset",
+            json!({"token": reset_token, "new_password": "analytical engine"}),
+        )
+        .await;
+        assert_eq!(reset.status(), 204, "{stack}: {}", reset.text());
+        assert!(!key_works(&client, &key).await, "{stack}: reset");
+
+        // An administrator's second-factor reset.
+        let (key, _) = key_of(&client, &email, "analytical engine").await;
+        client
+            .state()
+            .accounts()
+            .totp_reset(id)
+            .await
+            .expect("reset");
+        assert!(
+            !key_works(&client, &key).await,
+            "{stack}: second-factor reset"
+        );
+
+        // Configured off, logging out everywhere leaves keys to programs.
+        let mut kept = config(&smtp, &database, &cache);
+        kept.auth.revoke_api_keys_with_sessions = false;
+        let client = self::client(kept).await;
+        let (key, token) = key_of(&client, &email, "analytical engine").await;
+        client.post("/auth/logout-all").bearer(&token).send().await;
+        assert!(key_works(&client, &key).await, "{stack}: kept");
+    }
+}

@@ -195,6 +195,18 @@ impl ApiKeys {
         Ok(deleted.rows_affected() == 1)
     }
 
+    /// Deletes every key of `user` on `conn` (a reset, a second-factor
+    /// reset, and — with `auth.revoke_api_keys_with_sessions` — logging out
+    /// everywhere and a password change): the next request with any of
+    /// them is a 401 on every instance.
+    pub(crate) async fn revoke_all_in(conn: &mut AnyConnection, user: i64) -> Result<(), Error> {
+        sqlx::query("DELETE FROM xcore_api_keys WHERE user_id = $1")
+            .bind(user)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
     /// Who `key` acts for now, with what rights: 401 for an unknown,
     /// revoked, expired or mistyped key (all alike).
     pub(crate) async fn holder(&self, key: &str) -> Result<KeyHolder, Error> {

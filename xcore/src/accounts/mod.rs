@@ -150,6 +150,8 @@ pub struct Accounts {
     min_password: usize,
     /// The zxcvbn score a new password must reach (0: not estimated).
     min_strength: u8,
+    /// `auth.revoke_api_keys_with_sessions`.
+    keys_end_with_sessions: bool,
 }
 
 /// Longest password accepted (argon2 hashes any length; a bound keeps a
@@ -230,6 +232,7 @@ impl Accounts {
             params: config.password_params(),
             min_password: auth.password_min_length,
             min_strength: auth.password_min_strength,
+            keys_end_with_sessions: auth.revoke_api_keys_with_sessions,
         }
     }
 

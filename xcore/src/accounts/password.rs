@@ -8,7 +8,7 @@ use super::links::{Links, Purpose};
 use super::throttle::{Attempt, Counted, too_many};
 use super::users::Users;
 use super::write::Change;
-use super::{Accounts, Event, MAX_PASSWORD_CHARS, Sessions};
+use super::{Accounts, ApiKeys, Event, MAX_PASSWORD_CHARS, Sessions};
 use crate::error::{AuthFailure, Error};
 
 /// How many leading characters of a password its strength is estimated on.
@@ -84,7 +84,9 @@ impl Accounts {
     }
 
     /// Changes a password after checking the current one (wrong ones are
-    /// counted); other sessions end. The same password again is a 422.
+    /// counted); other sessions end, and the API keys with
+    /// `auth.revoke_api_keys_with_sessions`. The same password again is a
+    /// 422.
     pub async fn change_password(
         &self,
         user: i64,
@@ -112,6 +114,9 @@ impl Accounts {
             .run(change, async |tx, _| {
                 Users::set_password_hash_in(tx, user, &rehashed).await?;
                 Links::forget_in(tx, user, Purpose::PasswordReset).await?;
+                if self.keys_end_with_sessions {
+                    ApiKeys::revoke_all_in(tx, user).await?;
+                }
                 Sessions::end_all_in(tx, user, session).await
             })
             .await?;

@@ -15,7 +15,7 @@ use super::password::contains_email;
 use super::throttle::{Counted, too_many};
 use super::users::{Users, normalize_email};
 use super::write::Change;
-use super::{Accounts, Event, Sessions};
+use super::{Accounts, ApiKeys, Event, Sessions};
 use crate::error::Error;
 use crate::mail::AccountLink;
 
@@ -82,7 +82,8 @@ impl Accounts {
     /// Sets a new password with a reset link's token: 400 when the token is
     /// unknown, spent or expired, 422 for a password too short, too easy to
     /// guess or holding the account's e-mail. The token
-    /// is spent, every reset link of the account dies, every session ends,
+    /// is spent, every reset link of the account dies, every session and
+    /// API key ends,
     /// the address counts as verified (the link reached it), and the
     /// login failures of the account are forgotten.
     pub async fn reset_password(&self, token: &str, new_password: &str) -> Result<(), Error> {
@@ -110,6 +111,8 @@ impl Accounts {
                 Users::set_verified_in(tx, user).await?;
                 Links::forget_in(tx, user, Purpose::PasswordReset).await?;
                 Sessions::end_all_in(tx, user, None).await?;
+                // Whoever took the account may have made keys: none survive.
+                ApiKeys::revoke_all_in(tx, user).await?;
                 change.actor = self.as_user(user);
                 change.subject = Some(user);
                 change.publish.push(user);

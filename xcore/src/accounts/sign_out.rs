@@ -1,7 +1,7 @@
 //! Signing out: one session, or every one of a user's.
 
 use super::write::Change;
-use super::{Accounts, Event, Sessions};
+use super::{Accounts, ApiKeys, Event, Sessions};
 use crate::error::Error;
 
 impl Accounts {
@@ -15,8 +15,9 @@ impl Accounts {
             .await
     }
 
-    /// Ends every session of a user, or every one but `keep`; a login that
-    /// was already past its checks cannot open one after it.
+    /// Ends every session of a user, or every one but `keep`, and (with
+    /// `auth.revoke_api_keys_with_sessions`, the default) every API key; a
+    /// login that was already past its checks cannot open one after it.
     pub async fn revoke_sessions(&self, user: i64, keep: Option<&str>) -> Result<(), Error> {
         let actor = self
             .actor
@@ -25,6 +26,9 @@ impl Accounts {
         let change = Change::new(Event::SessionsEnded, actor).changes(user);
         self.writes
             .run(change, async |tx, _| {
+                if self.keys_end_with_sessions {
+                    ApiKeys::revoke_all_in(tx, user).await?;
+                }
                 Sessions::end_all_in(tx, user, keep).await
             })
             .await

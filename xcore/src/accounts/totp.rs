@@ -3,7 +3,7 @@
 //! reset by an administrator.
 
 use super::write::Change;
-use super::{Accounts, Event, RecoveryCodes, Sessions, TotpSetup, TwoFactor};
+use super::{Accounts, ApiKeys, Event, RecoveryCodes, Sessions, TotpSetup, TwoFactor};
 use serde_json::json;
 
 use crate::error::Error;
@@ -82,8 +82,8 @@ impl Accounts {
 
     /// Turns a user's TOTP off without a code, for an administrator helping
     /// a user who lost their authenticator (or whose secret can no longer be
-    /// read because the app secret changed). Every session of the user
-    /// ends, in case the device was stolen; they sign in again with their
+    /// read because the app secret changed). Every session and API key of
+    /// the user ends, in case the device was stolen; they sign in again with their
     /// password and may set TOTP up anew. 404 for an unknown user.
     pub async fn totp_reset(&self, user: i64) -> Result<(), Error> {
         self.users.require(user).await?;
@@ -91,6 +91,7 @@ impl Accounts {
         self.writes
             .run(change, async |tx, _| {
                 TwoFactor::remove_in(tx, user).await?;
+                ApiKeys::revoke_all_in(tx, user).await?;
                 Sessions::end_all_in(tx, user, None).await
             })
             .await?;

@@ -76,6 +76,10 @@ pub struct AuthConfig {
     /// Whether a login of an account whose address is not verified is
     /// refused (403).
     pub require_verified_email: bool,
+    /// Whether logging out everywhere and changing the password also
+    /// revoke every API key of the user (a password reset and an
+    /// administrator's second-factor reset always do).
+    pub revoke_api_keys_with_sessions: bool,
 }
 
 impl Default for AuthConfig {
@@ -104,6 +108,7 @@ impl Default for AuthConfig {
             password_reset_ttl_secs: 30 * 60,
             email_verification_ttl_secs: 3 * 24 * 3600,
             require_verified_email: false,
+            revoke_api_keys_with_sessions: true,
         }
     }
 }
