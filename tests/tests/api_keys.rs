@@ -463,3 +463,61 @@ async fn a_scoped_key_reaches_only_routes_naming_its_permissions_and_no_key_mana
         let _ = ada_id;
     }
 }
+
+#[tokio::test]
+async fn a_hundred_requests_at_once_with_a_key_neither_mint_keys_nor_pass_a_bare_guard() {
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = instance(config(&database, &cache)).await;
+        let (_, token) = ada(&client).await;
+        let key_of = |created: Value| created["key"].as_str().expect("key").to_owned();
+        let full = key_of(
+            create_key(&client, &token, json!({"name": "full"}))
+                .await
+                .json(),
+        );
+        let scoped = key_of(
+            create_key(
+                &client,
+                &token,
+                json!({"name": "reader", "permissions": ["x:read"]}),
+            )
+            .await
+            .json(),
+        );
+        let tasks: Vec<_> = (0..100)
+            .map(|i| {
+                let client = client.clone();
+                let (full, scoped) = (full.clone(), scoped.clone());
+                tokio::spawn(async move {
+                    if i % 2 == 0 {
+                        client
+                            .post("/auth/api-keys")
+                            .header("x-api-key", &full)
+                            .json(&json!({"name": format!("child {i}")}))
+                            .send()
+                            .await
+                            .status()
+                            .as_u16()
+                    } else {
+                        with_key(&client, "/vault/signed-in", &scoped).await
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("task"), 403, "{stack}");
+        }
+        let listed: Value = client
+            .get("/auth/api-keys")
+            .bearer(&token)
+            .send()
+            .await
+            .json();
+        assert_eq!(
+            listed.as_array().map(Vec::len),
+            Some(2),
+            "{stack}: no key was minted"
+        );
+    }
+}
