@@ -321,16 +321,8 @@ impl App {
         let db = match (self.db, purpose) {
             (Some(db), _) => db,
             (None, Purpose::Run) => Db::connect(&self.config.database).await?,
-            // Not connected yet; a SQLite file that does not exist is not
-            // created (an empty in-memory database stands in for it).
-            (None, Purpose::Check) => match Db::lazy_read_only(&self.config.database)? {
-                Some(db) => db,
-                None => Db::lazy_read_only(&crate::config::DatabaseConfig {
-                    url: "sqlite::memory:".into(),
-                    ..self.config.database.clone()
-                })?
-                .ok_or_else(|| Error::Setup("no in-memory database".into()))?,
-            },
+            // Not connected yet, and nothing created.
+            (None, Purpose::Check) => Db::lazy_read_only(&self.config.database)?,
         };
         let cache = match self.cache {
             Some(cache) => cache,

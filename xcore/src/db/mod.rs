@@ -68,13 +68,16 @@ pub struct Db {
 impl Db {
     /// A pool on the configured database that connects only when first
     /// used, creates nothing and, on SQLite, opens the file read-only:
-    /// what `check-config` probes with. `None` for a SQLite file that does
-    /// not exist yet (the first start creates it).
-    pub(crate) fn lazy_read_only(config: &DatabaseConfig) -> Result<Option<Self>, Error> {
+    /// what `check-config` probes with. A SQLite file that does not exist
+    /// yet (the first start creates it) is stood in for by an empty
+    /// in-memory database.
+    pub(crate) fn lazy_read_only(config: &DatabaseConfig) -> Result<Self, Error> {
         install_default_drivers();
         let raw = config.url.expose();
         let (url, backend) = match crate::config::sqlite_file(raw) {
-            Some(file) if !Path::new(file).exists() => return Ok(None),
+            Some(file) if !Path::new(file).exists() => {
+                ("sqlite::memory:".to_owned(), Backend::Sqlite)
+            }
             Some(_) if !raw.contains("mode=") => {
                 let separator = if raw.contains('?') { '&' } else { '?' };
                 (format!("{raw}{separator}mode=ro"), Backend::Sqlite)
@@ -86,7 +89,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs.max(1)))
             .connect_lazy(&url)
             .map_err(|err| Error::Config(format!("database.url {}: {err}", config.url)))?;
-        Ok(Some(Db { pool, backend }))
+        Ok(Db { pool, backend })
     }
 
     /// Connects with the configuration, retrying with backoff for
