@@ -443,7 +443,7 @@ async fn key_of(client: &TestClient, email: &str, password: &str) -> (String, St
     let created: Value = client
         .post("/auth/api-keys")
         .bearer(&token)
-        .json(&json!({"name": "program"}))
+        .json(&json!({"name": "program", "password": password}))
         .send()
         .await
         .json();

@@ -4,12 +4,14 @@
 //! instances sharing the database.
 
 use serde_json::{Value, json};
+use xcore::accounts::{AuditEntry, AuditQuery, Event};
 use xcore::config::Config;
 use xcore::prelude::*;
 use xcore::testing::{TestClient, TestResponse};
 
 use crate::common::services::{self, TestCache, TestDatabase};
 use crate::common::{self};
+use crate::otp::{base32_decode, hotp, now};
 
 /// Routes behind each kind of guard.
 struct Vault;
@@ -98,7 +100,12 @@ async fn ada(client: &TestClient) -> (i64, String) {
     (id, pair["access_token"].as_str().expect("token").to_owned())
 }
 
-async fn create_key(client: &TestClient, token: &str, body: Value) -> TestResponse {
+/// `POST /auth/api-keys` with `body`, confirmed with Ada's password unless
+/// `body` names one.
+async fn create_key(client: &TestClient, token: &str, mut body: Value) -> TestResponse {
+    if body.get("password").is_none() {
+        body["password"] = json!("correct horse");
+    }
     client
         .post("/auth/api-keys")
         .bearer(token)
@@ -235,7 +242,7 @@ async fn a_key_passes_the_guards_its_owner_passes_within_its_permissions() {
         let by_key = client
             .post("/auth/api-keys")
             .header("x-api-key", &full)
-            .json(&json!({"name": "child"}))
+            .json(&json!({"name": "child", "password": "correct horse"}))
             .send()
             .await;
         assert_eq!(by_key.status(), 403, "{stack}: {}", by_key.text());
@@ -313,7 +320,11 @@ async fn a_revoked_key_is_refused_on_the_next_request_on_every_instance() {
         .await
         .expect("audit");
         let events: Vec<&str> = events.iter().map(|(e,)| e.as_str()).collect();
-        assert_eq!(events, ["api_key_created", "api_key_revoked"], "{stack}");
+        assert_eq!(
+            events,
+            ["api_key_created", "api_key_used", "api_key_revoked"],
+            "{stack}"
+        );
     }
 }
 
@@ -405,7 +416,7 @@ async fn a_scoped_key_reaches_only_routes_naming_its_permissions_and_no_key_mana
             (
                 "POST",
                 "/auth/api-keys".to_owned(),
-                json!({"name": "child"}),
+                json!({"name": "child", "password": "correct horse"}),
             ),
             ("GET", "/auth/api-keys".to_owned(), json!(null)),
             ("DELETE", format!("/auth/api-keys/{scoped_id}"), json!(null)),
@@ -494,7 +505,10 @@ async fn a_hundred_requests_at_once_with_a_key_neither_mint_keys_nor_pass_a_bare
                         client
                             .post("/auth/api-keys")
                             .header("x-api-key", &full)
-                            .json(&json!({"name": format!("child {i}")}))
+                            .json(&json!({
+                                "name": format!("child {i}"),
+                                "password": "correct horse",
+                            }))
                             .send()
                             .await
                             .status()
@@ -518,6 +532,357 @@ async fn a_hundred_requests_at_once_with_a_key_neither_mint_keys_nor_pass_a_bare
             listed.as_array().map(Vec::len),
             Some(2),
             "{stack}: no key was minted"
+        );
+    }
+}
+
+/// Records of `event` about `user`, oldest first.
+async fn audited(client: &TestClient, user: i64, event: Event) -> Vec<AuditEntry> {
+    let mut query = AuditQuery::page(1, 200);
+    query.user = Some(user);
+    query.event = Some(event);
+    let (_, mut entries) = client
+        .state()
+        .accounts()
+        .audit()
+        .page(&query)
+        .await
+        .expect("audit");
+    entries.reverse();
+    entries
+}
+
+fn field_path(response: &TestResponse) -> String {
+    let body: Value = response.json();
+    body["error"]["fields"][0]["path"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_stolen_access_token_alone_cannot_mint_a_key() {
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = instance(config(&database, &cache)).await;
+        let (ada_id, token) = ada(&client).await;
+        let ask = |body: Value| {
+            let (client, token) = (client.clone(), token.clone());
+            async move {
+                client
+                    .post("/auth/api-keys")
+                    .bearer(&token)
+                    .json(&body)
+                    .send()
+                    .await
+            }
+        };
+
+        // The token alone: the password is asked for; a wrong one is a
+        // 403, audited with what it was for.
+        let bare = ask(json!({"name": "stolen"})).await;
+        assert_eq!(bare.status(), 422, "{stack}: {}", bare.text());
+        let wrong = ask(json!({"name": "stolen", "password": "guess"})).await;
+        assert_eq!(wrong.status(), 403, "{stack}: {}", wrong.text());
+        let failed = audited(&client, ada_id, Event::PasswordCheckFailed).await;
+        assert_eq!(failed.len(), 1, "{stack}");
+        assert_eq!(failed[0].detail["for"], "api_key", "{stack}");
+        let right = ask(json!({"name": "ci", "password": "correct horse"})).await;
+        assert_eq!(right.status(), 201, "{stack}: {}", right.text());
+
+        // With TOTP on, the authenticator's current code as well.
+        let setup: Value = client
+            .post("/auth/totp/setup")
+            .bearer(&token)
+            .json(&json!({"password": "correct horse"}))
+            .send()
+            .await
+            .json();
+        let secret = base32_decode(setup["secret"].as_str().expect("secret"));
+        let confirmed = client
+            .post("/auth/totp/confirm")
+            .bearer(&token)
+            .json(&json!({"code": hotp(&secret, now() / 30 - 1, 6)}))
+            .send()
+            .await;
+        assert_eq!(confirmed.status(), 200, "{stack}: {}", confirmed.text());
+        let no_code = ask(json!({"name": "ci", "password": "correct horse"})).await;
+        assert_eq!(no_code.status(), 422, "{stack}: {}", no_code.text());
+        assert_eq!(field_path(&no_code), "code", "{stack}");
+        let wrong_code = ask(json!({
+            "name": "ci", "password": "correct horse", "code": "000000",
+        }))
+        .await;
+        assert_eq!(wrong_code.status(), 400, "{stack}: {}", wrong_code.text());
+        let failed = audited(&client, ada_id, Event::CodeCheckFailed).await;
+        assert_eq!(
+            failed.last().map(|e| &e.detail["for"]),
+            Some(&json!("api_key"))
+        );
+        let with_code = ask(json!({
+            "name": "ci", "password": "correct horse", "code": hotp(&secret, now() / 30, 6),
+        }))
+        .await;
+        assert_eq!(with_code.status(), 201, "{stack}: {}", with_code.text());
+        let keys: Value = client
+            .get("/auth/api-keys")
+            .bearer(&token)
+            .send()
+            .await
+            .json();
+        assert_eq!(keys.as_array().map(Vec::len), Some(2), "{stack}");
+    }
+}
+
+#[tokio::test]
+async fn keys_have_a_lifetime_by_default_and_at_most_the_maximum() {
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = instance(config(&database, &cache)).await;
+        let (_, token) = ada(&client).await;
+        let days = |key: &Value| {
+            let lifetime = key["expires_at"].as_i64().expect("a lifetime")
+                - key["created_at"].as_i64().expect("created");
+            lifetime / 86_400
+        };
+        let default: Value = create_key(&client, &token, json!({"name": "default"}))
+            .await
+            .json();
+        assert_eq!(days(&default), 90, "{stack}: {default}");
+        let year: Value = create_key(
+            &client,
+            &token,
+            json!({"name": "year", "expires_in_days": 365}),
+        )
+        .await
+        .json();
+        assert_eq!(days(&year), 365, "{stack}");
+        for too_long in [366, 100_000, 0] {
+            let refused = create_key(
+                &client,
+                &token,
+                json!({"name": "forever", "expires_in_days": too_long}),
+            )
+            .await;
+            assert_eq!(refused.status(), 422, "{stack}: {}", refused.text());
+            assert_eq!(field_path(&refused), "expires_in_days", "{stack}");
+        }
+
+        // Keys until revoked only when the configuration allows them.
+        let mut unbounded = config(&database, &cache);
+        unbounded.auth.api_key_default_days = 0;
+        unbounded.auth.api_key_max_days = 0;
+        let other = instance(unbounded).await;
+        let pair: Value = other
+            .post("/auth/login")
+            .json(&json!({"email": "ada@example.com", "password": "correct horse"}))
+            .send()
+            .await
+            .json();
+        let token = pair["access_token"].as_str().expect("token");
+        let forever: Value = create_key(&other, token, json!({"name": "forever"}))
+            .await
+            .json();
+        assert_eq!(forever["expires_at"], Value::Null, "{stack}: {forever}");
+    }
+}
+
+#[tokio::test]
+async fn an_administrator_lists_and_ends_a_users_keys_and_sessions() {
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = instance(config(&database, &cache)).await;
+        let (ada_id, token) = ada(&client).await;
+        let key: Value = create_key(&client, &token, json!({"name": "ci"}))
+            .await
+            .json();
+        let (key_id, key) = (
+            key["id"].as_str().expect("id"),
+            key["key"].as_str().expect("key"),
+        );
+        let root = json!({"email": "root@example.com", "password": "analytical engine"});
+        let created: Value = client
+            .post("/auth/register")
+            .json(&root)
+            .send()
+            .await
+            .json();
+        let root_id = created["id"].as_i64().expect("id");
+        let accounts = client.state().accounts();
+        accounts
+            .access()
+            .grant_role(root_id, xcore::accounts::ADMIN_ROLE)
+            .await
+            .expect("admin");
+        let admin: Value = client.post("/auth/login").json(&root).send().await.json();
+        let admin = admin["access_token"].as_str().expect("token");
+
+        // Only an administrator sees them.
+        let keys_path = format!("/admin/users/{ada_id}/api-keys");
+        let as_ada = client.get(&keys_path).bearer(&token).send().await;
+        assert_eq!(as_ada.status(), 403, "{stack}");
+        assert_eq!(with_key(&client, "/vault/signed-in", key).await, 200);
+        let listed = client.get(&keys_path).bearer(admin).send().await;
+        assert_eq!(listed.status(), 200, "{stack}: {}", listed.text());
+        assert!(!listed.text().contains(&key[20..]), "{stack}: no secret");
+        let listed: Value = listed.json();
+        assert_eq!(listed[0]["id"], key_id, "{stack}");
+        assert_eq!(listed[0]["last_used_from"], "127.0.0.1", "{stack}");
+        let sessions_path = format!("/admin/users/{ada_id}/sessions");
+        let sessions: Value = client.get(&sessions_path).bearer(admin).send().await.json();
+        assert_eq!(
+            sessions.as_array().map(Vec::len),
+            Some(1),
+            "{stack}: {sessions}"
+        );
+        let first = sessions[0]["id"].clone();
+        let credentials = json!({"email": "ada@example.com", "password": "correct horse"});
+        let second: Value = client
+            .post("/auth/login")
+            .json(&credentials)
+            .send()
+            .await
+            .json();
+        let second = second["access_token"].as_str().expect("token");
+        let sessions: Value = client.get(&sessions_path).bearer(admin).send().await.json();
+        assert_eq!(
+            sessions.as_array().map(Vec::len),
+            Some(2),
+            "{stack}: {sessions}"
+        );
+        let unknown = client
+            .get("/admin/users/999999/sessions")
+            .bearer(admin)
+            .send()
+            .await;
+        assert_eq!(unknown.status(), 404, "{stack}");
+
+        // A key revoked by the administrator, audited as theirs.
+        let revoke = format!("{keys_path}/{key_id}");
+        assert_eq!(
+            client.delete(&revoke).bearer(admin).send().await.status(),
+            204
+        );
+        assert_eq!(with_key(&client, "/vault/signed-in", key).await, 401);
+        assert_eq!(
+            client.delete(&revoke).bearer(admin).send().await.status(),
+            404
+        );
+        let revoked = audited(&client, ada_id, Event::ApiKeyRevoked).await;
+        assert_eq!(
+            revoked.last().and_then(|e| e.actor),
+            Some(root_id),
+            "{stack}"
+        );
+
+        // One session, then every one.
+        let newest = sessions
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| &s["id"])
+            .find(|id| **id != first)
+            .and_then(Value::as_str)
+            .expect("the second session");
+        let end_one = format!("{sessions_path}/{newest}");
+        assert_eq!(
+            client.delete(&end_one).bearer(admin).send().await.status(),
+            204
+        );
+        let me = |token: &str| {
+            let (client, token) = (client.clone(), token.to_owned());
+            async move { client.get("/auth/me").bearer(&token).send().await.status() }
+        };
+        assert_eq!(me(second).await, 401, "{stack}: the newest session ended");
+        assert_eq!(me(&token).await, 200, "{stack}: the other lives");
+        let missing = format!("{sessions_path}/no-such-session");
+        assert_eq!(
+            client.delete(&missing).bearer(admin).send().await.status(),
+            404
+        );
+        assert_eq!(
+            client
+                .delete(&sessions_path)
+                .bearer(admin)
+                .send()
+                .await
+                .status(),
+            204
+        );
+        assert_eq!(me(&token).await, 401, "{stack}: every session ended");
+        let left: Value = client.get(&sessions_path).bearer(admin).send().await.json();
+        assert_eq!(left, json!([]), "{stack}");
+    }
+}
+
+#[tokio::test]
+async fn the_owner_sees_where_a_key_was_last_used_and_a_new_address_is_audited() {
+    for (database, cache) in stacks().await {
+        let stack = format!("{}+{}", database.name, cache.name);
+        let client = instance(config(&database, &cache)).await;
+        let (ada_id, token) = ada(&client).await;
+        let key: Value = create_key(&client, &token, json!({"name": "ci"}))
+            .await
+            .json();
+        let key = key["key"].as_str().expect("key").to_owned();
+        let use_from = |ip: &str| {
+            let (client, key) = (client.clone(), key.clone());
+            let ip = ip.parse().expect("ip");
+            async move {
+                client
+                    .get("/vault/signed-in")
+                    .header("x-api-key", &key)
+                    .from_ip(ip)
+                    .send()
+                    .await
+                    .status()
+            }
+        };
+        let last_use = || {
+            let (client, token) = (client.clone(), token.clone());
+            async move {
+                let keys: Value = client
+                    .get("/auth/api-keys")
+                    .bearer(&token)
+                    .send()
+                    .await
+                    .json();
+                keys[0]["last_used_from"].clone()
+            }
+        };
+        // The minute between two records, passed at once.
+        let a_minute_later = || async {
+            xcore::sqlx::query("UPDATE xcore_api_keys SET last_used_at = last_used_at - 120")
+                .execute(client.db().pool())
+                .await
+                .expect("moved back");
+        };
+
+        assert_eq!(last_use().await, Value::Null, "{stack}");
+        assert_eq!(use_from("192.0.2.1").await, 200);
+        assert_eq!(use_from("192.0.2.1").await, 200);
+        assert_eq!(last_use().await, "192.0.2.1", "{stack}");
+        a_minute_later().await;
+        assert_eq!(use_from("192.0.2.1").await, 200);
+        let used = audited(&client, ada_id, Event::ApiKeyUsed).await;
+        assert_eq!(used.len(), 1, "{stack}: the first address, once");
+
+        // A hundred requests at once from another address: one record.
+        a_minute_later().await;
+        let uses: Vec<_> = (0..100)
+            .map(|_| tokio::spawn(use_from("198.51.100.7")))
+            .collect();
+        for status in uses {
+            assert_eq!(status.await.expect("task"), 200, "{stack}");
+        }
+        assert_eq!(last_use().await, "198.51.100.7", "{stack}");
+        let used = audited(&client, ada_id, Event::ApiKeyUsed).await;
+        assert_eq!(used.len(), 2, "{stack}: {used:?}");
+        assert_eq!(used[1].address.as_deref(), Some("198.51.100.7"), "{stack}");
+        assert_eq!(used[1].actor, Some(ada_id), "{stack}");
+        assert!(
+            !format!("{used:?}").contains(&key[20..]),
+            "{stack}: no secret"
         );
     }
 }

@@ -865,7 +865,7 @@ async fn secrets_are_never_stored(config: Config) {
     let key = client
         .post("/auth/api-keys")
         .bearer(&access)
-        .json(&json!({"name": "ci"}))
+        .json(&json!({"name": "ci", "password": "correct horse"}))
         .send()
         .await;
     no_store(&key, "a new API key");

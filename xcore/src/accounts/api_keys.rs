@@ -9,6 +9,16 @@
 //! permissions — those of the list the owner still holds, and no role.
 //! Revoking a key deletes its row, so the next request with it fails on
 //! every instance.
+//!
+//! Creating a key takes the owner's password, and a current authenticator
+//! code when TOTP is on: a stolen access token alone cannot mint a
+//! credential that outlives it. Every key has a lifetime unless the
+//! configuration allows none (`auth.api_key_default_days`,
+//! `auth.api_key_max_days`). A key's last use (to the minute, and the
+//! client address) is shown to its owner; a use from another address than
+//! the last one recorded leaves an `api_key_used` audit record.
+
+use std::net::IpAddr;
 
 use serde::Serialize;
 use sqlx::AnyConnection;
@@ -16,8 +26,9 @@ use sqlx::AnyConnection;
 use serde_json::json;
 
 use super::access::Access;
+use super::audit::Audit;
 use super::write::Change;
-use super::{Accounts, Event};
+use super::{Accounts, Actor, Event};
 use crate::clock;
 use crate::db::Db;
 use crate::error::{AuthFailure, Error};
@@ -43,6 +54,8 @@ pub struct ApiKey {
     pub expires_at: Option<i64>,
     /// Last used at (to the minute), if ever.
     pub last_used_at: Option<i64>,
+    /// The client address of that use.
+    pub last_used_from: Option<String>,
 }
 
 /// A key just created: the only time its secret is shown.
@@ -72,6 +85,36 @@ pub(crate) struct KeyHolder {
 pub struct ApiKeys {
     db: Db,
     access: Access,
+    lifetimes: Lifetimes,
+}
+
+/// How long new keys work: `auth.api_key_default_days` and
+/// `auth.api_key_max_days` (0: none).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lifetimes {
+    pub(crate) default_days: u32,
+    pub(crate) max_days: u32,
+}
+
+impl Lifetimes {
+    /// The days a new key works, given those its creator `asked` for:
+    /// `None` for a key that works until revoked (only with neither a
+    /// default nor a maximum), a 422 for 0 or more than the maximum.
+    fn days(self, asked: Option<u32>) -> Result<Option<u32>, Error> {
+        let out_of_range =
+            |message: String| Err(Error::invalid_field("expires_in_days", "range", message));
+        match (asked, self.default_days, self.max_days) {
+            (Some(0), _, _) => out_of_range("must be at least 1".into()),
+            (Some(days), _, max) if max > 0 && days > max => {
+                out_of_range(format!("must be at most {max}"))
+            }
+            (Some(days), _, _) => Ok(Some(days)),
+            (None, 0, 0) => Ok(None),
+            (None, 0, max) => Ok(Some(max)),
+            (None, default, 0) => Ok(Some(default)),
+            (None, default, max) => Ok(Some(default.min(max))),
+        }
+    }
 }
 
 /// Seconds between two records of a key's last use: one write a minute at
@@ -85,9 +128,12 @@ type Row = (
     i64,
     Option<i64>,
     Option<i64>,
+    Option<String>,
 );
 
-fn listed((id, name, permissions, created_at, expires_at, last_used_at): Row) -> ApiKey {
+fn listed(
+    (id, name, permissions, created_at, expires_at, last_used_at, last_used_from): Row,
+) -> ApiKey {
     ApiKey {
         id,
         name,
@@ -95,17 +141,22 @@ fn listed((id, name, permissions, created_at, expires_at, last_used_at): Row) ->
         created_at,
         expires_at,
         last_used_at,
+        last_used_from,
     }
 }
 
 impl ApiKeys {
-    pub(crate) fn new(db: Db, access: Access) -> Self {
-        ApiKeys { db, access }
+    pub(crate) fn new(db: Db, access: Access, lifetimes: Lifetimes) -> Self {
+        ApiKeys {
+            db,
+            access,
+            lifetimes,
+        }
     }
 
     /// Creates a key for `user` on `conn` (the audit record's
     /// transaction). `permissions`, when given, must be held by the user
-    /// (422 otherwise); `expires_in_days` of zero is refused.
+    /// (422 otherwise); the lifetime follows [`Lifetimes`].
     pub(crate) async fn create_in(
         &self,
         conn: &mut AnyConnection,
@@ -128,15 +179,10 @@ impl ApiKeys {
                 )));
             }
         }
-        let expires_at = match expires_in_days {
-            Some(0) => {
-                return Err(Error::Validation(
-                    "`expires_in_days` must be at least 1".into(),
-                ));
-            }
-            Some(days) => Some(clock::now() + i64::from(days) * 86_400),
-            None => None,
-        };
+        let expires_at = self
+            .lifetimes
+            .days(expires_in_days)?
+            .map(|days| clock::now() + i64::from(days) * 86_400);
         let id = random_token()[..16].to_owned();
         let key = format!("{KEY_PREFIX}{id}_{}", random_token());
         let now = clock::now();
@@ -165,6 +211,7 @@ impl ApiKeys {
                 created_at: now,
                 expires_at,
                 last_used_at: None,
+                last_used_from: None,
             },
         })
     }
@@ -172,7 +219,7 @@ impl ApiKeys {
     /// The keys of `user`, newest first.
     pub async fn list(&self, user: i64) -> Result<Vec<ApiKey>, Error> {
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, name, permissions, created_at, expires_at, last_used_at \
+            "SELECT id, name, permissions, created_at, expires_at, last_used_at, last_used_from \
              FROM xcore_api_keys WHERE user_id = $1 ORDER BY created_at DESC, id",
         )
         .bind(user)
@@ -207,9 +254,9 @@ impl ApiKeys {
         Ok(())
     }
 
-    /// Who `key` acts for now, with what rights: 401 for an unknown,
-    /// revoked, expired or mistyped key (all alike).
-    pub(crate) async fn holder(&self, key: &str) -> Result<KeyHolder, Error> {
+    /// Who `key`, sent from `from`, acts for now, with what rights: 401
+    /// for an unknown, revoked, expired or mistyped key (all alike).
+    pub(crate) async fn holder(&self, key: &str, from: IpAddr) -> Result<KeyHolder, Error> {
         let invalid = || Error::Unauthorized(AuthFailure::Invalid);
         let id = key
             .strip_prefix(KEY_PREFIX)
@@ -223,16 +270,18 @@ impl ApiKeys {
             Option<String>,
             Option<i64>,
             Option<i64>,
+            Option<String>,
             String,
         );
         let found: Option<Found> = sqlx::query_as(
-            "SELECT k.user_id, k.hash, k.permissions, k.expires_at, k.last_used_at, u.email \
+            "SELECT k.user_id, k.hash, k.permissions, k.expires_at, k.last_used_at, \
+             k.last_used_from, u.email \
              FROM xcore_api_keys k JOIN xcore_users u ON u.id = k.user_id WHERE k.id = $1",
         )
         .bind(id)
         .fetch_optional(self.db.pool())
         .await?;
-        let (user, hash, limited_to, expires_at, last_used_at, email) =
+        let (user, hash, limited_to, expires_at, last_used_at, last_used_from, email) =
             found.ok_or_else(invalid)?;
         // Hashes compared, not secrets: how long the comparison takes tells
         // nothing about a key (as for refresh tokens, found by hash).
@@ -258,17 +307,10 @@ impl ApiKeys {
             ),
         };
         if last_used_at.is_none_or(|at| at + LAST_USE_RESOLUTION <= now) {
-            // Conditional, so that of many requests at once one writes.
-            let _ = sqlx::query(
-                "UPDATE xcore_api_keys SET last_used_at = $1 WHERE id = $2 \
-                 AND (last_used_at IS NULL OR last_used_at <= $3)",
-            )
-            .bind(now)
-            .bind(id)
-            .bind(now - LAST_USE_RESOLUTION)
-            .execute(self.db.pool())
-            .await
-            .inspect_err(|err| tracing::warn!(error = %err, "API key use not recorded"));
+            let moved = last_used_from.as_deref() != Some(from.to_string().as_str());
+            if let Err(err) = self.record_use(id, user, now, from, moved).await {
+                tracing::warn!(error = %err, "API key use not recorded");
+            }
         }
         Ok(KeyHolder {
             id: id.to_owned(),
@@ -281,18 +323,79 @@ impl ApiKeys {
     }
 }
 
+impl ApiKeys {
+    /// Records that key `id` of `user` was used at `now` from `from`, and,
+    /// when the address `moved` since the last record, an `api_key_used`
+    /// audit record in the same transaction. The update is conditional, so
+    /// that of many requests at once one writes (and one audits).
+    async fn record_use(
+        &self,
+        id: &str,
+        user: i64,
+        now: i64,
+        from: IpAddr,
+        moved: bool,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.pool().begin().await?;
+        let recorded = sqlx::query(
+            "UPDATE xcore_api_keys SET last_used_at = $1, last_used_from = $2 WHERE id = $3 \
+             AND (last_used_at IS NULL OR last_used_at <= $4)",
+        )
+        .bind(now)
+        .bind(from.to_string())
+        .bind(id)
+        .bind(now - LAST_USE_RESOLUTION)
+        .execute(&mut *tx)
+        .await?;
+        if recorded.rows_affected() == 1 && moved {
+            Audit::record(
+                &mut tx,
+                Event::ApiKeyUsed,
+                Actor::user(user).from_address(from),
+                Some(user),
+                json!({"key": id}),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
 /// The flows of a user's keys, audited.
 impl Accounts {
-    /// Creates an API key for `user` (audited); see [`ApiKeys`].
+    /// Creates an API key for `user` (audited), given their `password`
+    /// and, when TOTP is on, the authenticator's current `code`: 403 for a
+    /// wrong password, 400 for a wrong code, 422 for a missing one (wrong
+    /// ones are counted, as for every change of the account); see
+    /// [`ApiKeys`] for the name, the permissions and the lifetime.
     pub async fn create_api_key(
         &self,
         user: i64,
+        password: &str,
+        code: Option<&str>,
         name: &str,
         permissions: Option<Vec<String>>,
         expires_in_days: Option<u32>,
     ) -> Result<NewApiKey, Error> {
+        let attempt = self.confirm_password(user, password, "api_key").await?;
+        if self.two_factor.enabled(user).await? {
+            let Some(code) = code else {
+                // The right password was given: not a failure.
+                self.checks.clear(&attempt).await?;
+                return Err(Error::invalid_field(
+                    "code",
+                    "required",
+                    "two-factor authentication is on: give the authenticator's current code",
+                ));
+            };
+            if !self.two_factor.accept(user, code, true).await? {
+                return Err(self.wrong_code(user, "api_key").await);
+            }
+        }
         let change = Change::new(Event::ApiKeyCreated, self.as_user(user)).about(user);
-        self.writes
+        let created = self
+            .writes
             .run(change, async |tx, change| {
                 let created = self
                     .api_keys
@@ -301,13 +404,16 @@ impl Accounts {
                 change.detail = json!({"key": created.info.id, "name": created.info.name});
                 Ok(created)
             })
-            .await
+            .await?;
+        self.checks.clear(&attempt).await?;
+        Ok(created)
     }
 
-    /// Revokes `user`'s key `id` (audited): it fails on the next request,
-    /// on every instance. 404 when the user has no such key.
+    /// Revokes `user`'s key `id` (audited, with whoever acts: the user, or
+    /// an administrator): it fails on the next request, on every instance.
+    /// 404 when the user has no such key.
     pub async fn revoke_api_key(&self, user: i64, id: &str) -> Result<(), Error> {
-        let change = Change::new(Event::ApiKeyRevoked, self.as_user(user))
+        let change = Change::new(Event::ApiKeyRevoked, self.acting_on(user))
             .about(user)
             .detail(json!({"key": id}));
         self.writes
@@ -318,5 +424,31 @@ impl Accounts {
                 Ok(())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lifetimes;
+
+    #[test]
+    fn a_key_lives_the_default_at_most_the_maximum_and_forever_only_without_both() {
+        let days = |default_days, max_days, asked| {
+            Lifetimes {
+                default_days,
+                max_days,
+            }
+            .days(asked)
+            .ok()
+        };
+        assert_eq!(days(90, 365, None), Some(Some(90)));
+        assert_eq!(days(90, 365, Some(365)), Some(Some(365)));
+        assert_eq!(days(90, 365, Some(366)), None);
+        assert_eq!(days(90, 365, Some(0)), None);
+        assert_eq!(days(400, 365, None), Some(Some(365)), "the default capped");
+        assert_eq!(days(0, 30, None), Some(Some(30)));
+        assert_eq!(days(7, 0, None), Some(Some(7)));
+        assert_eq!(days(7, 0, Some(100_000)), Some(Some(100_000)));
+        assert_eq!(days(0, 0, None), Some(None), "until revoked");
     }
 }

@@ -64,6 +64,9 @@ pub enum Event {
     ApiKeyCreated,
     /// An API key was revoked.
     ApiKeyRevoked,
+    /// An API key was used from another address than the last one
+    /// recorded (`detail.key`; at most one record a minute per key).
+    ApiKeyUsed,
     /// TOTP was turned off by its user.
     TotpDisabled,
     /// TOTP was turned off by an administrator.
@@ -110,6 +113,7 @@ impl Event {
             Event::TotpDisabled => "totp_disabled",
             Event::ApiKeyCreated => "api_key_created",
             Event::ApiKeyRevoked => "api_key_revoked",
+            Event::ApiKeyUsed => "api_key_used",
             Event::RecoveryCodeUsed => "recovery_code_used",
             Event::RecoveryCodesReplaced => "recovery_codes_replaced",
             Event::TotpReset => "totp_reset",

@@ -34,4 +34,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     )),
     Migration::new(8, "api_keys", "0008_api_keys.sql")
         .sql(include_str!("../../migrations/auth/0008_api_keys.sql")),
+    Migration::new(9, "api_key_last_use", "0009_api_key_last_use.sql").sql(include_str!(
+        "../../migrations/auth/0009_api_key_last_use.sql"
+    )),
 ];

@@ -70,13 +70,13 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 pub use access::{ADMIN_ROLE, Access, Permission, Role};
-pub(crate) use api_keys::KEY_PREFIX;
 pub use api_keys::{ApiKey, ApiKeys, NewApiKey};
+pub(crate) use api_keys::{KEY_PREFIX, Lifetimes};
 pub use audit::{Actor, Audit, AuditEntry, AuditQuery, Event};
 pub use bootstrap::AdminMade;
 pub use login::{LoginOutcome, TokenPair};
 pub(crate) use migrations::{MIGRATIONS, MIGRATIONS_NAME};
-pub use sessions::Sessions;
+pub use sessions::{LiveSession, Sessions};
 pub use two_factor::{MfaChallenge, RecoveryCodes, TotpSetup, TwoFactor};
 pub use users::{User, Users};
 
@@ -179,7 +179,14 @@ impl Accounts {
         let access = Access::new(db.clone(), users.clone(), versions.clone());
         Accounts {
             sessions: Sessions::new(db.clone(), Duration::from_secs(auth.refresh_token_ttl_secs)),
-            api_keys: ApiKeys::new(db.clone(), access.clone()),
+            api_keys: ApiKeys::new(
+                db.clone(),
+                access.clone(),
+                Lifetimes {
+                    default_days: auth.api_key_default_days,
+                    max_days: auth.api_key_max_days,
+                },
+            ),
             access,
             two_factor: TwoFactor::new(
                 db.clone(),
@@ -288,6 +295,14 @@ impl Accounts {
             user: Some(user),
             ..self.actor
         }
+    }
+
+    /// The actor of a change to `user`'s account: whoever acts (an
+    /// administrator), or else the user themselves.
+    fn acting_on(&self, user: i64) -> Actor {
+        self.actor
+            .user
+            .map_or_else(|| self.as_user(user), |_| self.actor)
     }
 
     /// The user with this id, roles and permissions included.

@@ -36,7 +36,7 @@ impl Accounts {
                 let change = Change::new(Event::RefreshReused, self.actor).changes(user);
                 self.writes
                     .run(change, async |tx, _| {
-                        Sessions::end_in(tx, user, &session).await
+                        Sessions::end_in(tx, user, &session).await.map(drop)
                     })
                     .await?;
                 Err(Error::Unauthorized(AuthFailure::Invalid))

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
 use sqlx::AnyConnection;
 
 use super::versions::Versions;
@@ -22,6 +23,17 @@ use crate::security::{random_token, sha256_hex};
 pub struct Sessions {
     db: Db,
     ttl: Duration,
+}
+
+/// A session that is live: signed in, not ended, not expired.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+pub struct LiveSession {
+    /// The session's id (the `sid` of its access tokens).
+    pub id: String,
+    /// Opened at (seconds since the Unix epoch).
+    pub created_at: i64,
+    /// Its refresh tokens stop working at.
+    pub expires_at: i64,
 }
 
 /// A refresh token that was just used up: the session it continues, and
@@ -155,19 +167,44 @@ impl Sessions {
         }))
     }
 
+    /// The live sessions of `user`, newest first.
+    pub async fn live_of(&self, user: i64) -> Result<Vec<LiveSession>, Error> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT s.id, s.created_at, s.expires_at \
+             FROM xcore_sessions s JOIN xcore_users u ON u.id = s.user_id \
+             WHERE s.user_id = $1 AND s.revoked = 0 AND s.expires_at > $2 \
+             AND s.epoch >= u.session_epoch \
+             ORDER BY s.created_at DESC, s.id",
+        )
+        .bind(user)
+        .bind(clock::now())
+        .fetch_all(self.db.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, created_at, expires_at)| LiveSession {
+                id,
+                created_at,
+                expires_at,
+            })
+            .collect())
+    }
+
     /// Ends one session on `conn`, and bumps the user's version so its
-    /// tokens are re-checked.
+    /// tokens are re-checked: `false` when the user has no such session.
     pub(crate) async fn end_in(
         conn: &mut AnyConnection,
         user: i64,
         session: &str,
-    ) -> Result<(), Error> {
-        sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE id = $1 AND user_id = $2")
-            .bind(session)
-            .bind(user)
-            .execute(&mut *conn)
-            .await?;
-        Versions::bump_in(conn, &[user]).await
+    ) -> Result<bool, Error> {
+        let ended =
+            sqlx::query("UPDATE xcore_sessions SET revoked = 1 WHERE id = $1 AND user_id = $2")
+                .bind(session)
+                .bind(user)
+                .execute(&mut *conn)
+                .await?;
+        Versions::bump_in(conn, &[user]).await?;
+        Ok(ended.rows_affected() == 1)
     }
 
     /// Ends every session of `user` but `keep` on `conn`: raises the user's

@@ -10,7 +10,9 @@ use axum::http::request::Parts;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Accounts, Actor, AuditEntry, AuditQuery, Event, Permission, Role, User};
+use crate::accounts::{
+    Accounts, Actor, ApiKey, AuditEntry, AuditQuery, Event, LiveSession, Permission, Role, User,
+};
 use crate::error::{Error, Result};
 use crate::plugin;
 use crate::web::AppState;
@@ -256,6 +258,58 @@ impl Admin {
     #[route(delete, "/users/{id}/totp", auth = "admin", status = 204)]
     async fn reset_totp(Acting(accounts): Acting, Path(id): Path<i64>) -> Result<()> {
         accounts.totp_reset(id).await
+    }
+
+    /// A user's API keys, newest first, without their secrets (with their
+    /// last use): 404 for an unknown user.
+    #[route(get, "/users/{id}/api-keys", auth = "admin")]
+    async fn user_api_keys(
+        State(state): State<AppState>,
+        Path(id): Path<i64>,
+    ) -> Result<Json<Vec<ApiKey>>> {
+        let accounts = state.accounts();
+        accounts.users().require(id).await?;
+        Ok(Json(accounts.api_keys().list(id).await?))
+    }
+
+    /// Revokes one of a user's API keys: it fails on the next request, on
+    /// every instance. 404 when the user has no such key.
+    #[route(delete, "/users/{id}/api-keys/{key}", auth = "admin", status = 204)]
+    async fn revoke_user_api_key(
+        Acting(accounts): Acting,
+        Path((id, key)): Path<(i64, String)>,
+    ) -> Result<()> {
+        accounts.revoke_api_key(id, &key).await
+    }
+
+    /// A user's live sessions, newest first: 404 for an unknown user.
+    #[route(get, "/users/{id}/sessions", auth = "admin")]
+    async fn user_sessions(
+        State(state): State<AppState>,
+        Path(id): Path<i64>,
+    ) -> Result<Json<Vec<LiveSession>>> {
+        let accounts = state.accounts();
+        accounts.users().require(id).await?;
+        Ok(Json(accounts.sessions().live_of(id).await?))
+    }
+
+    /// Ends one of a user's sessions: its tokens stop working on the next
+    /// request. 404 when the user has no such session.
+    #[route(delete, "/users/{id}/sessions/{session}", auth = "admin", status = 204)]
+    async fn end_user_session(
+        Acting(accounts): Acting,
+        Path((id, session)): Path<(i64, String)>,
+    ) -> Result<()> {
+        accounts.revoke_session(id, &session).await
+    }
+
+    /// Ends every session of a user (and, with
+    /// `auth.revoke_api_keys_with_sessions`, every API key): 404 for an
+    /// unknown user.
+    #[route(delete, "/users/{id}/sessions", auth = "admin", status = 204)]
+    async fn end_user_sessions(Acting(accounts): Acting, Path(id): Path<i64>) -> Result<()> {
+        accounts.users().require(id).await?;
+        accounts.revoke_sessions(id, None).await
     }
 
     /// Takes a role from a user (idempotent); the last admin keeps theirs (409).

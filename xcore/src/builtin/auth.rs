@@ -142,16 +142,22 @@ struct TokenBody {
     token: String,
 }
 
-/// A new API key.
+/// A new API key, confirmed with the password (and a current code when
+/// TOTP is on).
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct ApiKeyBody {
     /// What the key is for (1 to 100 characters).
     name: String,
+    /// The account's current password.
+    password: String,
+    /// The authenticator app's current code: required when TOTP is on.
+    code: Option<String>,
     /// Limit the key to these permissions (each held by you); without it,
     /// the key carries your roles and permissions as they are.
     permissions: Option<Vec<String>>,
-    /// Days the key works; without it, until revoked.
+    /// Days the key works, at most `auth.api_key_max_days` (365 by
+    /// default); without it, `auth.api_key_default_days` (90).
     expires_in_days: Option<u32>,
 }
 
@@ -432,9 +438,11 @@ impl Auth {
         accounts.send_verification(id).await
     }
 
-    /// Creates an API key: 201 with the key, shown this once. Only a
-    /// signed-in session creates keys (403 with a key); 422 for a
-    /// permission you do not hold.
+    /// Creates an API key, given the password (and the authenticator's
+    /// current code when TOTP is on): 201 with the key, shown this once.
+    /// Only a signed-in session creates keys (403 with a key); 403 for a
+    /// wrong password, 400 for a wrong code, 422 for a permission you do
+    /// not hold or a lifetime past `auth.api_key_max_days`.
     #[route(post, "/api-keys", auth, status = 201)]
     async fn create_api_key(
         State(state): State<AppState>,
@@ -445,7 +453,14 @@ impl Auth {
         let (accounts, id) = in_session(&state, &user, client)?;
         Ok(NoStore(Json(
             accounts
-                .create_api_key(id, &body.name, body.permissions, body.expires_in_days)
+                .create_api_key(
+                    id,
+                    &body.password,
+                    body.code.as_deref(),
+                    &body.name,
+                    body.permissions,
+                    body.expires_in_days,
+                )
                 .await?,
         )))
     }

@@ -80,6 +80,13 @@ pub struct AuthConfig {
     /// revoke every API key of the user (a password reset and an
     /// administrator's second-factor reset always do).
     pub revoke_api_keys_with_sessions: bool,
+    /// Days a new API key works when its creator names no lifetime (capped
+    /// by `api_key_max_days`; 0 with no maximum: until revoked).
+    pub api_key_default_days: u32,
+    /// The longest lifetime, in days, a new API key may be given (a longer
+    /// one is a 422); 0: no maximum, and keys may be made to last until
+    /// revoked.
+    pub api_key_max_days: u32,
 }
 
 impl Default for AuthConfig {
@@ -109,6 +116,8 @@ impl Default for AuthConfig {
             email_verification_ttl_secs: 3 * 24 * 3600,
             require_verified_email: false,
             revoke_api_keys_with_sessions: true,
+            api_key_default_days: 90,
+            api_key_max_days: 365,
         }
     }
 }

@@ -2,12 +2,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
-use axum::http::{HeaderMap, header, request::Parts};
+use axum::http::{Extensions, HeaderMap, header, request::Parts};
 
 use crate::accounts::KEY_PREFIX;
 use crate::error::{AuthFailure, Error};
 use crate::security::Claims;
-use crate::web::AppState;
+use crate::web::{AppState, client_addr_of};
 
 /// The signed-in user, taken from a verified bearer token, or from an API
 /// key (`Authorization: Bearer xk_…` or `X-API-Key: xk_…`), which acts for
@@ -148,8 +148,13 @@ impl CurrentUser {
     }
 
     /// Verifies the API key or the bearer token of a request, then the
-    /// token's session.
-    pub(crate) async fn authenticate(headers: &HeaderMap, state: &AppState) -> Result<Self, Error> {
+    /// token's session (`extensions` tell the client's address, recorded
+    /// with a key's use).
+    pub(crate) async fn authenticate(
+        headers: &HeaderMap,
+        extensions: &Extensions,
+        state: &AppState,
+    ) -> Result<Self, Error> {
         let key = match headers.get(API_KEY_HEADER) {
             Some(value) => Some(
                 value
@@ -170,7 +175,14 @@ impl CurrentUser {
                 token
             }
         };
-        let holder = state.accounts().api_keys().holder(key).await?;
+        let http = &state.config().http;
+        let from = client_addr_of(
+            extensions,
+            headers,
+            &http.trusted_proxies,
+            http.forwarded_header,
+        );
+        let holder = state.accounts().api_keys().holder(key, from.0).await?;
         // What a guard judges, read now from the owner's rights: a role
         // change or a revocation holds on the next request.
         let mut claims = Claims::new(holder.user.to_string(), Duration::ZERO)
@@ -235,7 +247,7 @@ where
             return Ok(user.clone());
         }
         let state = AppState::from_ref(state);
-        let user = CurrentUser::authenticate(&parts.headers, &state).await?;
+        let user = CurrentUser::authenticate(&parts.headers, &parts.extensions, &state).await?;
         // No guard ran, so none named a permission: not for a scoped key.
         if user.is_scoped_key() {
             return Err(scoped_key_refused());

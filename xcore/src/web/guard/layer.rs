@@ -83,10 +83,13 @@ where
         let guard = Arc::clone(&self.guard);
         let state = self.state.clone();
         Either::Right(Box::pin(async move {
-            let verdict = match CurrentUser::authenticate(request.headers(), &state).await {
-                Ok(user) => guard.check(&user).map(|()| user),
-                Err(err) => Err(err),
-            };
+            let verdict =
+                match CurrentUser::authenticate(request.headers(), request.extensions(), &state)
+                    .await
+                {
+                    Ok(user) => guard.check(&user).map(|()| user),
+                    Err(err) => Err(err),
+                };
             match verdict {
                 Ok(user) => {
                     request.extensions_mut().insert(user);
