@@ -465,29 +465,9 @@ async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
     let Some(mut backend) = services::caches().into_iter().find(|c| c.name == "redis") else {
         return;
     };
-    let url = backend.url.clone().expect("redis url");
     // The app signs in as a user of its own, so that only its connections
     // are killed: the other tests share this Redis and must not lose theirs.
-    let redis = redis::Client::open(url.as_str()).expect("client");
-    let mut admin = redis
-        .get_multiplexed_async_connection()
-        .await
-        .expect("admin connection");
-    let user = format!("xcore-test-{}", uuid::Uuid::new_v4().simple());
-    let _: () = redis::cmd("ACL")
-        .arg("SETUSER")
-        .arg(&user)
-        .arg("on")
-        .arg(">kill-test")
-        .arg("~*")
-        .arg("&*")
-        .arg("+@all")
-        .query_async(&mut admin)
-        .await
-        .expect("ACL SETUSER");
-    let (scheme, rest) = url.split_once("://").expect("redis url");
-    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-    backend.url = Some(format!("{scheme}://{user}:kill-test@{host}"));
+    let mut redis_user = services::OwnRedisUser::create(&mut backend).await;
 
     let client = client_for(&backend, Shop::default()).await;
     assert_eq!(
@@ -500,13 +480,7 @@ async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
     );
 
     // Kill every connection of the app, as a failover or an operator would.
-    let killed: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("USER")
-        .arg(&user)
-        .query_async(&mut admin)
-        .await
-        .expect("CLIENT KILL");
+    let killed = redis_user.kill_connections().await;
     assert!(killed >= 1, "the app's connections were killed");
 
     let mut states = Vec::new();
@@ -521,11 +495,7 @@ async fn killing_the_redis_connection_mid_run_keeps_cached_routes_answering() {
         Some("hit"),
         "reconnected: {states:?}"
     );
-    let _: redis::RedisResult<i64> = redis::cmd("ACL")
-        .arg("DELUSER")
-        .arg(&user)
-        .query_async(&mut admin)
-        .await;
+    redis_user.remove().await;
 }
 
 /// Routes that probe the response cache's edges.

@@ -1223,3 +1223,106 @@ async fn wrong_passwords_codes_and_links_leave_a_record() {
         assert!(!text.contains("wrong horse") && !text.contains("not-a-token"));
     }
 }
+
+/// The keys of the app's cache that match `pattern` (after its prefix).
+async fn redis_keys(
+    admin: &mut redis::aio::MultiplexedConnection,
+    prefix: &str,
+    pattern: &str,
+) -> Vec<String> {
+    redis::cmd("KEYS")
+        .arg(format!("{prefix}{pattern}"))
+        .query_async(admin)
+        .await
+        .expect("KEYS")
+}
+
+#[tokio::test]
+async fn a_failover_that_brings_an_old_version_back_revives_no_token() {
+    let Some(database) = services::databases()
+        .await
+        .into_iter()
+        .find(|d| d.name == "postgres")
+    else {
+        return;
+    };
+    // With the in-process tier in front of Redis, and without it.
+    for local_max_bytes in [16 << 20, 0] {
+        let Some(mut cache) = services::caches().into_iter().find(|c| c.name == "redis") else {
+            return;
+        };
+        let stack = format!("local tier of {local_max_bytes} bytes");
+        let mut redis_user = services::OwnRedisUser::create(&mut cache).await;
+        let mut config = cache
+            .apply(common::config())
+            .with_database_url(database.url.as_str());
+        config.cache.local_max_bytes = local_max_bytes;
+        let client = client(config.clone()).await;
+        let other = self::client(config).await;
+        let email = format!("ada-{local_max_bytes}@example.com");
+        let ada = register(&client, &email, "correct horse").await;
+        let stolen = token(&client, &email, "correct horse").await;
+        // Asked of both instances: 200 if either lets the token in, 401
+        // if both refuse it, else what went wrong.
+        let me = |token: &str| {
+            let (client, other, token) = (client.clone(), other.clone(), token.to_owned());
+            async move {
+                let here = client.get("/auth/me").bearer(&token).send().await.status();
+                let there = other.get("/auth/me").bearer(&token).send().await.status();
+                match (here.as_u16(), there.as_u16()) {
+                    (200, _) | (_, 200) if here != there => 200,
+                    (a, b) if a == b => a,
+                    (a, b) => a.max(b),
+                }
+            }
+        };
+        assert_eq!(me(&stolen).await, 200, "{stack}");
+        let key = redis_keys(&mut redis_user.admin, &cache.prefix, &format!("*ver:{ada}")).await;
+        let [key] = key.as_slice() else {
+            panic!("{stack}: one version key, not {key:?}");
+        };
+        let before: String = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut redis_user.admin)
+            .await
+            .expect("GET");
+
+        // Logged out everywhere: the stolen token is refused.
+        let out = client.post("/auth/logout-all").bearer(&stolen).send().await;
+        assert_eq!(out.status(), 204, "{stack}");
+        assert_eq!(me(&stolen).await, 401, "{stack}");
+
+        // A failover to a replica that missed the last write: the app's
+        // connections drop, and the server it reaches holds the old value.
+        assert!(redis_user.kill_connections().await >= 1, "{stack}");
+        let _: () = redis::cmd("SET")
+            .arg(key)
+            .arg(&before)
+            .arg("EX")
+            .arg(60)
+            .query_async(&mut redis_user.admin)
+            .await
+            .expect("SET");
+        let mut answers = Vec::new();
+        for _ in 0..40 {
+            let status = me(&stolen).await;
+            answers.push(status);
+            if status == 401 && answers.len() >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            !answers.contains(&200) && answers.last() == Some(&401),
+            "{stack}: the stolen token after the failover: {answers:?}"
+        );
+        // A real session still works (checked against the database).
+        let fresh = token(&client, &email, "correct horse").await;
+        for instance in [&client, &other] {
+            let answer = instance.get("/auth/me").bearer(&fresh).send().await;
+            assert_eq!(answer.status(), 200, "{stack}");
+        }
+        assert_eq!(me(&stolen).await, 401, "{stack}");
+        redis_user.remove().await;
+    }
+}

@@ -126,3 +126,60 @@ impl TestCache {
         config
     }
 }
+
+/// A Redis user of the test's own (`ACL SETUSER`), so that the test can
+/// kill its app's connections (`CLIENT KILL USER`), as a failover or an
+/// operator would, without touching those of the tests running beside it.
+pub struct OwnRedisUser {
+    /// A connection as the default user, to inspect and change keys.
+    pub admin: redis::aio::MultiplexedConnection,
+    user: String,
+}
+
+impl OwnRedisUser {
+    /// Points `cache` (a Redis one) at a new user of its own.
+    pub async fn create(cache: &mut TestCache) -> Self {
+        let url = cache.url.clone().expect("a Redis cache");
+        let redis = redis::Client::open(url.as_str()).expect("client");
+        let mut admin = redis
+            .get_multiplexed_async_connection()
+            .await
+            .expect("admin connection");
+        let user = format!("xcore-test-{}", uuid::Uuid::new_v4().simple());
+        let _: () = redis::cmd("ACL")
+            .arg("SETUSER")
+            .arg(&user)
+            .arg("on")
+            .arg(">kill-test")
+            .arg("~*")
+            .arg("&*")
+            .arg("+@all")
+            .query_async(&mut admin)
+            .await
+            .expect("ACL SETUSER");
+        let (scheme, rest) = url.split_once("://").expect("redis url");
+        let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+        cache.url = Some(format!("{scheme}://{user}:kill-test@{host}"));
+        OwnRedisUser { admin, user }
+    }
+
+    /// Kills every connection of the app: how many there were.
+    pub async fn kill_connections(&mut self) -> i64 {
+        redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("USER")
+            .arg(&self.user)
+            .query_async(&mut self.admin)
+            .await
+            .expect("CLIENT KILL")
+    }
+
+    /// Removes the user.
+    pub async fn remove(mut self) {
+        let _: redis::RedisResult<i64> = redis::cmd("ACL")
+            .arg("DELUSER")
+            .arg(&self.user)
+            .query_async(&mut self.admin)
+            .await;
+    }
+}

@@ -1,6 +1,18 @@
 //! Authorisation versions: one number per user (`xcore_users.auth_version`)
 //! that every change to their sessions or access increments, mirrored in
 //! the shared cache so guards compare it without the database.
+//!
+//! A cached version is trusted only while it cannot be older than the
+//! database's. After Redis lost a connection and answers again (a restart,
+//! or a failover to a replica that may have missed the last writes and
+//! brings an older version back), a user's cached version is not trusted
+//! until it has been read from the database and written back (which
+//! raises any older value) in that generation; this lasts as long as a
+//! value written before the loss can live, [`VERSION_TTL_SECS`]. See
+//! `cache/continuity.rs`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use sqlx::AnyConnection;
 
@@ -20,11 +32,25 @@ const ACCESS_TTL_SECS: u64 = 60;
 /// seconds.
 const PROFILE_TTL_SECS: u64 = 60;
 
+/// Users checked against the database since Redis came back, at most
+/// this many (others are checked on each request until the window ends):
+/// a bound on memory whatever the number of users.
+const MAX_CONFIRMED: usize = 100_000;
+
 /// The versions of users' authorisation state.
 #[derive(Clone)]
 pub(crate) struct Versions {
     db: Db,
     cache: Cache,
+    confirmed: Arc<Mutex<Confirmed>>,
+}
+
+/// The users whose cached version is known good in one generation of the
+/// Redis connection.
+#[derive(Default)]
+struct Confirmed {
+    generation: u64,
+    users: HashSet<i64>,
 }
 
 /// The one spelling of a user's version key.
@@ -75,7 +101,46 @@ fn profile_key(user: i64, version: i64) -> String {
 
 impl Versions {
     pub(crate) fn new(db: Db, cache: Cache) -> Self {
-        Versions { db, cache }
+        Versions {
+            db,
+            cache,
+            confirmed: Arc::default(),
+        }
+    }
+
+    /// The generation of Redis' return while its values may be older than
+    /// the database's (see the module's documentation).
+    fn unsettled(&self) -> Option<u64> {
+        self.cache.unsettled(VERSION_TTL_SECS as i64)
+    }
+
+    /// Whether the cached version of `user` may be believed: always, but
+    /// for a while after Redis came back, when only those read from the
+    /// database since are.
+    fn trusts_cache(&self, user: i64) -> bool {
+        let Some(generation) = self.unsettled() else {
+            return true;
+        };
+        let confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        confirmed.generation == generation && confirmed.users.contains(&user)
+    }
+
+    /// The version of `user` written to the cache in `generation` came
+    /// from the database: the cached one is at least as new.
+    fn confirm(&self, user: i64, generation: Option<u64>) {
+        let Some(generation) = generation else {
+            return;
+        };
+        let mut confirmed = self.confirmed.lock().unwrap_or_else(|p| p.into_inner());
+        if confirmed.generation < generation {
+            *confirmed = Confirmed {
+                generation,
+                users: HashSet::new(),
+            };
+        }
+        if confirmed.generation == generation && confirmed.users.len() < MAX_CONFIRMED {
+            confirmed.users.insert(user);
+        }
     }
 
     /// The user's version, from the database.
@@ -95,26 +160,40 @@ impl Versions {
         let mut digits = itoa_buffer();
         let key = key_on_stack(user, &mut digits);
         let value = self.cache.get_now(key)?;
+        // Judged after the read, which is what tells of a return.
+        if !self.trusts_cache(user) {
+            return None;
+        }
         Some(value.map(|bytes| {
             bytes.and_then(|bytes| std::str::from_utf8(&bytes).ok()?.parse::<i64>().ok())
         }))
     }
 
-    /// The user's version as the cache knows it (`None`: not cached).
+    /// The user's version as the cache knows it (`None`: not cached, or
+    /// not to be believed yet after Redis came back).
     pub(crate) async fn cached(&self, user: i64) -> Result<Option<i64>, CacheError> {
-        Ok(self
-            .cache
-            .get(&key(user))
-            .await?
-            .and_then(|v| v.parse::<i64>().ok()))
+        let value = self.cache.get(&key(user)).await?;
+        // Judged after the read: the first answer after a lost connection
+        // is what starts a generation.
+        if !self.trusts_cache(user) {
+            return Ok(None);
+        }
+        Ok(value.and_then(|v| v.parse::<i64>().ok()))
     }
 
-    /// Writes the user's version to the cache, unless it holds a newer
-    /// one: a slow reader never puts back a version a revocation replaced.
+    /// Writes the user's version, just read from the database, to the
+    /// cache, unless it holds a newer one: a slow reader never puts back a
+    /// version a revocation replaced, and an older one (Redis came back
+    /// with it) is raised.
     pub(crate) async fn remember(&self, user: i64, version: i64) -> Result<(), CacheError> {
+        // Noted before the write: a return during it starts a generation
+        // this write does not vouch for.
+        let generation = self.unsettled();
         self.cache
             .set_max(&key(user), version, VERSION_TTL_SECS)
-            .await
+            .await?;
+        self.confirm(user, generation);
+        Ok(())
     }
 
     /// The user's version: as cached, else from the database (then cached);

@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+mod continuity;
 mod memory;
 mod near;
 mod pattern;
@@ -190,6 +191,18 @@ impl Cache {
         match &self.store {
             Store::Memory(_) => None,
             Store::Redis(store) => store.local_tier_live(),
+        }
+    }
+
+    /// While Redis came back from a lost connection less than
+    /// `window_secs` ago, the generation of that return: values read now
+    /// may be older than those written before the loss (a failover to a
+    /// replica that missed them). `None` for the in-process cache and for
+    /// a Redis that has not lost its connection in that time.
+    pub(crate) fn unsettled(&self, window_secs: i64) -> Option<u64> {
+        match &self.store {
+            Store::Memory(_) => None,
+            Store::Redis(store) => store.unsettled(window_secs),
         }
     }
 

@@ -34,6 +34,7 @@ use redis::{AsyncConnectionConfig, PushInfo, PushKind, Value};
 use tokio::sync::Notify;
 
 use super::CacheError;
+use super::continuity::Continuity;
 
 /// Invalidation counters keys hash to.
 const BUCKETS: usize = 4096;
@@ -85,6 +86,8 @@ pub(crate) struct Near {
     started: AtomicBool,
     /// The tracking connection's name.
     name: String,
+    /// Told of the connection's losses and returns.
+    continuity: Arc<Continuity>,
 }
 
 /// What a tracked read notes before it asks Redis.
@@ -96,8 +99,9 @@ pub(crate) struct Ticket {
 
 impl Near {
     /// A tier of at most `max_bytes` (keys and values), for the app whose
-    /// keys start with `prefix`.
-    pub(crate) fn new(max_bytes: u64, prefix: &str) -> Arc<Self> {
+    /// keys start with `prefix`, telling `continuity` when its connection
+    /// is lost and back.
+    pub(crate) fn new(max_bytes: u64, prefix: &str, continuity: Arc<Continuity>) -> Arc<Self> {
         let estimated = usize::try_from((max_bytes / 512).clamp(16, 1 << 20)).unwrap_or(16);
         Arc::new(Near {
             entries: Cache::with_weighter(estimated, max_bytes, ByBytes),
@@ -110,6 +114,7 @@ impl Near {
             connection_id: AtomicU64::new(0),
             started: AtomicBool::new(false),
             name: connection_name(prefix),
+            continuity,
         })
     }
 
@@ -253,6 +258,7 @@ impl Near {
 
     /// The connection is lost: empty the tier and stop using it.
     fn down(&self) {
+        self.continuity.lost();
         let was_live = self.live.swap(false, Ordering::SeqCst);
         self.forget_all();
         *self.connection.write().unwrap_or_else(|p| p.into_inner()) = None;
@@ -266,6 +272,7 @@ impl Near {
         self.forget_all();
         *self.connection.write().unwrap_or_else(|p| p.into_inner()) = Some(connection);
         self.live.store(true, Ordering::SeqCst);
+        self.continuity.answered();
     }
 
     /// Starts, once, the task that keeps a tracking connection open.
@@ -396,7 +403,7 @@ mod tests {
 
     #[test]
     fn a_read_racing_an_invalidation_is_not_kept() {
-        let near = Near::new(1 << 20, "test:");
+        let near = Near::new(1 << 20, "test:", Arc::default());
         near.live.store(true, Ordering::SeqCst);
         // No connection: build a ticket by hand, as `reader` would.
         let ticket = |key: &str| {
@@ -425,7 +432,7 @@ mod tests {
 
     #[test]
     fn a_lost_connection_empties_and_bypasses_the_tier() {
-        let near = Near::new(1 << 20, "test:");
+        let near = Near::new(1 << 20, "test:", Arc::default());
         near.live.store(true, Ordering::SeqCst);
         let bucket = near.bucket("k");
         let ticket = Ticket {
@@ -458,7 +465,7 @@ mod tests {
 
     #[test]
     fn invalidation_messages_drop_their_keys_and_nil_drops_all() {
-        let near = Near::new(1 << 20, "test:");
+        let near = Near::new(1 << 20, "test:", Arc::default());
         near.live.store(true, Ordering::SeqCst);
         for key in ["a", "b"] {
             let bucket = near.bucket(key);

@@ -18,6 +18,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::OnceCell;
 
 use super::CacheError;
+use super::continuity::Continuity;
 use super::near::Near;
 use crate::config::RedactedUrl;
 
@@ -50,6 +51,8 @@ pub(crate) struct RedisStore {
     timeout: Duration,
     /// The in-process tier, unless configured off.
     near: Option<Arc<Near>>,
+    /// The connections' losses and returns (see `continuity`).
+    continuity: Arc<Continuity>,
 }
 
 impl RedisStore {
@@ -63,13 +66,16 @@ impl RedisStore {
     ) -> Result<Self, CacheError> {
         let client = redis::Client::open(url.expose())
             .map_err(|err| CacheError::Unavailable(format!("invalid Redis URL {url}: {err}")))?;
+        let continuity = Arc::<Continuity>::default();
         Ok(RedisStore {
             client,
             url: url.clone(),
             conn: OnceCell::new(),
             last_failure: Mutex::new(None),
             timeout,
-            near: (local_max_bytes > 0).then(|| Near::new(local_max_bytes, prefix)),
+            near: (local_max_bytes > 0)
+                .then(|| Near::new(local_max_bytes, prefix, Arc::clone(&continuity))),
+            continuity,
         })
     }
 
@@ -78,6 +84,12 @@ impl RedisStore {
         let near = self.near.as_ref()?;
         near.start(&self.client, self.timeout);
         Some(near)
+    }
+
+    /// The generation of the connection while it came back less than
+    /// `window_secs` ago (see `continuity`).
+    pub(crate) fn unsettled(&self, window_secs: i64) -> Option<u64> {
+        self.continuity.unsettled(window_secs)
     }
 
     /// Whether the in-process tier is in use (`None`: configured off).
@@ -141,14 +153,31 @@ impl RedisStore {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        let conn = self.connection().await?;
+        let conn = match self.connection().await {
+            Ok(conn) => conn,
+            Err(err) => {
+                self.continuity.lost();
+                return Err(err);
+            }
+        };
+        // Any failure may be a lost connection, which the manager makes
+        // again, perhaps to another server: noted either way.
         match tokio::time::timeout(self.timeout, command(conn)).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(CacheError::Unavailable(format!("Redis error: {err}"))),
-            Err(_) => Err(CacheError::Unavailable(format!(
-                "Redis did not answer within {} ms",
-                self.timeout.as_millis()
-            ))),
+            Ok(Ok(value)) => {
+                self.continuity.answered();
+                Ok(value)
+            }
+            Ok(Err(err)) => {
+                self.continuity.lost();
+                Err(CacheError::Unavailable(format!("Redis error: {err}")))
+            }
+            Err(_) => {
+                self.continuity.lost();
+                Err(CacheError::Unavailable(format!(
+                    "Redis did not answer within {} ms",
+                    self.timeout.as_millis()
+                )))
+            }
         }
     }
 
