@@ -19,6 +19,10 @@ pub mod quick_start {}
 #[doc = include_str!("../../book/src/plugins-and-routes.md")]
 pub mod plugins_and_routes {}
 
+/// Chapter "Plugins: configuration, switch, dependencies" of the guide.
+#[doc = include_str!("../../book/src/plugins.md")]
+pub mod plugins {}
+
 /// Chapter "Validation" of the guide.
 #[doc = include_str!("../../book/src/validation.md")]
 pub mod validation {}

@@ -19,6 +19,7 @@ mod hostile;
 mod near_cache;
 mod openapi;
 mod otp;
+mod plugins;
 mod portable_types;
 mod production;
 mod rate_limits;

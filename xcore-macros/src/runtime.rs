@@ -23,6 +23,8 @@ runtime_paths! {
     plugin => Plugin;
     /// A plugin's name, version, prefix, tags and description.
     plugin_meta => PluginMeta;
+    /// How a plugin's `[plugins.<name>]` section is read.
+    config_spec => ConfigSpec;
     /// A plugin's route table.
     routes => Routes;
     /// One row of it.

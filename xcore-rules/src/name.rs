@@ -30,6 +30,50 @@ pub fn plugin(name: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// A dependency of a plugin: another plugin's name, optionally with a
+/// requirement on its version after `@` (`"catalogue"`,
+/// `"catalogue@^1.2"`, Cargo's syntax).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dependency {
+    /// The plugin depended on.
+    pub name: String,
+    /// What its version must match (`None`: any).
+    pub version: Option<semver::VersionReq>,
+}
+
+/// Reads `name` or `name@requirement`.
+///
+/// ```
+/// let dependency = xcore_rules::name::dependency("catalogue@^1").unwrap();
+/// assert_eq!(dependency.name, "catalogue");
+/// assert!(dependency.version.unwrap().matches(&"1.4.0".parse().unwrap()));
+/// assert!(xcore_rules::name::dependency("tableau-de-bord").unwrap().version.is_none());
+/// assert!(xcore_rules::name::dependency("mon plugin").is_err());
+/// assert!(xcore_rules::name::dependency("catalogue@one").is_err());
+/// ```
+pub fn dependency(spec: &str) -> Result<Dependency, Invalid> {
+    let (name, version) = match spec.split_once('@') {
+        Some((name, requirement)) => {
+            let version = requirement.trim().parse::<semver::VersionReq>().map_err(|err| {
+                Invalid::new(format!(
+                    "`{requirement}` is not a version requirement ({err}); write e.g. \"{name}@^1\""
+                ))
+            })?;
+            (name.trim(), Some(version))
+        }
+        None => (spec.trim(), None),
+    };
+    plugin(name).map_err(|invalid| {
+        Invalid::new(format!(
+            "`{spec}` does not name a plugin: {invalid}; a dependency is \"name\" or \"name@^1\""
+        ))
+    })?;
+    Ok(Dependency {
+        name: name.to_owned(),
+        version,
+    })
+}
+
 /// The start of the framework's own namespaces.
 pub const RESERVED_PREFIX: &str = "xcore";
 

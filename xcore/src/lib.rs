@@ -68,7 +68,10 @@ pub mod __private;
 
 pub use app::App;
 pub use error::{AuthFailure, Error, Result};
-pub use plugin::{Method, MountedRoute, Plugin, PluginMeta, RouteInfo, Routes};
+pub use plugin::{
+    ConfigSpec, Method, MountedRoute, Plugin, PluginConfig, PluginConfigType, PluginMeta,
+    RouteInfo, Routes,
+};
 pub use web::AppState;
 pub use web::guard;
 pub use web::guard::{CurrentUser, Guard};

@@ -20,7 +20,7 @@ pub use crate::cache::Cache;
 pub use crate::db::Db;
 pub use crate::error::{Error, Result};
 pub use crate::otp::Otp;
-pub use crate::plugin::Plugin;
+pub use crate::plugin::{Plugin, PluginConfig};
 pub use crate::validation::Valid;
 pub use crate::web::AppState;
 pub use crate::web::guard::{CurrentUser, Guard};

@@ -36,20 +36,39 @@ pub struct NouveauProduit {
     pub prix_centimes: i64,
 }
 
+/// The catalogue's settings: `[plugins.catalogue]` in `xcore.toml`, or
+/// `XCORE_PLUGINS__CATALOGUE__PAGE_SIZE=5`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(default)]
+pub struct CatalogueConfig {
+    /// Products `GET /catalogue/produits` lists, the first ones by id.
+    pub page_size: u32,
+}
+
+impl Default for CatalogueConfig {
+    fn default() -> Self {
+        CatalogueConfig { page_size: 20 }
+    }
+}
+
 /// The product catalogue.
 pub struct Catalogue;
 
 #[plugin(name = "catalogue", version = "1.0.0", prefix = "/catalogue", tags = ["catalogue"],
-         migrations = "migrations/catalogue")]
+         migrations = "migrations/catalogue", config = CatalogueConfig)]
 impl Catalogue {
-    /// The products, cached for 300 s under `produits:all`, tagged
-    /// `produits`.
+    /// The first `page_size` products (20 unless configured), cached for
+    /// 300 s under `produits:all`, tagged `produits`.
     #[route(get, "/produits")]
     #[cached(ttl = 300, key = "produits:all", tags = ["produits"])]
-    async fn produits(db: Db) -> xcore::Result<Json<Vec<Produit>>> {
+    async fn produits(
+        db: Db,
+        config: PluginConfig<CatalogueConfig>,
+    ) -> xcore::Result<Json<Vec<Produit>>> {
         let rows: Vec<(i64, String, i64)> = xcore::sqlx::query_as(
-            "SELECT id, nom, prix_centimes FROM catalogue_produits ORDER BY id",
+            "SELECT id, nom, prix_centimes FROM catalogue_produits ORDER BY id LIMIT $1",
         )
+        .bind(i64::from(config.page_size))
         .fetch_all(db.pool())
         .await?;
         Ok(Json(

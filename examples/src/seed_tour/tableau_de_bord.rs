@@ -23,7 +23,8 @@ pub struct Stats {
 /// The signed-in user's dashboard.
 pub struct TableauDeBord;
 
-#[plugin(name = "tableau-de-bord", version = "1.0.0", prefix = "/tableau-de-bord", tags = ["dashboard"])]
+#[plugin(name = "tableau-de-bord", version = "1.0.0", prefix = "/tableau-de-bord", tags = ["dashboard"],
+         depends_on = ["catalogue@^1", "items"])]
 impl TableauDeBord {
     /// The user's figures, computed at most every 120 s per user, or anew
     /// once the catalogue changed.

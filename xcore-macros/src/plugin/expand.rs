@@ -33,6 +33,21 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
         quote!(.tags([#(#tags),*]))
     });
     let description = model.description.as_ref().map(|d| quote!(.description(#d)));
+    let depends_on = (!model.depends_on.is_empty()).then(|| {
+        let plugins = &model.depends_on;
+        quote!(.depends_on([#(#plugins),*]))
+    });
+    let config = model.config.as_ref().map(|ty| {
+        let spec = runtime::config_spec();
+        // Spanned at the type: a type that cannot be a section is reported
+        // there, by the trait's own message.
+        let of = quote_spanned!(ty.span()=> #spec::of::<#ty>());
+        quote! {
+            fn config(&self) -> ::core::option::Option<#spec> {
+                ::core::option::Option::Some(#of)
+            }
+        }
+    });
     let checks = model.routes.iter().map(bound_checks);
     let migrations =
         (!model.migrations.is_empty()).then(|| super::migrations::expand(&model.migrations));
@@ -46,13 +61,14 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
                 .prefix(#prefix)
                 #tags
                 #description
+                #depends_on
         },
         quote! {
             #(#checks)*
             #table::new()
                 #(#routes)*
         },
-        migrations.unwrap_or_default(),
+        quote!(#migrations #config),
     )
 }
 

@@ -23,6 +23,8 @@ pub(crate) struct PluginModel {
     pub description: Option<LitStr>,
     pub routes: Vec<Route>,
     pub migrations: Vec<(i64, MigrationFiles)>,
+    pub config: Option<Type>,
+    pub depends_on: Vec<LitStr>,
 }
 
 pub(crate) fn build(
@@ -56,6 +58,16 @@ pub(crate) fn build(
         None => LitStr::new(&format!("/{}", name.value()), Span::call_site()),
     };
     check_routes(&routes, errors);
+    for dependency in &args.depends_on {
+        match name::dependency(&dependency.value()) {
+            Err(invalid) => errors.error(dependency.span(), invalid),
+            Ok(found) if found.name == name.value() => errors.error(
+                dependency.span(),
+                format!("plugin `{}` cannot depend on itself", found.name),
+            ),
+            Ok(_) => {}
+        }
+    }
     let migrations = args
         .migrations
         .as_ref()
@@ -70,6 +82,8 @@ pub(crate) fn build(
         description: args.description,
         routes,
         migrations,
+        config: args.config,
+        depends_on: args.depends_on,
     })
 }
 

@@ -4,7 +4,7 @@ use proc_macro2::{Span, TokenStream};
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{Expr, ExprArray, ExprLit, Lit, LitStr, Meta, Token};
+use syn::{Expr, ExprArray, ExprLit, Lit, LitStr, Meta, Token, Type};
 
 use crate::diagnostics::Errors;
 
@@ -17,9 +17,13 @@ pub(crate) struct PluginArgs {
     pub tags: Vec<LitStr>,
     pub description: Option<LitStr>,
     pub migrations: Option<LitStr>,
+    /// `config = Type`: the type its `[plugins.<name>]` section is read as.
+    pub config: Option<Type>,
+    /// `depends_on = ["catalogue", "auth@^1"]`.
+    pub depends_on: Vec<LitStr>,
 }
 
-const OPTIONS: &str = "name, version, prefix, tags, description, migrations";
+const OPTIONS: &str = "name, version, prefix, tags, description, migrations, config, depends_on";
 
 pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> PluginArgs {
     let mut parsed = PluginArgs::default();
@@ -64,6 +68,16 @@ pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> PluginArgs {
             "description" => parsed.description = string(&pair.value, "description", errors),
             "tags" => parsed.tags = tags(&pair.value, errors),
             "migrations" => parsed.migrations = string(&pair.value, "migrations", errors),
+            "config" => parsed.config = config_type(&pair.value, errors),
+            "depends_on" => parsed.depends_on = strings(&pair.value, "depends_on", errors),
+            "requires" | "dependencies" | "depends" | "after" => errors.error(
+                key.span(),
+                format!("unknown option `{key_name}`: the plugins this one needs are `depends_on = [\"name\", ...]`"),
+            ),
+            "settings" | "configuration" => errors.error(
+                key.span(),
+                format!("unknown option `{key_name}`: the type of the plugin's section is `config = MyConfig`"),
+            ),
             "migration" | "migrations_dir" | "migrations_path" => errors.error(
                 key.span(),
                 format!("unknown option `{key_name}`: the folder of SQL files is `migrations = \"migrations/...\"`"),
@@ -98,11 +112,32 @@ fn string(value: &Expr, what: &str, errors: &mut Errors) -> Option<LitStr> {
 }
 
 fn tags(value: &Expr, errors: &mut Errors) -> Vec<LitStr> {
+    strings(value, "tags", errors)
+}
+
+/// `["a", "b"]`, or one string.
+fn strings(value: &Expr, what: &str, errors: &mut Errors) -> Vec<LitStr> {
     match value {
         Expr::Array(ExprArray { elems, .. }) => elems
             .iter()
-            .filter_map(|e| string(e, "tags", errors))
+            .filter_map(|e| string(e, what, errors))
             .collect(),
-        other => string(other, "tags", errors).into_iter().collect(),
+        other => string(other, what, errors).into_iter().collect(),
+    }
+}
+
+/// `config = path::To::Type`.
+fn config_type(value: &Expr, errors: &mut Errors) -> Option<Type> {
+    match value {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+            syn::parse2::<Type>(quote::ToTokens::to_token_stream(&path.path)).ok()
+        }
+        other => {
+            errors.error(
+                other.span(),
+                "`config` takes a type, e.g. `config = CatalogueConfig` (a struct deriving `Deserialize` and `JsonSchema`)",
+            );
+            None
+        }
     }
 }

@@ -55,6 +55,9 @@ impl App {
             Command::Serve => self.serve_on_bind().await,
             Command::Routes => {
                 print!("{}", routes_table(&self.routes()));
+                for name in self.disabled_plugins() {
+                    println!("# plugin `{name}` is disabled (plugins.{name}.enabled = false)");
+                }
                 Ok(())
             }
             Command::Migrate => {
@@ -81,7 +84,12 @@ impl App {
 
     async fn check_config(self, strict: bool) -> Result<(), Error> {
         let config = self.config().clone();
-        let shown = toml::to_string_pretty(&config)
+        let mut printed = config.clone();
+        printed
+            .plugins
+            .values_mut()
+            .for_each(crate::config::redact_section);
+        let shown = toml::to_string_pretty(&printed)
             .map_err(|err| Error::Setup(format!("cannot print the configuration: {err}")))?;
         println!("{shown}");
         let mut problems: Vec<String> = config.warnings().to_vec();

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::mail::{LogMailer, MailSender, Mailer, SmtpMailer};
 use crate::middleware;
 use crate::otp::{EmailSender, LogSender, OtpSender};
-use crate::plugin::{MountedRoute, Plugin};
+use crate::plugin::{self, MountedRoute, Plugin, PluginSettings};
 use crate::security::{DerivedKeys, JwtKeys};
 use crate::web::AppState;
 
@@ -232,13 +232,52 @@ impl App {
     /// checked when the app is built; an invalid `rate_limit` setting is
     /// reported there too, and leaves the declared limits here.
     pub fn routes(&self) -> Vec<MountedRoute> {
-        let plugins = self.mounted_plugins();
+        let plugins = self
+            .mounted_plugins()
+            .map(|(plugins, _)| plugins)
+            .unwrap_or_else(|_| self.registered_plugins());
         mount::table(&plugins, &self.config, &self.builtin_names())
             .unwrap_or_else(|_| mount::table(&plugins, &Config::default(), &[]).unwrap_or_default())
     }
 
+    /// The registered plugins (built-in ones included) that
+    /// `plugins.<name>.enabled = false` turns off: none of their routes is
+    /// mounted, nothing of them runs.
+    ///
+    /// ```
+    /// use xcore::prelude::*;
+    ///
+    /// let mut config = xcore::testing::config();
+    /// config.plugins.insert("admin".into(), serde_json::json!({"enabled": false}));
+    /// let app = App::new(config)?;
+    /// assert_eq!(app.disabled_plugins(), ["admin"]);
+    /// assert!(app.routes().iter().all(|route| route.plugin != "admin"));
+    /// # Ok::<(), xcore::Error>(())
+    /// ```
+    pub fn disabled_plugins(&self) -> Vec<String> {
+        let registered = self.registered_plugins();
+        let Ok(settings) = plugin::resolve_settings(&registered, &self.config.plugins) else {
+            return Vec::new();
+        };
+        registered
+            .iter()
+            .map(|plugin| plugin.meta().name.into_owned())
+            .filter(|name| !settings.enabled(name))
+            .collect()
+    }
+
+    /// The enabled plugins, each after those it depends on, and what the
+    /// configuration says of them: the one list everything the app does
+    /// with its plugins follows.
+    fn mounted_plugins(&self) -> Result<(Vec<Arc<dyn Plugin>>, PluginSettings), Error> {
+        let registered = self.registered_plugins();
+        let settings = plugin::resolve_settings(&registered, &self.config.plugins)?;
+        let ordered = plugin::in_dependency_order(&registered, &settings)?;
+        Ok((ordered, settings))
+    }
+
     /// The built-in plugins the configuration enables, then the user's.
-    fn mounted_plugins(&self) -> Vec<Arc<dyn Plugin>> {
+    fn registered_plugins(&self) -> Vec<Arc<dyn Plugin>> {
         let mut plugins: Vec<Arc<dyn Plugin>> = Vec::new();
         if self.config.auth.endpoints {
             plugins.push(Arc::new(builtin::Auth));
@@ -317,7 +356,7 @@ impl App {
                 }
             }
         }
-        let plugins = self.mounted_plugins();
+        let (plugins, settings) = self.mounted_plugins()?;
         let db = match (self.db, purpose) {
             (Some(db), _) => db,
             (None, Purpose::Run) => Db::connect(&self.config.database).await?,
@@ -354,7 +393,7 @@ impl App {
             .into_iter()
             .chain(crate::openapi::reserved_paths(state.config()))
             .collect();
-        let (router, table) = mount::mount(&plugins, &state, &reserved, &builtin)?;
+        let (router, table) = mount::mount(&plugins, &settings, &state, &reserved, &builtin)?;
         let mut router = router;
         for layer in layers {
             router = layer(router);

@@ -21,7 +21,7 @@ use tower::{Layer, Service};
 
 use crate::config::Config;
 use crate::error::Error;
-use crate::plugin::{Method, MountedRoute, Plugin, RouteEntry, RouteInfo};
+use crate::plugin::{Method, MountedRoute, Plugin, PluginSettings, RouteEntry, RouteInfo};
 use crate::rate_limit::{self, LimitKey, Limiter, RateLimit};
 use crate::web::guard::GuardLayer;
 use crate::web::{
@@ -64,6 +64,7 @@ pub(crate) fn table(
 /// document). `reserved` are the paths the app serves itself.
 pub(crate) fn mount(
     plugins: &[Arc<dyn Plugin>],
+    settings: &PluginSettings,
     state: &AppState,
     reserved: &[String],
     builtin: &[&str],
@@ -87,7 +88,7 @@ pub(crate) fn mount(
                 "two plugins are named `{name}`; plugin names must be unique"
             )));
         }
-        plugin_states.insert(name.clone(), state.for_plugin(&name));
+        plugin_states.insert(name.clone(), state.for_plugin(&name, settings.of(&name)));
     }
 
     // full path -> its plugin, the methods seen, and the merged router
@@ -467,6 +468,7 @@ mod tests {
             .collect();
         mount(
             &plugins,
+            &PluginSettings::default(),
             &state,
             &[crate::middleware::HEALTH.to_owned()],
             &[],

@@ -31,7 +31,9 @@ impl Config {
                 std::sync::Arc::clone(&unknown),
             ))
             .extract()
-            .map_err(|err| Error::Config(err.to_string()))?;
+            // figment names the profile first (`default.reservations`), which
+            // is no key anyone wrote.
+            .map_err(|err| Error::Config(err.to_string().replace("\"default.", "\"")))?;
         let unknown = std::mem::take(&mut *unknown.lock().unwrap_or_else(|p| p.into_inner()));
         config.warnings.extend(unknown);
         Ok(config)
@@ -122,6 +124,11 @@ fn env_provider(keys: Vec<String>, unknown: std::sync::Arc<std::sync::Mutex<Vec<
         if raw == "config" || raw.starts_with("test_") || raw == "macros_debug" {
             return None;
         }
+        // XCORE_PLUGINS__<NAME>__<KEY>: checked against the plugin's own
+        // configuration when the app is built.
+        if let Some(rest) = raw.strip_prefix("plugins__") {
+            return Some(format!("plugins.{}", rest.replace("__", ".")).into());
+        }
         let key = dotted(&raw);
         if keys.contains(&key) {
             return Some(key.into());
@@ -140,6 +147,16 @@ fn env_provider(keys: Vec<String>, unknown: std::sync::Arc<std::sync::Mutex<Vec<
             ));
         None
     })
+}
+
+/// The candidate closest to `word` (a typo's likely meaning), if any.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .min_by_key(|candidate| edit_distance(candidate, word))
 }
 
 /// Levenshtein distance, to suggest the key a typo meant.

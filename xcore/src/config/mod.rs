@@ -36,8 +36,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub(crate) use load::closest;
 pub use proxies::{ForwardedHeader, IpRange, TrustedProxies};
 pub use redact::RedactedUrl;
+pub(crate) use redact::redact_section;
 pub(crate) use secrets::{SecretSource, sqlite_file};
 pub use sections::{
     AdminConfig, AuthConfig, CacheConfig, DatabaseConfig, HttpConfig, LogConfig, LogFormat,
@@ -98,6 +100,10 @@ pub struct Config {
     pub log: LogConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// Each plugin's own section, `[plugins.<name>]`: `enabled`, and the
+    /// settings its `#[plugin(config = T)]` reads, checked when the app is
+    /// built (see [`ConfigSpec`](crate::ConfigSpec)).
+    pub plugins: std::collections::BTreeMap<String, serde_json::Value>,
     /// Warnings from loading, logged at start-up.
     #[serde(skip)]
     warnings: Vec<String>,
@@ -140,6 +146,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
+            plugins: std::collections::BTreeMap::new(),
             warnings: Vec::new(),
         }
     }

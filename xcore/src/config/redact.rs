@@ -85,6 +85,21 @@ fn is_secret_parameter(name: &str) -> bool {
     .any(|word| name.contains(word))
 }
 
+/// `section` (a plugin's, as `check-config` prints it) with the value of
+/// every key that names a credential (the words of
+/// [`is_secret_parameter`]), at any depth, shown as `***`.
+pub(crate) fn redact_section(section: &mut serde_json::Value) {
+    if let serde_json::Value::Object(keys) = section {
+        for (key, value) in keys.iter_mut() {
+            if is_secret_parameter(key) && !value.is_object() {
+                *value = serde_json::Value::String("***".into());
+            } else {
+                redact_section(value);
+            }
+        }
+    }
+}
+
 /// Written out (by `check-config`) with its password hidden.
 impl Serialize for RedactedUrl {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -95,5 +110,22 @@ impl Serialize for RedactedUrl {
 impl std::fmt::Debug for RedactedUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "\"{self}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_plugins_credentials_never_show() {
+        let mut section = json!({
+            "api_token": "t0k", "page_size": 5, "smtp": {"password": "p", "host": "h"},
+        });
+        super::redact_section(&mut section);
+        assert_eq!(
+            section,
+            json!({"api_token": "***", "page_size": 5, "smtp": {"password": "***", "host": "h"}})
+        );
     }
 }

@@ -5,11 +5,14 @@
 //! [`RouteInfo`] (method, path, guard) paired with an ordinary axum handler
 //! (`route.rs`, `routes.rs`).
 //!
-//! The rooms the plugin as a living unit will add, beside these: its typed
-//! configuration (`[plugins.<name>]`) and its dependencies and start/stop
-//! hooks, as more of what [`Plugin`] declares; the app runs them in
-//! `app/` (the order of start and stop, `/ready` until started).
+//! Beside them, what makes a plugin a living unit: its typed configuration
+//! and on/off switch (`[plugins.<name>]`, `config.rs`) and the plugins it
+//! depends on, which order everything the app does with them
+//! (`dependencies.rs`). Start/stop hooks will join them here, run by `app/`
+//! in that order.
 
+mod config;
+mod dependencies;
 mod route;
 mod routes;
 
@@ -18,6 +21,9 @@ use std::sync::Arc;
 
 use crate::db::Migration;
 
+pub use config::{ConfigSpec, PluginConfig, PluginConfigType};
+pub(crate) use config::{PluginSettings, resolve as resolve_settings};
+pub(crate) use dependencies::in_dependency_order;
 pub use route::{Method, MountedRoute, RouteInfo};
 pub(crate) use routes::RouteEntry;
 pub use routes::Routes;
@@ -59,9 +65,18 @@ pub trait Plugin: Send + Sync + 'static {
     fn routes(self: Arc<Self>) -> Routes;
 
     /// SQL migrations, applied at start-up in version order (the plugin's
-    /// history is kept apart from other plugins'). None by default.
+    /// history is kept apart from other plugins', and the plugins it
+    /// depends on are migrated first). None by default.
     fn migrations(&self) -> &'static [Migration] {
         &[]
+    }
+
+    /// How its `[plugins.<name>]` section is read, if it has settings
+    /// beyond `enabled` (`#[plugin(config = T)]`); see [`ConfigSpec`] and
+    /// the [`PluginConfig`] extractor. None by default: a section with
+    /// other keys than `enabled` refuses the start.
+    fn config(&self) -> Option<ConfigSpec> {
+        None
     }
 }
 
@@ -88,6 +103,10 @@ pub struct PluginMeta {
     pub tags: Vec<Cow<'static, str>>,
     /// What the plugin is for.
     pub description: Option<Cow<'static, str>>,
+    /// The plugins it needs, each `"name"` or `"name@<version requirement>"`
+    /// (`"catalogue@^1"`): mounted, migrated and started before it; a
+    /// missing, disabled or mismatched one refuses the start.
+    pub depends_on: Vec<Cow<'static, str>>,
 }
 
 impl PluginMeta {
@@ -100,6 +119,7 @@ impl PluginMeta {
             version: Cow::Borrowed("0.0.0"),
             tags: Vec::new(),
             description: None,
+            depends_on: Vec::new(),
         }
     }
 
@@ -128,6 +148,21 @@ impl PluginMeta {
     /// Sets the description.
     pub fn description(mut self, description: impl Into<Cow<'static, str>>) -> Self {
         self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the plugins it depends on (`"catalogue"`, `"catalogue@^1"`).
+    ///
+    /// ```
+    /// let meta = xcore::PluginMeta::new("tableau-de-bord").depends_on(["catalogue@^1"]);
+    /// assert_eq!(meta.depends_on, ["catalogue@^1"]);
+    /// ```
+    pub fn depends_on<I, T>(mut self, plugins: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<Cow<'static, str>>,
+    {
+        self.depends_on = plugins.into_iter().map(Into::into).collect();
         self
     }
 }

@@ -21,6 +21,10 @@ use crate::security::{Claims, DerivedKeys, JwtKeys, create_token};
 use crate::web::client_addr::{ClientAddr, client_addr};
 use crate::web::route_limit::{LimitSlot, Limits};
 
+/// A plugin's configuration value, typed by its plugin
+/// (`plugin/config.rs`), kept for its handlers.
+pub(crate) type Settings = Arc<dyn std::any::Any + Send + Sync>;
+
 /// Shared application state, handed to every plugin router.
 ///
 /// Extract it with `State<AppState>` in any handler. Each plugin receives its
@@ -45,6 +49,8 @@ pub struct AppState {
 struct Scoped {
     shared: Arc<Shared>,
     plugin: Box<str>,
+    /// The plugin's typed configuration, when it declares one.
+    settings: Option<Settings>,
     cache: Cache,
     otp: Otp,
     /// The limits of the plugin's limited routes, by slot (set once the
@@ -92,6 +98,7 @@ impl AppState {
                     mailer,
                 }),
                 plugin: Box::from(""),
+                settings: None,
                 cache,
                 otp,
                 route_limits: OnceLock::new(),
@@ -102,16 +109,37 @@ impl AppState {
     /// The same state, labelled for one plugin, with the cache and the
     /// one-time codes scoped to it (a code sent by one plugin is not
     /// consumed by another).
-    pub(crate) fn for_plugin(&self, name: &str) -> Self {
+    pub(crate) fn for_plugin(&self, name: &str, settings: Option<Settings>) -> Self {
         AppState {
             scoped: Arc::new(Scoped {
                 shared: Arc::clone(&self.scoped.shared),
                 plugin: Box::from(name),
+                settings,
                 cache: self.scoped.cache.scoped(name),
                 otp: self.scoped.otp.scoped(name),
                 route_limits: OnceLock::new(),
             }),
         }
+    }
+
+    /// The configuration of the plugin this state is scoped to, as `T`
+    /// (see [`PluginConfig`](crate::PluginConfig)): a 500 naming both types
+    /// when the plugin declares another, or none.
+    pub(crate) fn plugin_config<T: Send + Sync + 'static>(&self) -> Result<Arc<T>, Error> {
+        let wanted = std::any::type_name::<T>();
+        let plugin = &self.scoped.plugin;
+        let settings = self.scoped.settings.clone().ok_or_else(|| {
+            Error::internal(format!(
+                "plugin `{plugin}` declares no configuration, and a handler asks for `{wanted}`: \
+                 add `config = {wanted}` to its #[plugin]"
+            ))
+        })?;
+        settings.downcast::<T>().map_err(|_| {
+            Error::internal(format!(
+                "a handler of plugin `{plugin}` asks for configuration `{wanted}`, which is not \
+                 the type its #[plugin(config = ...)] declares"
+            ))
+        })
     }
 
     /// The limits of the route at `slot`, if any apply.
