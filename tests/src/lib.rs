@@ -19,7 +19,7 @@ pub mod quick_start {}
 #[doc = include_str!("../../book/src/plugins-and-routes.md")]
 pub mod plugins_and_routes {}
 
-/// Chapter "Plugins: configuration, switch, dependencies" of the guide.
+/// Chapter "Plugins: configuration, switch, dependencies, hooks" of the guide.
 #[doc = include_str!("../../book/src/plugins.md")]
 pub mod plugins {}
 

@@ -337,3 +337,224 @@ async fn variables_and_the_file_set_a_plugins_section() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What the lifecycle plugins did, in order.
+type Journal = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// A plugin that notes its start and stop, optionally failing to start.
+struct Noted {
+    meta: PluginMeta,
+    journal: Journal,
+    fails: bool,
+}
+
+impl Plugin for Noted {
+    fn meta(&self) -> PluginMeta {
+        self.meta.clone()
+    }
+    fn routes(self: Arc<Self>) -> Routes {
+        Routes::new()
+    }
+    fn on_start(self: Arc<Self>, context: xcore::PluginContext) -> Option<xcore::Hook> {
+        Some(Box::pin(async move {
+            let name = context.plugin().to_owned();
+            self.journal
+                .lock()
+                .expect("journal")
+                .push(format!("start {name}"));
+            if self.fails {
+                return Err(xcore::Error::Setup("the warehouse is closed".into()));
+            }
+            Ok(())
+        }))
+    }
+    fn on_stop(self: Arc<Self>, context: xcore::PluginContext) -> Option<xcore::Hook> {
+        Some(Box::pin(async move {
+            let name = context.plugin().to_owned();
+            self.journal
+                .lock()
+                .expect("journal")
+                .push(format!("stop {name}"));
+            Ok(())
+        }))
+    }
+}
+
+fn noted(journal: &Journal, name: &'static str, depends_on: &[&'static str], fails: bool) -> Noted {
+    Noted {
+        meta: PluginMeta::new(name).depends_on(depends_on.iter().copied()),
+        journal: Arc::clone(journal),
+        fails,
+    }
+}
+
+#[tokio::test]
+async fn hooks_run_in_dependency_order_and_stop_in_reverse() {
+    let journal = Journal::default();
+    // Registered out of order: `rapports` needs `ventes`, which needs `stock`.
+    let app = App::new(common::config())
+        .expect("app")
+        .plugin(noted(&journal, "rapports", &["ventes"], false))
+        .plugin(noted(&journal, "ventes", &["stock"], false))
+        .plugin(noted(&journal, "stock", &[], false));
+    let client = TestClient::new(app).await.expect("app");
+    assert_eq!(client.get("/ready").send().await.status(), 200);
+    client.state().stop_plugins().await;
+    client.state().stop_plugins().await;
+    assert_eq!(
+        *journal.lock().expect("journal"),
+        [
+            "start stock",
+            "start ventes",
+            "start rapports",
+            "stop rapports",
+            "stop ventes",
+            "stop stock"
+        ]
+    );
+
+    // A failing start hook stops those already started, in reverse.
+    let journal = Journal::default();
+    let app = App::new(common::config())
+        .expect("app")
+        .plugin(noted(&journal, "rapports", &["ventes"], false))
+        .plugin(noted(&journal, "ventes", &["stock"], true))
+        .plugin(noted(&journal, "stock", &[], false))
+        .plugin(noted(&journal, "annexe", &[], false));
+    let failed = match TestClient::new(app).await {
+        Ok(_) => panic!("started"),
+        Err(err) => err.to_string(),
+    };
+    assert!(
+        failed.contains("plugin `ventes` failed to start")
+            && failed.contains("the warehouse is closed"),
+        "{failed}"
+    );
+    assert_eq!(
+        *journal.lock().expect("journal"),
+        ["start stock", "start ventes", "stop stock"]
+    );
+}
+
+/// A plugin whose start hook takes `delay`, with an endless event stream.
+#[derive(Default)]
+struct Slow {
+    delay: std::time::Duration,
+}
+
+#[plugin(name = "slow", prefix = "/slow")]
+impl Slow {
+    #[on_start]
+    async fn warm(&self, db: Db) -> xcore::Result<()> {
+        let _ = db;
+        tokio::time::sleep(self.delay).await;
+        Ok(())
+    }
+
+    /// An answer that takes a minute.
+    #[route(get, "/slowly")]
+    async fn slowly() -> &'static str {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        "done"
+    }
+
+    #[route(get, "/events")]
+    async fn events() -> xcore::axum::response::Response {
+        use xcore::axum::response::IntoResponse;
+        let stream = futures_util::stream::unfold((), |()| async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Some((Ok::<_, std::convert::Infallible>("data: tick\n\n"), ()))
+        });
+        (
+            [("content-type", "text/event-stream")],
+            xcore::axum::body::Body::from_stream(stream),
+        )
+            .into_response()
+    }
+}
+
+#[tokio::test]
+async fn ready_waits_for_the_start_hooks_and_shutdown_ends_open_streams() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("listener");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = common::config();
+    config.lifecycle.shutdown_timeout_secs = 1;
+    let app = App::new(config).expect("app").plugin(Slow {
+        delay: std::time::Duration::from_secs(2),
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.serve_until(listener, async {
+        let _ = stopped.await;
+    }));
+    let status = |path: &'static str| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer.get(9..12).unwrap_or("").to_owned()
+    };
+    let began = std::time::Instant::now();
+    let mut seen = Vec::new();
+    while began.elapsed() < std::time::Duration::from_millis(3500) {
+        seen.push((
+            began.elapsed().as_millis(),
+            status("/ready").await,
+            status("/health").await,
+        ));
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let early: Vec<_> = seen.iter().filter(|(at, _, _)| *at < 1500).collect();
+    assert!(
+        !early.is_empty() && early.iter().all(|(_, ready, _)| ready == "503"),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last().map(|(_, ready, _)| ready.as_str()),
+        Some("200"),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|(_, _, health)| health == "200"),
+        "{seen:?}"
+    );
+
+    // An event stream stays open and an answer is slow: the shutdown ends
+    // both within the deadline (1 s here).
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(b"GET /slow/events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    let mut first = [0u8; 256];
+    let read = stream.read(&mut first).await.expect("the stream began");
+    let head = String::from_utf8_lossy(&first[..read]).to_string();
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.contains("text/event-stream"),
+        "{head}"
+    );
+    // And an answer that takes a minute is in flight.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    slow.write_all(b"GET /slow/slowly HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .expect("write");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let asked = std::time::Instant::now();
+    let _ = stop.send(());
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("the server stopped within the deadline")
+        .expect("task");
+    assert!(ended.is_ok(), "{ended:?}");
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer).await;
+    assert!(!answer.contains("done"), "cut at the deadline: {answer}");
+    assert!(
+        asked.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        asked.elapsed()
+    );
+}

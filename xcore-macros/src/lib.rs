@@ -282,3 +282,50 @@ pub fn invalidates(_args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn rate_limit(_args: TokenStream, item: TokenStream) -> TokenStream {
     MethodAttr::RateLimit.outside_plugin(item.into()).into()
 }
+
+/// Marks the plugin's start hook: an `async fn` of a `#[plugin]` impl
+/// block, with `&self` or no receiver, whose arguments are read from the
+/// plugin's context (`Db`, `Cache`, `PluginConfig<T>`, `AppState`, ...),
+/// returning nothing or `Result<(), E>`. Run once the app is assembled,
+/// after the start hooks of the plugins it depends on; `/ready` answers 503
+/// until every start hook has returned.
+///
+/// ```
+/// use std::sync::OnceLock;
+/// use xcore::prelude::*;
+///
+/// #[derive(Default)]
+/// pub struct Catalogue {
+///     warmed: OnceLock<usize>,
+/// }
+///
+/// #[plugin]
+/// impl Catalogue {
+///     #[on_start]
+///     async fn warm(&self, db: Db) -> xcore::Result<()> {
+///         let _ = db;
+///         let _ = self.warmed.set(42);
+///         Ok(())
+///     }
+///
+///     #[on_stop]
+///     async fn close(&self) {}
+///
+///     #[route(get, "/warmed")]
+///     async fn warmed(&self) -> String {
+///         format!("{:?}", self.warmed.get())
+///     }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn on_start(_args: TokenStream, item: TokenStream) -> TokenStream {
+    MethodAttr::OnStart.outside_plugin(item.into()).into()
+}
+
+/// Marks the plugin's stop hook (see [`macro@on_start`]): run at shutdown,
+/// once the requests in flight are done, before the stop hooks of the
+/// plugins it depends on, within `lifecycle.stop_timeout_secs`.
+#[proc_macro_attribute]
+pub fn on_stop(_args: TokenStream, item: TokenStream) -> TokenStream {
+    MethodAttr::OnStop.outside_plugin(item.into()).into()
+}

@@ -12,6 +12,8 @@ pub(crate) enum MethodAttr {
     Cached,
     RateLimit,
     Invalidates,
+    OnStart,
+    OnStop,
 }
 
 impl MethodAttr {
@@ -21,6 +23,8 @@ impl MethodAttr {
             MethodAttr::Cached => "cached",
             MethodAttr::RateLimit => "rate_limit",
             MethodAttr::Invalidates => "invalidates",
+            MethodAttr::OnStart => "on_start",
+            MethodAttr::OnStop => "on_stop",
         }
     }
 
@@ -40,6 +44,10 @@ impl MethodAttr {
             MethodAttr::Route => "`#[route]` only works on a method of an `impl` block marked \
                  `#[plugin]`\nhelp: add `#[plugin]` above the `impl` block that holds this method"
                 .to_owned(),
+            MethodAttr::OnStart | MethodAttr::OnStop => format!(
+                "`#[{}]` only works on a method of an `impl` block marked `#[plugin]`",
+                self.name()
+            ),
             other => format!(
                 "`#[{}]` only works on a `#[route]` method of an `impl` block marked `#[plugin]`",
                 other.name()

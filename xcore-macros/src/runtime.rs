@@ -25,6 +25,12 @@ runtime_paths! {
     plugin_meta => PluginMeta;
     /// How a plugin's `[plugins.<name>]` section is read.
     config_spec => ConfigSpec;
+    /// What a start or stop hook is given, reads its arguments from, and
+    /// returns.
+    plugin_context => PluginContext;
+    from_plugin_context => FromPluginContext;
+    hook_output => HookOutput;
+    hook => Hook;
     /// A plugin's route table.
     routes => Routes;
     /// One row of it.

@@ -69,13 +69,13 @@ pub mod __private;
 pub use app::App;
 pub use error::{AuthFailure, Error, Result};
 pub use plugin::{
-    ConfigSpec, Method, MountedRoute, Plugin, PluginConfig, PluginConfigType, PluginMeta,
-    RouteInfo, Routes,
+    ConfigSpec, FromPluginContext, Hook, HookOutput, Method, MountedRoute, Plugin, PluginConfig,
+    PluginConfigType, PluginContext, PluginMeta, RouteInfo, Routes,
 };
 pub use web::AppState;
 pub use web::guard;
 pub use web::guard::{CurrentUser, Guard};
-pub use xcore_macros::{cached, invalidates, plugin, rate_limit, route};
+pub use xcore_macros::{cached, invalidates, on_start, on_stop, plugin, rate_limit, route};
 
 /// Who is on the other end of the connection: the client's address
 /// ([`ClientAddr`](client::ClientAddr)), from the socket, or from

@@ -28,4 +28,4 @@ pub use axum::Json;
 pub use axum::extract::{Path, Query, State};
 pub use axum::http::StatusCode;
 pub use axum::response::IntoResponse;
-pub use xcore_macros::{cached, invalidates, plugin, rate_limit, route};
+pub use xcore_macros::{cached, invalidates, on_start, on_stop, plugin, rate_limit, route};

@@ -10,7 +10,10 @@ pub use axum::response::IntoResponse;
 pub use crate::cache::CachePolicy;
 pub use crate::db::Migration;
 pub use crate::openapi::{DescribeInput, DescribeOutput, Operation, Probe, SkipInput, SkipOutput};
-pub use crate::plugin::{ConfigSpec, Method, Plugin, PluginMeta, RouteInfo, Routes};
+pub use crate::plugin::{
+    ConfigSpec, FromPluginContext, Hook, HookOutput, Method, Plugin, PluginContext, PluginMeta,
+    RouteInfo, Routes,
+};
 pub use crate::rate_limit::RateLimit;
 pub use crate::validation::{CheckArg, JsonArg, SkipCheck, ValidationProbe, refused, rejected};
 pub use crate::web::AppState;

@@ -57,6 +57,24 @@ pub struct Catalogue;
 #[plugin(name = "catalogue", version = "1.0.0", prefix = "/catalogue", tags = ["catalogue"],
          migrations = "migrations/catalogue", config = CatalogueConfig)]
 impl Catalogue {
+    /// At start-up, once the migrations ran: the catalogue's size, logged
+    /// (a real plugin would warm a cache or build a client here, and keep
+    /// it in a field read by `&self` routes).
+    #[on_start]
+    async fn compter(db: Db) -> xcore::Result<()> {
+        let (produits,): (i64,) = xcore::sqlx::query_as("SELECT COUNT(*) FROM catalogue_produits")
+            .fetch_one(db.pool())
+            .await?;
+        tracing::info!(produits, "catalogue ready");
+        Ok(())
+    }
+
+    /// At shutdown, once the requests in flight are done.
+    #[on_stop]
+    async fn fermer() {
+        tracing::info!("catalogue closed");
+    }
+
     /// The first `page_size` products (20 unless configured), cached for
     /// 300 s under `produits:all`, tagged `produits`.
     #[route(get, "/produits")]

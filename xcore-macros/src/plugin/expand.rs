@@ -68,7 +68,10 @@ pub(crate) fn plugin_impl(model: &PluginModel) -> TokenStream {
             #table::new()
                 #(#routes)*
         },
-        quote!(#migrations #config),
+        {
+            let hooks = model.hooks.iter().map(super::hooks::expand);
+            quote!(#migrations #config #(#hooks)*)
+        },
     )
 }
 

@@ -2,6 +2,7 @@
 //! implements `xcore::Plugin`.
 
 mod expand;
+mod hooks;
 mod migrations;
 mod model;
 mod parse;
@@ -44,8 +45,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 
     let args = parse::parse(args, &mut errors);
-    let routes = take_routes(&mut item_impl, &mut errors);
-    let model = model::build(args, &item_impl, routes, &mut errors);
+    let (routes, hooks) = take_routes(&mut item_impl, &mut errors);
+    let model = model::build(args, &item_impl, routes, hooks, &mut errors);
 
     match model {
         Some(model) if errors.is_empty() => {
@@ -67,8 +68,9 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Removes every `#[route]`, `#[cached]`, `#[rate_limit]` and
 /// `#[invalidates]` attribute from the block (they
 /// are not real attributes once read) and builds the routes they declare.
-fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
+fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> (Vec<Route>, Vec<hooks::Hook>) {
     let mut routes = Vec::new();
+    let mut found_hooks = Vec::new();
     for item in &mut item_impl.items {
         let attrs = match item {
             ImplItem::Fn(func) => &mut func.attrs,
@@ -89,6 +91,9 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
         let (invalidates_attrs, other): (Vec<_>, Vec<_>) = other
             .into_iter()
             .partition(|attr| MethodAttr::Invalidates.is(attr));
+        let (hook_attrs, other): (Vec<_>, Vec<_>) = other
+            .into_iter()
+            .partition(|attr| MethodAttr::OnStart.is(attr) || MethodAttr::OnStop.is(attr));
         *attrs = other;
         let ImplItem::Fn(func) = item else {
             for attr in route_attrs
@@ -96,6 +101,7 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
                 .chain(&cached_attrs)
                 .chain(&limit_attrs)
                 .chain(&invalidates_attrs)
+                .chain(&hook_attrs)
             {
                 errors.error(
                     syn::spanned::Spanned::span(attr.path()),
@@ -104,6 +110,29 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
             }
             continue;
         };
+        if let Some(first) = hook_attrs.first() {
+            if let Some(route) = route_attrs.first() {
+                errors.error(
+                    syn::spanned::Spanned::span(route.path()),
+                    "a hook is not a route: give the route its own method",
+                );
+            }
+            for extra in hook_attrs.iter().skip(1) {
+                errors.error(
+                    syn::spanned::Spanned::span(extra.path()),
+                    "one hook attribute per method",
+                );
+            }
+            let kind = if MethodAttr::OnStart.is(first) {
+                hooks::HookKind::Start
+            } else {
+                hooks::HookKind::Stop
+            };
+            if let Some(hook) = hooks::build(kind, first, func, errors) {
+                found_hooks.push(hook);
+            }
+            continue;
+        }
         for extra in route_attrs.iter().skip(1) {
             errors.error(
                 syn::spanned::Spanned::span(extra.path()),
@@ -159,5 +188,6 @@ fn take_routes(item_impl: &mut ItemImpl, errors: &mut Errors) -> Vec<Route> {
             routes.push(route);
         }
     }
-    routes
+    hooks::check_distinct(&found_hooks, errors);
+    (routes, found_hooks)
 }

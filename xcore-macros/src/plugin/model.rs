@@ -25,12 +25,14 @@ pub(crate) struct PluginModel {
     pub migrations: Vec<(i64, MigrationFiles)>,
     pub config: Option<Type>,
     pub depends_on: Vec<LitStr>,
+    pub hooks: Vec<super::hooks::Hook>,
 }
 
 pub(crate) fn build(
     args: PluginArgs,
     item: &ItemImpl,
     routes: Vec<Route>,
+    hooks: Vec<super::hooks::Hook>,
     errors: &mut Errors,
 ) -> Option<PluginModel> {
     let self_ty = (*item.self_ty).clone();
@@ -84,6 +86,7 @@ pub(crate) fn build(
         migrations,
         config: args.config,
         depends_on: args.depends_on,
+        hooks,
     })
 }
 

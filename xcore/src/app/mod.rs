@@ -2,6 +2,7 @@
 //! router and served.
 
 mod cli;
+mod lifecycle;
 mod mount;
 mod serve;
 
@@ -191,11 +192,13 @@ impl App {
     /// tracing, panic recovery and the body limit.
     pub async fn into_parts(self) -> Result<(Router, AppState), Error> {
         let (stack, state) = self.into_stack().await?;
+        state.start_plugins().await?;
         Ok((Router::new().fallback_service(stack), state))
     }
 
     /// The app as the service `serve` runs, with its state:
-    /// [`App::into_parts`] without the router it is wrapped in there.
+    /// [`App::into_parts`] without the router it is wrapped in there, and
+    /// without starting the plugins (`serve` starts them once listening).
     pub(crate) async fn into_stack(self) -> Result<(middleware::Stack, AppState), Error> {
         let (router, state, table) = self.build().await?;
         let metrics = state.config().metrics.enabled.then(|| {
@@ -219,6 +222,7 @@ impl App {
     /// its own.
     pub async fn into_plain_router(self) -> Result<Router, Error> {
         let (router, state, _) = self.build().await?;
+        state.start_plugins().await?;
         // The one part of the stack the routes cannot do without: text the
         // database would refuse is answered with a 422, not a 500.
         Ok(router.layer(middleware::RejectNulLayer::new(
@@ -394,6 +398,11 @@ impl App {
             .chain(crate::openapi::reserved_paths(state.config()))
             .collect();
         let (router, table) = mount::mount(&plugins, &settings, &state, &reserved, &builtin)?;
+        state.set_hooks(Arc::new(lifecycle::Lifecycle::new(
+            plugins.clone(),
+            settings.clone(),
+            state.config(),
+        )));
         let mut router = router;
         for layer in layers {
             router = layer(router);

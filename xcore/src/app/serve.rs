@@ -60,11 +60,34 @@ impl App {
     /// requests; at most `http.max_connections` are open at once (past
     /// that, new ones wait in the system's accept queue).
     pub async fn serve(self, listener: TcpListener) -> Result<(), Error> {
+        self.serve_until(listener, shutdown_signal()).await
+    }
+
+    /// [`App::serve`] until `shutdown` completes instead of a signal (a
+    /// test, or a program with its own way of stopping).
+    ///
+    /// The plugins' start hooks run once the listener is serving (`/ready`
+    /// answers 503 until they all returned; `/health` 200 all along); a
+    /// failing one stops the server and is returned. On shutdown, requests
+    /// in flight get `lifecycle.shutdown_timeout_secs` to finish, then
+    /// every connection still open is closed, then the stop hooks run in
+    /// reverse dependency order.
+    pub async fn serve_until(
+        self,
+        listener: TcpListener,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), Error> {
         let http = self.config().http.clone();
-        let (stack, _) = self.into_stack().await?;
+        let drain_for = Duration::from_secs(self.config().lifecycle.shutdown_timeout_secs);
+        let (stack, state) = self.into_stack().await?;
         if let Ok(addr) = listener.local_addr() {
             tracing::info!("xcore listening on http://{addr}");
         }
+        let mut starting = {
+            let state = state.clone();
+            tokio::spawn(async move { state.start_plugins().await })
+        };
+        let mut start_failure = None;
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let header_timeout = http.header_read_timeout();
         let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -73,8 +96,6 @@ impl App {
             .writev(false)
             .timer(TokioTimer::new())
             .header_read_timeout(header_timeout);
-        // HTTP/2 has no head to time: a peer that stops answering pings is
-        // closed instead.
         builder
             .http2()
             .timer(TokioTimer::new())
@@ -82,10 +103,14 @@ impl App {
             .keep_alive_timeout(H2_PING_EVERY);
         let connections =
             (http.max_connections > 0).then(|| Arc::new(Semaphore::new(http.max_connections)));
-        let mut shutdown = std::pin::pin!(shutdown_signal());
+        // Every connection's task, so that those still open past the
+        // shutdown deadline can be ended.
+        let mut open = tokio::task::JoinSet::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut started = false;
         loop {
-            // A free place first: at the cap, connections wait in the
-            // kernel's queue rather than in memory here.
+            // Finished connections are reaped as new ones come.
+            while open.try_join_next().is_some() {}
             let place = match &connections {
                 Some(connections) => tokio::select! {
                     place = Arc::clone(connections).acquire_owned() => place.ok(),
@@ -101,15 +126,30 @@ impl App {
                         continue;
                     }
                 },
+                result = &mut starting, if !started => {
+                    started = true;
+                    match result {
+                        Ok(Ok(())) => {
+                            tracing::info!("every plugin started");
+                            continue;
+                        }
+                        Ok(Err(err)) => {
+                            start_failure = Some(err);
+                            break;
+                        }
+                        Err(err) => {
+                            start_failure = Some(Error::Setup(format!("a start hook panicked: {err}")));
+                            break;
+                        }
+                    }
+                }
                 () = &mut shutdown => break,
             };
-            // One write a response: nothing to gain from Nagle's delay.
             let _ = stream.set_nodelay(true);
-            // The peer's address reaches handlers (and limits) as `ClientAddr`.
             let service = stack.for_peer(peer);
             let builder = builder.clone();
             let watcher = graceful.watcher();
-            tokio::spawn(async move {
+            open.spawn(async move {
                 let _place = place;
                 if !first_byte_within(&stream, header_timeout).await {
                     return;
@@ -123,13 +163,41 @@ impl App {
             });
         }
         drop(listener);
-        graceful.shutdown().await;
+        if !started {
+            // Shut down while starting: the start hooks finish first, so
+            // that every plugin started is stopped.
+            match starting.await {
+                Ok(Err(err)) => start_failure = Some(err),
+                Err(err) => {
+                    start_failure = Some(Error::Setup(format!("a start hook panicked: {err}")))
+                }
+                Ok(Ok(())) => {}
+            }
+        }
+        // Requests in flight finish, within the deadline; long-lived
+        // answers (an event stream, a WebSocket) are then ended, not
+        // waited for.
+        if tokio::time::timeout(drain_for, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                still_open = open.len(),
+                "connections still open after {} s (lifecycle.shutdown_timeout_secs): closed",
+                drain_for.as_secs()
+            );
+        }
+        open.abort_all();
+        while open.join_next().await.is_some() {}
+        state.stop_plugins().await;
         tracing::info!("xcore stopped");
-        Ok(())
+        match start_failure {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 }
 
-/// How often an HTTP/2 peer is pinged, and how long its answer may take.
 const H2_PING_EVERY: Duration = Duration::from_secs(20);
 
 /// Whether `stream` sends a byte within `timeout` (always, without one).

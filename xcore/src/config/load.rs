@@ -90,6 +90,7 @@ const SECTIONS: &[&str] = &[
     "mail",
     "log",
     "metrics",
+    "lifecycle",
 ];
 
 /// `DATABASE_URL` and `REDIS_URL`, the names every hosting platform sets.

@@ -42,8 +42,8 @@ pub use redact::RedactedUrl;
 pub(crate) use redact::redact_section;
 pub(crate) use secrets::{SecretSource, sqlite_file};
 pub use sections::{
-    AdminConfig, AuthConfig, CacheConfig, DatabaseConfig, HttpConfig, LogConfig, LogFormat,
-    MailConfig, MetricsConfig, OpenApiConfig, OtpConfig, RateLimitConfig, StringList,
+    AdminConfig, AuthConfig, CacheConfig, DatabaseConfig, HttpConfig, LifecycleConfig, LogConfig,
+    LogFormat, MailConfig, MetricsConfig, OpenApiConfig, OtpConfig, RateLimitConfig, StringList,
 };
 
 use crate::security::Secret;
@@ -100,6 +100,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The Prometheus endpoint.
     pub metrics: MetricsConfig,
+    /// Starting and stopping: hook and shutdown deadlines.
+    pub lifecycle: LifecycleConfig,
     /// Each plugin's own section, `[plugins.<name>]`: `enabled`, and the
     /// settings its `#[plugin(config = T)]` reads, checked when the app is
     /// built (see [`ConfigSpec`](crate::ConfigSpec)).
@@ -146,6 +148,7 @@ impl Default for Config {
             mail: MailConfig::default(),
             log: LogConfig::default(),
             metrics: MetricsConfig::default(),
+            lifecycle: LifecycleConfig::default(),
             plugins: std::collections::BTreeMap::new(),
             warnings: Vec::new(),
         }

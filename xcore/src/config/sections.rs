@@ -454,6 +454,33 @@ impl Default for MetricsConfig {
     }
 }
 
+/// The `[lifecycle]` section: how long starting and stopping may take.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LifecycleConfig {
+    /// Longest a plugin's start hook may run, in seconds; past it the start
+    /// fails as if the hook had.
+    pub start_timeout_secs: u64,
+    /// Longest a plugin's stop hook may run, in seconds; past it the next
+    /// plugin is stopped.
+    pub stop_timeout_secs: u64,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to
+    /// finish, in seconds; then every connection still open (an event
+    /// stream, a WebSocket, a slow answer) is closed, and the stop hooks run.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            start_timeout_secs: 60,
+            stop_timeout_secs: 10,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
 /// A list of strings, written as a list or as one comma-separated string
 /// (as an environment variable gives it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

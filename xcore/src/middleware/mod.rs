@@ -36,7 +36,9 @@ use crate::web::AppState;
 /// The liveness probe, which the app serves itself (no plugin may take it).
 pub(crate) const HEALTH: &str = "/health";
 
-/// The readiness probe: 200 only when the database and the cache answer.
+/// The readiness probe: 200 only once every plugin's start hook has
+/// returned (and until shutdown begins), and when the database and the
+/// cache answer.
 pub(crate) const READY: &str = "/ready";
 
 /// The paths the app serves itself, which no plugin may take.
@@ -147,6 +149,18 @@ fn optional_layers(mut router: Router, config: &Config) -> Router {
 
 /// `GET /ready`: whether the services a request needs answer now.
 async fn ready(state: AppState) -> Response {
+    if !state.plugins_started() {
+        let mut response = crate::error::json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "not ready: the plugins are starting (or stopping)",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(crate::error::RETRY_UNAVAILABLE),
+        );
+        return response;
+    }
     let database = tokio::time::timeout(
         Duration::from_secs(2),
         sqlx::query("SELECT 1").execute(state.db().pool()),

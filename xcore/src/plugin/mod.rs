@@ -8,11 +8,12 @@
 //! Beside them, what makes a plugin a living unit: its typed configuration
 //! and on/off switch (`[plugins.<name>]`, `config.rs`) and the plugins it
 //! depends on, which order everything the app does with them
-//! (`dependencies.rs`). Start/stop hooks will join them here, run by `app/`
-//! in that order.
+//! (`dependencies.rs`), and its start and stop hooks (`lifecycle.rs`), run
+//! by `app/lifecycle.rs` in that order.
 
 mod config;
 mod dependencies;
+mod lifecycle;
 mod route;
 mod routes;
 
@@ -24,6 +25,7 @@ use crate::db::Migration;
 pub use config::{ConfigSpec, PluginConfig, PluginConfigType};
 pub(crate) use config::{PluginSettings, resolve as resolve_settings};
 pub(crate) use dependencies::in_dependency_order;
+pub use lifecycle::{FromPluginContext, Hook, HookOutput, PluginContext};
 pub use route::{Method, MountedRoute, RouteInfo};
 pub(crate) use routes::RouteEntry;
 pub use routes::Routes;
@@ -76,6 +78,21 @@ pub trait Plugin: Send + Sync + 'static {
     /// the [`PluginConfig`] extractor. None by default: a section with
     /// other keys than `enabled` refuses the start.
     fn config(&self) -> Option<ConfigSpec> {
+        None
+    }
+
+    /// Its start hook (`#[on_start]`), run once the app is assembled, after
+    /// the start hooks of the plugins it depends on; `None` by default.
+    fn on_start(self: Arc<Self>, context: PluginContext) -> Option<Hook> {
+        let _ = context;
+        None
+    }
+
+    /// Its stop hook (`#[on_stop]`), run at shutdown once the requests in
+    /// flight are done, before the stop hooks of the plugins it depends on;
+    /// `None` by default.
+    fn on_stop(self: Arc<Self>, context: PluginContext) -> Option<Hook> {
+        let _ = context;
         None
     }
 }

@@ -27,7 +27,7 @@ pub(crate) use client_addr::{PeerScope, client_addr_of};
 pub(crate) use response_cache::{CacheLayer, InvalidateLayer};
 pub(crate) use route_limit::{LimitSlot, Limited, Limits, RateLimitLayer, RouteLimit};
 pub use state::AppState;
-pub(crate) use state::Settings;
+pub(crate) use state::{Hooks, Settings, Step};
 
 /// The future of a hand-written tower service on the request path, for
 /// what waits (the cache, Redis, the database) or is rare (a refusal); the

@@ -21,6 +21,20 @@ use crate::security::{Claims, DerivedKeys, JwtKeys, create_token};
 use crate::web::client_addr::{ClientAddr, client_addr};
 use crate::web::route_limit::{LimitSlot, Limits};
 
+/// A future of a lifecycle step.
+pub(crate) type Step<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// The plugins' start and stop hooks, as the app runs them
+/// (`app/lifecycle.rs`), reachable from the state. They are handed the
+/// state rather than keeping it: the state keeps them, and a cycle would
+/// keep both (and the database pool) alive forever.
+pub(crate) trait Hooks: Send + Sync {
+    /// Runs every start hook, in dependency order.
+    fn start<'a>(&'a self, state: &'a AppState) -> Step<'a, Result<(), Error>>;
+    /// Runs the stop hooks of the plugins started, in reverse, once.
+    fn stop<'a>(&'a self, state: &'a AppState) -> Step<'a, ()>;
+}
+
 /// A plugin's configuration value, typed by its plugin
 /// (`plugin/config.rs`), kept for its handlers.
 pub(crate) type Settings = Arc<dyn std::any::Any + Send + Sync>;
@@ -65,6 +79,10 @@ struct Shared {
     accounts: Accounts,
     otp_sender: Arc<dyn OtpSender>,
     mailer: Mailer,
+    /// The plugins' hooks, set once the app is assembled.
+    hooks: OnceLock<Arc<dyn Hooks>>,
+    /// Every start hook has returned: `/ready` may answer 200.
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -96,6 +114,8 @@ impl AppState {
                     accounts,
                     otp_sender,
                     mailer,
+                    hooks: OnceLock::new(),
+                    started: std::sync::atomic::AtomicBool::new(false),
                 }),
                 plugin: Box::from(""),
                 settings: None,
@@ -193,6 +213,48 @@ impl AppState {
     /// The keys tokens are signed and verified with.
     pub fn jwt_keys(&self) -> &JwtKeys {
         &self.scoped.shared.keys
+    }
+
+    /// Hands the plugins' hooks over (once; later calls are ignored).
+    pub(crate) fn set_hooks(&self, hooks: Arc<dyn Hooks>) {
+        let _ = self.scoped.shared.hooks.set(hooks);
+    }
+
+    /// Runs every plugin's start hook, in dependency order; on a failure
+    /// the plugins already started are stopped, in reverse, and the error
+    /// names the plugin.
+    pub(crate) async fn start_plugins(&self) -> Result<(), Error> {
+        if let Some(hooks) = self.scoped.shared.hooks.get() {
+            hooks.start(self).await?;
+        }
+        self.scoped
+            .shared
+            .started
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Whether every plugin's start hook has returned (until then `/ready`
+    /// answers 503).
+    pub fn plugins_started(&self) -> bool {
+        self.scoped
+            .shared
+            .started
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Runs the stop hooks of the plugins started, in reverse dependency
+    /// order, each within `lifecycle.stop_timeout_secs` (once: later calls
+    /// do nothing). `App::serve` calls it on shutdown, after the requests
+    /// in flight; a test calls it to see its plugins stop.
+    pub async fn stop_plugins(&self) {
+        self.scoped
+            .shared
+            .started
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Some(hooks) = self.scoped.shared.hooks.get() {
+            hooks.stop(self).await;
+        }
     }
 
     /// Name of the plugin whose route is being served (empty for the app's own routes).
