@@ -243,6 +243,8 @@ async fn variables_and_the_file_set_a_plugins_section() {
                 "XCORE_APP_SECRET",
                 "a secret of at least thirty-two bytes!!".to_owned(),
             ),
+            ("XCORE_LIFECYCLE_SHUTDOWN_TIMEOUT_SECS", "2".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
         ];
         env.extend(extra.iter().cloned());
         env
@@ -274,6 +276,24 @@ async fn variables_and_the_file_set_a_plugins_section() {
         "{}",
         server.log()
     );
+    // SIGTERM with a connection open: the process ends within the
+    // shutdown deadline, its stop hook run.
+    let mut server = server;
+    let idle = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    let status = server.terminate(std::time::Duration::from_secs(5));
+    drop(idle);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?}: {}",
+        server.log()
+    );
+    assert!(
+        server.log().contains("catalogue closed"),
+        "{}",
+        server.log()
+    );
     drop(server);
 
     // A misspelt variable, and a misspelt key in the file, refuse to start.
@@ -299,6 +319,20 @@ async fn variables_and_the_file_set_a_plugins_section() {
     assert!(!refused.status.success(), "{said}");
     assert!(
         said.contains("plugins.catalogue.page_siz: unknown key"),
+        "{said}"
+    );
+
+    // An unknown section is named as written, without figment's profile.
+    std::fs::write(&file, "[reservations]\nslots = 5\n").expect("xcore.toml");
+    let refused = process::run(
+        &[],
+        &env(&[("XCORE_CONFIG", file.display().to_string())]),
+        "",
+    );
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(
+        said.contains("reservations") && !said.contains("default."),
         "{said}"
     );
 

@@ -134,6 +134,23 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM, as an orchestrator stopping the instance would, and
+    /// waits at most `within` for the process to exit: its status, or
+    /// `None` if it is still running.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let asked = Instant::now();
+        while asked.elapsed() < within {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// The process's peak resident memory, in bytes (Linux `VmHWM`).
     pub fn peak_rss(&self) -> u64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
