@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{FnArg, Ident, ImplItemFn, ReceiverKind, ReturnType, Type};
+use syn::{Ident, ImplItemFn, ReturnType, Type};
 
 use crate::diagnostics::Errors;
 use crate::runtime;
@@ -74,35 +74,17 @@ pub(crate) fn build(
         );
         ok = false;
     }
-    let mut takes_self = false;
-    let mut args = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(receiver) => {
-                if matches!(receiver.kind, ReceiverKind::Reference(_, _, None)) {
-                    takes_self = true;
-                } else {
-                    errors.error(
-                        receiver.self_token.span(),
-                        format!(
-                            "a `#[{name}]` hook takes `&self` (to keep what it builds in the plugin) or no receiver"
-                        ),
-                    );
-                    ok = false;
-                }
-            }
-            FnArg::Typed(typed) => {
-                if let Type::ImplTrait(_) = *typed.ty {
-                    errors.error(
-                        typed.ty.span(),
-                        "hook arguments are concrete types (`Db`, `Cache`, `PluginConfig<T>`, ...), not `impl Trait`",
-                    );
-                    ok = false;
-                }
-                args.push((*typed.ty).clone());
-            }
-        }
-    }
+    let receiver_error = format!(
+        "a `#[{name}]` hook takes `&self` (to keep what it builds in the plugin) or no receiver"
+    );
+    let inputs = crate::route::model::inputs(
+        sig,
+        &receiver_error,
+        "hook arguments are concrete types (`Db`, `Cache`, `PluginConfig<T>`, ...), not `impl Trait`",
+        errors,
+    );
+    ok &= inputs.is_some();
+    let (takes_self, args) = inputs.unwrap_or_default();
     let output = match &sig.output {
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some((**ty).clone()),

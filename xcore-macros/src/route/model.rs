@@ -88,6 +88,41 @@ pub(crate) fn build(attr: &Attribute, func: &ImplItemFn, errors: &mut Errors) ->
     })
 }
 
+/// Whether a plugin method's signature takes `&self`, and its argument
+/// types: the one reading of a method's inputs, for routes and hooks. Any
+/// other receiver is `receiver_error`, an `impl Trait` argument
+/// `impl_trait_error` (every error reported, then `None`).
+pub(crate) fn inputs(
+    sig: &syn::Signature,
+    receiver_error: &str,
+    impl_trait_error: &str,
+    errors: &mut Errors,
+) -> Option<(bool, Vec<Type>)> {
+    let mut ok = true;
+    let mut takes_self = false;
+    let mut args = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                if matches!(receiver.kind, ReceiverKind::Reference(_, _, None)) {
+                    takes_self = true;
+                } else {
+                    errors.error(receiver.self_token.span(), receiver_error);
+                    ok = false;
+                }
+            }
+            FnArg::Typed(typed) => {
+                if let Type::ImplTrait(_) = *typed.ty {
+                    errors.error(typed.ty.span(), impl_trait_error);
+                    ok = false;
+                }
+                args.push((*typed.ty).clone());
+            }
+        }
+    }
+    ok.then_some((takes_self, args))
+}
+
 fn handler(func: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
     let sig = &func.sig;
     let mut ok = true;
@@ -109,34 +144,15 @@ fn handler(func: &ImplItemFn, errors: &mut Errors) -> Option<Handler> {
         errors.error(variadic.span(), "route handlers cannot be variadic");
         ok = false;
     }
-    let mut takes_self = false;
-    let mut args = Vec::new();
-    for input in &sig.inputs {
-        match input {
-            FnArg::Receiver(receiver) => {
-                if matches!(receiver.kind, ReceiverKind::Reference(_, _, None)) {
-                    takes_self = true;
-                } else {
-                    errors.error(
-                        receiver.self_token.span(),
-                        "a route handler takes `&self` (to read the plugin's state) or no receiver at all; \
-                         the plugin is shared by concurrent requests",
-                    );
-                    ok = false;
-                }
-            }
-            FnArg::Typed(typed) => {
-                if let Type::ImplTrait(_) = *typed.ty {
-                    errors.error(
-                        typed.ty.span(),
-                        "handler arguments must be concrete extractor types, not `impl Trait`",
-                    );
-                    ok = false;
-                }
-                args.push((*typed.ty).clone());
-            }
-        }
-    }
+    let inputs = inputs(
+        sig,
+        "a route handler takes `&self` (to read the plugin's state) or no receiver at all; \
+         the plugin is shared by concurrent requests",
+        "handler arguments must be concrete extractor types, not `impl Trait`",
+        errors,
+    );
+    ok &= inputs.is_some();
+    let (takes_self, args) = inputs.unwrap_or_default();
     let output = match &sig.output {
         ReturnType::Default => None,
         ReturnType::Type(_, ty) => Some((**ty).clone()),

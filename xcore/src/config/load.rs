@@ -134,9 +134,7 @@ fn env_provider(keys: Vec<String>, unknown: std::sync::Arc<std::sync::Mutex<Vec<
         if keys.contains(&key) {
             return Some(key.into());
         }
-        let closest = keys
-            .iter()
-            .min_by_key(|known| edit_distance(known, &key))
+        let closest = closest(&key, keys.iter().map(String::as_str))
             .map(|known| format!("XCORE_{}", known.replace('.', "_").to_ascii_uppercase()))
             .unwrap_or_default();
         unknown

@@ -93,27 +93,46 @@ impl ConfigSpec {
     /// The section's own keys (those of its top level), as the schema
     /// lists them.
     pub fn keys(&self) -> Vec<String> {
-        self.schema()
-            .get("properties")
-            .and_then(Value::as_object)
-            .map(|properties| properties.keys().cloned().collect())
-            .unwrap_or_default()
+        top_level_keys(&self.schema())
     }
 }
 
+/// The keys of the top level of `schema`.
+fn top_level_keys(schema: &schemars::Schema) -> Vec<String> {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
 /// `section` as a `T`; the problems (each naming its key, under `path`)
-/// otherwise, unknown keys included.
-fn parse<T>(section: Value, path: &str) -> Result<Settings, Vec<String>>
-where
-    T: DeserializeOwned + Send + Sync + 'static,
-{
+/// otherwise, unknown keys included, each top-level one with the closest
+/// key `T` has.
+fn parse<T: PluginConfigType>(section: Value, path: &str) -> Result<Settings, Vec<String>> {
     let mut unknown = Vec::new();
     let mut note = |key: serde_ignored::Path<'_>| unknown.push(key.to_string());
     let deserializer = serde_ignored::Deserializer::new(section, &mut note);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(deserializer);
+    // The schema is only built when there is something to suggest.
+    let keys = if unknown.is_empty() {
+        Vec::new()
+    } else {
+        top_level_keys(&schemars::schema_for!(T))
+    };
     let mut problems: Vec<String> = unknown
         .into_iter()
-        .map(|key| format!("{path}.{key}: unknown key"))
+        .map(|key| {
+            let hint = if key.contains('.') {
+                String::new()
+            } else {
+                match closest(&key, keys.iter().map(String::as_str)) {
+                    Some(near) => format!(" (the closest is {path}.{near})"),
+                    None => "; this section has no keys".to_owned(),
+                }
+            };
+            format!("{path}.{key}: unknown key{hint}")
+        })
         .collect();
     match parsed {
         Ok(value) if problems.is_empty() => Ok(Arc::new(value)),
@@ -212,11 +231,7 @@ pub(crate) fn resolve(
                 Ok(settings) => {
                     resolved.settings.insert(name, settings);
                 }
-                Err(found) => problems.extend(
-                    found
-                        .into_iter()
-                        .map(|problem| suggest(&problem, &path, &spec.keys())),
-                ),
+                Err(found) => problems.extend(found),
             },
             None => problems.extend(section.keys().map(|key| {
                 format!("{path}.{key}: plugin `{name}` has no configuration but `enabled`")
@@ -227,22 +242,6 @@ pub(crate) fn resolve(
         Ok(resolved)
     } else {
         Err(Error::Config(problems.join("; ")))
-    }
-}
-
-/// `problem` about an unknown key, with the closest of `keys` added.
-fn suggest(problem: &str, path: &str, keys: &[String]) -> String {
-    let Some(key) = problem
-        .strip_suffix(": unknown key")
-        .and_then(|full| full.strip_prefix(path))
-        .and_then(|rest| rest.strip_prefix('.'))
-        .filter(|key| !key.contains('.'))
-    else {
-        return problem.to_owned();
-    };
-    match closest(key, keys.iter().map(String::as_str)) {
-        Some(near) => format!("{problem} (the closest is {path}.{near})"),
-        None => format!("{problem}; this section has no keys"),
     }
 }
 
